@@ -1,0 +1,14 @@
+/* cai/cai.h — everything public in cai, in one include. */
+#ifndef CAI_CAI_H
+#define CAI_CAI_H
+
+#include "cai/version.h"
+#include "cai/error.h"
+#include "cai/logmath.h"
+#include "cai/potential.h"
+#include "cai/graph.h"
+#include "cai/plan.h"
+#include "cai/model.h"
+#include "cai/json.h"
+
+#endif

@@ -1,0 +1,82 @@
+/* cai/model.h — loading models from YAML files (libyaml).
+ *
+ * A model file is one YAML mapping with a `kind`. This module reads it,
+ * checks it completely and builds the engine objects through the public
+ * builder APIs. Every error names the file, the 1-based line and column of
+ * the offending YAML node and what is wrong, in err (code CAI_ERR_SYNTAX for
+ * YAML that is not well-formed, CAI_ERR_MODEL for content, CAI_ERR_IO when
+ * the file cannot be read). Nothing is returned on failure.
+ *
+ * kind: factor_graph
+ *
+ *     kind: factor_graph
+ *     name: example                  # optional
+ *     variables:                     # required, may be []
+ *       - {name: A, card: 2}
+ *       - {name: B, card: 3, states: [lo, mid, hi]}
+ *     factors:                       # required, may be []
+ *       - {scope: [A, B], table: [0.1, 2, 0, 1, 1, 3]}
+ *       - {scope: [B], log_table: [0, -1.5, -.inf]}
+ *     evidence: {A: 0, B: hi}        # optional
+ *
+ * Variables: name (unique, non-empty), card (integer in 1..CAI_MAX_CARD) and
+ * optional states (card distinct names; card may then be left out). Factors:
+ * scope (distinct variables, in order) and exactly one of table (nonnegative
+ * linear values) or log_table (finite or -inf), prod(cards) entries,
+ * row-major with the LAST scope variable fastest. Evidence maps a variable
+ * to a state: a plain integer is a state index, anything else a state name
+ * (quote "1" to mean the state called 1). Numbers are plain YAML scalars in
+ * decimal notation or .inf, -.inf, .nan, inf, -inf, nan (any case); quoted
+ * scalars are strings. Unknown or repeated keys are errors.
+ *
+ * Messages number variables, factors, states and table entries from 0, as
+ * the graph does ("factor 2" is cai_graph factor 2, the third in the file,
+ * the same factor the planner's messages name); the line and column are
+ * those of the offending node. */
+#ifndef CAI_MODEL_H
+#define CAI_MODEL_H
+
+#include <stddef.h>
+
+#include "cai/error.h"
+#include "cai/graph.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cai_model cai_model;
+
+typedef enum cai_model_kind {
+    CAI_MODEL_FACTOR_GRAPH = 1 /* kind: factor_graph */
+} cai_model_kind;
+
+/* Read and check the model at path. *out_model is written only on success;
+ * free with cai_model_free(). */
+cai_status cai_model_load(const char *path, cai_model **out_model,
+                          cai_error *err);
+
+/* Same from a string in memory; name is used as the file name in errors. */
+cai_status cai_model_load_string(const char *text, size_t len,
+                                 const char *name, cai_model **out_model,
+                                 cai_error *err);
+
+/* Accepts NULL. */
+void cai_model_free(cai_model *m);
+
+cai_model_kind cai_model_get_kind(const cai_model *m);
+
+/* "factor_graph", ... */
+const char *cai_model_kind_name(cai_model_kind kind);
+
+/* The model's `name`, or "" when it has none. Owned by m. */
+const char *cai_model_name(const cai_model *m);
+
+/* The factor graph of a factor_graph model (evidence applied). Owned by m,
+ * valid until cai_model_free(). */
+const cai_graph *cai_model_graph(const cai_model *m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

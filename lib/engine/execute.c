@@ -1,0 +1,291 @@
+/* lib/engine/execute.c — run a plan: messages up to the roots, then
+ * marginals (sum-product) or the MAP assignment (max-product) down. */
+#include "plan_impl.h"
+
+#include "cai/logmath.h"
+
+#include <math.h>
+#include <string.h>
+
+void cluster_row_in(const cai_plan *plan, const double *U, const cluster *c,
+                    size_t excl, double *row_out, size_t *idx)
+{
+    size_t kp = c->k - 1, R = c->p->n_rows;
+    for (size_t i = 0; i < kp; i++)
+        idx[i] = 0;
+    for (size_t r = 0; r < R; r++) {
+        double s = 0.0;
+        for (size_t i = 0; i < kp; i++)
+            if (i != excl)
+                s += U[plan->vars[c->vars[i]].off + idx[i]];
+        for (size_t a = 0; a < c->n_abs; a++) {
+            const absorbed *ab = &c->abs[a];
+            size_t row = 0;
+            for (size_t j = 0; j + 1 < ab->k; j++)
+                row = row * ab->p->cards[j] + idx[ab->pos[j]];
+            s += ab->p->ops->log_value_rc(ab->p, row, idx[ab->pos[ab->k - 1]]);
+        }
+        row_out[r] = s;
+        for (size_t i = kp; i-- > 0;) { /* odometer, last position fastest */
+            if (++idx[i] < c->p->cards[i])
+                break;
+            idx[i] = 0;
+        }
+    }
+}
+
+size_t cluster_row_state(const cai_plan *plan, const cluster *c, size_t r, size_t i)
+{
+    (void)plan;
+    size_t stride = 1;
+    for (size_t j = i + 1; j + 1 < c->k; j++)
+        stride *= c->p->cards[j];
+    return (r / stride) % c->p->cards[i];
+}
+
+/* Local terms of v: its one-variable factors and its evidence. */
+static void local_terms(const cai_plan *plan, const cai_workspace *ws, size_t v, double *out)
+{
+    const plan_var *pv = &plan->vars[v];
+    size_t ev = ws->evidence[v];
+    for (size_t x = 0; x < pv->card; x++) {
+        double s = 0.0;
+        for (size_t u = 0; u < pv->n_unary; u++)
+            s += pv->unary[u]->ops->log_value_rc(pv->unary[u], 0, x);
+        out[x] = ev != CAI_NONE && x != ev ? -INFINITY : s;
+    }
+}
+
+/* M of cluster c toward its up variable, added into U of that variable. */
+static void upward(const cai_plan *plan, cai_workspace *ws, const cluster *c)
+{
+    bool max = plan->alg == CAI_MAX_PRODUCT;
+    const cai_potential *p = c->p;
+    size_t kp = c->k - 1, u = c->up, R = p->n_rows;
+    size_t up_var = c->vars[u], card_u = plan->vars[up_var].card;
+    double *M = ws->M + c->m_off;
+    const double *U_child = ws->U + plan->vars[c->vars[kp]].off;
+    if (u < kp) {
+        semiring sr = max ? SR_MAX : c->expect ? SR_EXPECT : SR_SUM;
+        p->ops->cols_to_row(p, U_child, ws->row_b, sr, ws->col_a);
+        cluster_row_in(plan, ws->U, c, u, ws->row_a, ws->idx);
+        cai_lse *acc = ws->acc;
+        for (size_t x = 0; x < card_u; x++) {
+            cai_lse_init(&acc[x]);
+            M[x] = -INFINITY;
+        }
+        size_t stride = 1;
+        for (size_t j = u + 1; j < kp; j++)
+            stride *= p->cards[j];
+        for (size_t r = 0; r < R; r++) {
+            size_t x = (r / stride) % card_u;
+            double v = ws->row_a[r] + ws->row_b[r];
+            if (max)
+                M[x] = fmax(M[x], v);
+            else
+                cai_lse_add(&acc[x], v);
+        }
+        if (!max)
+            for (size_t x = 0; x < card_u; x++)
+                M[x] = cai_lse_result(&acc[x]);
+    } else {
+        cluster_row_in(plan, ws->U, c, CAI_NONE, ws->row_a, ws->idx);
+        p->ops->rows_to_col(p, ws->row_a, M, max ? SR_MAX : SR_SUM, ws->col_a);
+    }
+    double *U_up = ws->U + plan->vars[up_var].off;
+    for (size_t x = 0; x < card_u; x++)
+        U_up[x] += M[x];
+}
+
+/* Normalise a log vector in place; NaN everywhere if it has no mass. */
+static void log_normalise(double *v, size_t n)
+{
+    double z = cai_logsumexp(v, n);
+    for (size_t i = 0; i < n; i++)
+        v[i] = z > -INFINITY && z < INFINITY ? v[i] - z : NAN;
+}
+
+/* q of the variables below cluster c, from q of its up variable. */
+static void downward_marginals(const cai_plan *plan, cai_workspace *ws, const cluster *c)
+{
+    const cai_potential *p = c->p;
+    size_t kp = c->k - 1, u = c->up, R = p->n_rows;
+    const plan_var *vu = &plan->vars[c->vars[u]];
+    const double *lq_u = ws->q + vu->off, *M = ws->M + c->m_off;
+    double *shift = ws->vbuf;
+    for (size_t x = 0; x < vu->card; x++)
+        shift[x] = cond_shift(lq_u[x], M[x]);
+    const plan_var *vc = &plan->vars[c->vars[kp]];
+    const double *U_child = ws->U + vc->off;
+    double *q_child = ws->q + vc->off;
+    double *lw = ws->row_a, *rv = ws->row_b;
+    if (u < kp) {
+        p->ops->cols_to_row(p, U_child, rv, c->expect ? SR_EXPECT : SR_SUM, ws->col_a);
+        cluster_row_in(plan, ws->U, c, u, lw, ws->idx);
+        size_t stride = 1;
+        for (size_t j = u + 1; j < kp; j++)
+            stride *= p->cards[j];
+        for (size_t r = 0; r < R; r++)
+            lw[r] += shift[(r / stride) % vu->card];
+    } else {
+        p->ops->cols_to_row(p, shift, rv, SR_SUM, ws->col_a);
+        cluster_row_in(plan, ws->U, c, CAI_NONE, lw, ws->idx);
+    }
+    /* parents other than the up variable: sum the row weights by state */
+    size_t *idx = ws->idx;
+    cai_lse *acc = ws->acc;
+    size_t n_acc = 0;
+    for (size_t i = 0; i < kp; i++)
+        n_acc += p->cards[i];
+    for (size_t a = 0; a < n_acc; a++)
+        cai_lse_init(&acc[a]);
+    for (size_t i = 0; i < kp; i++)
+        idx[i] = 0;
+    for (size_t r = 0; r < R; r++) {
+        double w = lw[r] + rv[r];
+        size_t base = 0;
+        for (size_t i = 0; i < kp; i++) {
+            if (i != u)
+                cai_lse_add(&acc[base + idx[i]], w);
+            base += p->cards[i];
+        }
+        for (size_t i = kp; i-- > 0;) {
+            if (++idx[i] < p->cards[i])
+                break;
+            idx[i] = 0;
+        }
+    }
+    size_t base = 0;
+    for (size_t i = 0; i < kp; i++) {
+        if (i != u) {
+            double *qi = ws->q + plan->vars[c->vars[i]].off;
+            for (size_t x = 0; x < p->cards[i]; x++)
+                qi[x] = cai_lse_result(&acc[base + x]);
+            log_normalise(qi, p->cards[i]);
+        }
+        base += p->cards[i];
+    }
+    if (u == kp)
+        return;
+    if (c->expect) {
+        /* the conditional is copied into q: q(c) = sum_r q(r) p(c | r) */
+        for (size_t r = 0; r < R; r++)
+            lw[r] += rv[r];
+        p->ops->rows_to_col(p, lw, q_child, SR_SUM, ws->col_a);
+    } else {
+        p->ops->rows_to_col(p, lw, q_child, SR_SUM, ws->col_a);
+        for (size_t x = 0; x < vc->card; x++)
+            q_child[x] += U_child[x];
+    }
+    log_normalise(q_child, vc->card);
+}
+
+/* MAP states of the variables below cluster c, given the up variable's. */
+static void downward_decode(const cai_plan *plan, cai_workspace *ws, const cluster *c)
+{
+    const cai_potential *p = c->p;
+    size_t kp = c->k - 1, u = c->up, R = p->n_rows;
+    size_t xu = ws->assign[c->vars[u]];
+    const double *U_child = ws->U + plan->vars[c->vars[kp]].off;
+    double *row_in = ws->row_a;
+    size_t best_r = CAI_NONE, best_c = 0;
+    double best = -INFINITY;
+    if (u < kp) {
+        cluster_row_in(plan, ws->U, c, u, row_in, ws->idx);
+        size_t stride = 1;
+        for (size_t j = u + 1; j < kp; j++)
+            stride *= p->cards[j];
+        for (size_t r = 0; r < R; r++) {
+            if ((r / stride) % p->cards[u] != xu)
+                continue;
+            double v;
+            size_t col = p->ops->row_argmax(p, r, U_child, &v);
+            v += row_in[r];
+            if (best_r == CAI_NONE || v > best) {
+                best = v;
+                best_r = r;
+                best_c = col;
+            }
+        }
+        ws->assign[c->vars[kp]] = best_c;
+    } else {
+        cluster_row_in(plan, ws->U, c, CAI_NONE, row_in, ws->idx);
+        for (size_t r = 0; r < R; r++) {
+            double v = row_in[r] + p->ops->log_value_rc(p, r, xu);
+            if (best_r == CAI_NONE || v > best) {
+                best = v;
+                best_r = r;
+            }
+        }
+    }
+    for (size_t i = 0; i < kp; i++)
+        if (i != u)
+            ws->assign[c->vars[i]] = cluster_row_state(plan, c, best_r, i);
+}
+
+cai_status cai_plan_execute(const cai_plan *plan, cai_workspace *ws, cai_error *err)
+{
+    if (plan == NULL || ws == NULL)
+        return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0, "NULL argument");
+    if (ws->plan != plan)
+        return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0,
+                             "the workspace belongs to another plan");
+    bool max = plan->alg == CAI_MAX_PRODUCT;
+    for (size_t v = 0; v < plan->n_vars; v++)
+        local_terms(plan, ws, v, ws->U + plan->vars[v].off);
+    for (size_t i = plan->n_clusters; i-- > 0;)
+        upward(plan, ws, &plan->clusters[i]);
+
+    double log_z = 0.0;
+    for (size_t t = 0; t < plan->n_trees; t++) {
+        const plan_tree *tr = &plan->trees[t];
+        const plan_var *pv = &plan->vars[tr->root];
+        const double *U = ws->U + pv->off;
+        double lz;
+        if (max) {
+            size_t best = 0;
+            for (size_t x = 1; x < pv->card; x++)
+                if (U[x] > U[best])
+                    best = x;
+            ws->assign[tr->root] = best;
+            lz = U[best];
+        } else if (tr->prior) {
+            /* parentless expectation prior: E_rho[log of the upward belief] */
+            lz = 0.0;
+            for (size_t x = 0; x < pv->card; x++) {
+                double lp = tr->prior->ops->log_value_rc(tr->prior, 0, x);
+                if (lp > -INFINITY)
+                    lz += exp(lp) * U[x];
+            }
+        } else {
+            lz = cai_logsumexp(U, pv->card);
+        }
+        log_z += lz;
+    }
+    ws->log_z = log_z;
+
+    if (max) {
+        for (size_t i = 0; i < plan->n_clusters; i++)
+            downward_decode(plan, ws, &plan->clusters[i]);
+        if (log_z == -INFINITY) /* nothing has weight: report the lowest assignment */
+            for (size_t v = 0; v < plan->n_vars; v++)
+                ws->assign[v] = ws->evidence[v] != CAI_NONE ? ws->evidence[v] : 0;
+    } else if (!(log_z > -INFINITY && log_z < INFINITY)) {
+        for (size_t i = 0; i < plan->var_total; i++)
+            ws->q[i] = NAN;
+    } else {
+        for (size_t t = 0; t < plan->n_trees; t++) {
+            const plan_tree *tr = &plan->trees[t];
+            const plan_var *pv = &plan->vars[tr->root];
+            double *q = ws->q + pv->off;
+            for (size_t x = 0; x < pv->card; x++)
+                q[x] = tr->prior ? tr->prior->ops->log_value_rc(tr->prior, 0, x)
+                                 : ws->U[pv->off + x];
+            log_normalise(q, pv->card);
+        }
+        for (size_t i = 0; i < plan->n_clusters; i++)
+            downward_marginals(plan, ws, &plan->clusters[i]);
+    }
+    ws->executed = true;
+    return CAI_OK;
+}

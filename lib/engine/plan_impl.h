@@ -1,0 +1,113 @@
+/* lib/engine/plan_impl.h — the plan and workspace layouts.
+ *
+ * After absorption the model is a forest of clusters (maximal factors) and
+ * variables. Each tree is rooted at a variable; every other variable has one
+ * cluster above it ("up cluster") and every cluster one variable above it
+ * ("up position"). Messages therefore need only:
+ *   U[v]  the message from v to its up cluster (at the root: the whole
+ *         upward belief): local terms plus the messages of the clusters below;
+ *   M[c]  the message from cluster c to its up variable;
+ *   q[v]  the marginal (sum-product), written top-down from q of the up
+ *         variable and the conditional of each cluster.
+ * Cluster rows are the joint states of positions 0..k-2 and columns position
+ * k-1, as in the potential kernels. */
+#ifndef CAI_ENGINE_PLAN_IMPL_H
+#define CAI_ENGINE_PLAN_IMPL_H
+
+#include "cai/logmath.h"
+#include "cai/plan.h"
+#include "potential_impl.h"
+
+#include <stdbool.h>
+
+/* A factor absorbed into a cluster, evaluated per row. */
+typedef struct absorbed {
+    const cai_potential *p; /* reference held by the plan */
+    size_t k;
+    size_t *pos; /* k cluster positions (all < cluster k - 1) */
+} absorbed;
+
+typedef struct cluster {
+    const cai_potential *p; /* host potential (reference held) */
+    size_t k;
+    size_t *vars;      /* k variables in host order */
+    size_t up;         /* position of the up variable */
+    bool expect;       /* expectation mode (sum-product plans only) */
+    absorbed *abs;     /* absorbed factors folded into rows */
+    size_t n_abs;
+    size_t m_off;      /* offset of M in the message pool */
+} cluster;
+
+typedef struct plan_var {
+    size_t card;
+    size_t off;        /* offset of U and q */
+    size_t up_cluster; /* CAI_NONE at a root */
+    size_t tree;
+    size_t evidence;   /* the graph's evidence at plan time */
+    size_t n_unary;
+    const cai_potential **unary; /* local one-variable potentials */
+} plan_var;
+
+typedef struct plan_tree {
+    size_t root;
+    const cai_potential *prior; /* parentless expectation prior, or NULL */
+} plan_tree;
+
+/* Where an original factor went. */
+typedef struct factor_home {
+    size_t cluster; /* CAI_NONE: a one-variable factor (local term) */
+    size_t var;     /* for a local term: its variable */
+    size_t k;
+    size_t *pos;    /* k cluster positions of the factor's scope */
+} factor_home;
+
+struct cai_plan {
+    cai_algorithm alg;
+    size_t n_vars;
+    plan_var *vars;
+    size_t n_clusters;
+    cluster *clusters; /* in top-down (BFS) order */
+    size_t n_trees;
+    plan_tree *trees;
+    size_t n_factors;
+    factor_home *homes;
+    size_t n_owned;
+    cai_potential **owned; /* every reference the plan holds */
+    size_t var_total;      /* sum of cards */
+    size_t msg_total;      /* sum of cards of the up variables of clusters */
+    size_t max_rows, max_cols, max_k, max_parent_cards, max_card;
+};
+
+struct cai_workspace {
+    const cai_plan *plan;
+    size_t *evidence;
+    double *U, *q, *M;
+    size_t *assign;
+    double log_z;
+    bool executed;
+    /* scratch */
+    double *row_a, *row_b; /* max_rows each */
+    double *col_a;         /* 2 * max_cols */
+    double *col_b;         /* max_cols */
+    cai_lse *acc;          /* max_parent_cards accumulators */
+    size_t *idx;           /* max_k */
+    double *vbuf;          /* max_card */
+};
+
+/* ---- shared by execute.c and query.c ---- */
+
+/* row_out[r] = extras(r) + sum of U over parent positions except excl
+ * (CAI_NONE = include all). idx is scratch for k entries. */
+void cluster_row_in(const cai_plan *plan, const double *U, const cluster *c,
+                    size_t excl, double *row_out, size_t *idx);
+
+/* Value of position i in row r of cluster c (i < k - 1). */
+size_t cluster_row_state(const cai_plan *plan, const cluster *c, size_t r, size_t i);
+
+/* log q(v) - M(v) for the top-down conditional, -INFINITY where q is 0. */
+static inline double cond_shift(double lq, double m)
+{
+    return lq == -__builtin_inf() ? lq : lq - m;
+}
+
+#endif

@@ -1,0 +1,560 @@
+/* lib/engine/potential.c — dense log-tables and CSR conditionals, with their
+ * message kernels. */
+#include "potential_impl.h"
+
+#include "cai/graph.h"
+#include "cai/logmath.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct table_potential {
+    cai_potential base;
+    double *logv; /* n_rows * n_cols log values */
+} table_potential;
+
+typedef struct csr_potential {
+    cai_potential base;
+    size_t *row_ptr; /* n_rows + 1 */
+    uint32_t *col;   /* nnz child states, increasing within a row */
+    double *prob;    /* nnz probabilities, all > 0 */
+} csr_potential;
+
+static const table_potential *as_table(const cai_potential *p)
+{
+    return (const table_potential *)p;
+}
+
+static const csr_potential *as_csr(const cai_potential *p)
+{
+    return (const csr_potential *)p;
+}
+
+size_t potential_row_of(const cai_potential *p, const size_t *idx)
+{
+    size_t r = 0;
+    for (size_t i = 0; i + 1 < p->k; i++)
+        r = r * p->cards[i] + idx[i];
+    return r;
+}
+
+/* ---- shared creation ---- */
+
+/* Check cards and compute rows/cols; fills base fields except ops/kind. */
+static cai_status base_init(cai_potential *b, size_t k, const size_t *cards,
+                            cai_error *err)
+{
+    if (k == 0)
+        return cai_error_set(err, CAI_ERR_RANGE, NULL, 0, 0,
+                             "a potential needs at least one scope position");
+    size_t total = 1;
+    for (size_t i = 0; i < k; i++) {
+        if (cards[i] == 0 || cards[i] > CAI_MAX_CARD)
+            return cai_error_set(err, CAI_ERR_RANGE, NULL, 0, 0,
+                                 "position %zu: cardinality %zu is not in 1..%zu",
+                                 i, cards[i], (size_t)CAI_MAX_CARD);
+        if (!cai_size_mul(total, cards[i], &total))
+            return cai_error_set(err, CAI_ERR_OVERFLOW, NULL, 0, 0,
+                                 "the product of the cardinalities overflows");
+    }
+    size_t bytes;
+    if (!cai_size_mul(k, sizeof(size_t), &bytes))
+        return cai_error_set(err, CAI_ERR_OVERFLOW, NULL, 0, 0, "arity too large");
+    b->cards = malloc(bytes);
+    if (b->cards == NULL)
+        return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+    memcpy(b->cards, cards, bytes);
+    b->refs = 1;
+    b->k = k;
+    b->n_cols = cards[k - 1];
+    b->n_rows = total / cards[k - 1];
+    b->bytes = bytes;
+    return CAI_OK;
+}
+
+cai_potential *cai_potential_ref(cai_potential *p)
+{
+    if (p)
+        p->refs++;
+    return p;
+}
+
+cai_potential *cai_potential_unref(cai_potential *p)
+{
+    if (p && --p->refs == 0)
+        p->ops->destroy(p);
+    return NULL;
+}
+
+cai_potential_kind cai_potential_get_kind(const cai_potential *p) { return p->kind; }
+size_t cai_potential_arity(const cai_potential *p) { return p->k; }
+size_t cai_potential_card(const cai_potential *p, size_t i) { return i < p->k ? p->cards[i] : 0; }
+size_t cai_potential_nnz(const cai_potential *p) { return p->nnz; }
+size_t cai_potential_bytes(const cai_potential *p) { return p->bytes; }
+
+double cai_potential_log_value(const cai_potential *p, const size_t *idx)
+{
+    return p->ops->log_value_rc(p, potential_row_of(p, idx), idx[p->k - 1]);
+}
+
+/* ---- dense log-table ---- */
+
+static void table_cols_to_row(const cai_potential *p, const double *col_in,
+                              double *row_out, semiring sr, double *scratch)
+{
+    (void)scratch;
+    const double *v = as_table(p)->logv;
+    size_t K = p->n_cols;
+    for (size_t r = 0; r < p->n_rows; r++, v += K) {
+        if (sr == SR_MAX) {
+            double m = -INFINITY;
+            for (size_t c = 0; c < K; c++)
+                m = fmax(m, v[c] + col_in[c]);
+            row_out[r] = m;
+        } else if (sr == SR_EXPECT) {
+            double s = 0.0;
+            for (size_t c = 0; c < K; c++)
+                if (v[c] > -INFINITY)
+                    s += exp(v[c]) * col_in[c];
+            row_out[r] = s;
+        } else {
+            cai_lse a;
+            cai_lse_init(&a);
+            for (size_t c = 0; c < K; c++)
+                cai_lse_add(&a, v[c] + col_in[c]);
+            row_out[r] = cai_lse_result(&a);
+        }
+    }
+}
+
+static void table_rows_to_col(const cai_potential *p, const double *row_in,
+                              double *col_out, semiring sr, double *scratch)
+{
+    size_t K = p->n_cols;
+    cai_lse *acc = (cai_lse *)scratch; /* 2 * K doubles = K accumulators */
+    for (size_t c = 0; c < K; c++) {
+        cai_lse_init(&acc[c]);
+        col_out[c] = -INFINITY;
+    }
+    const double *v = as_table(p)->logv;
+    for (size_t r = 0; r < p->n_rows; r++, v += K) {
+        if (row_in[r] == -INFINITY)
+            continue;
+        for (size_t c = 0; c < K; c++) {
+            if (sr == SR_MAX)
+                col_out[c] = fmax(col_out[c], row_in[r] + v[c]);
+            else
+                cai_lse_add(&acc[c], row_in[r] + v[c]);
+        }
+    }
+    if (sr != SR_MAX)
+        for (size_t c = 0; c < K; c++)
+            col_out[c] = cai_lse_result(&acc[c]);
+}
+
+static size_t table_row_argmax(const cai_potential *p, size_t r,
+                               const double *col_in, double *out_val)
+{
+    const double *v = as_table(p)->logv + r * p->n_cols;
+    size_t best = 0;
+    double bv = -INFINITY;
+    for (size_t c = 0; c < p->n_cols; c++) {
+        double x = v[c] + (col_in ? col_in[c] : 0.0);
+        if (x > bv) {
+            bv = x;
+            best = c;
+        }
+    }
+    *out_val = bv;
+    return best;
+}
+
+static double table_log_value_rc(const cai_potential *p, size_t r, size_t c)
+{
+    return as_table(p)->logv[r * p->n_cols + c];
+}
+
+static void table_destroy(cai_potential *p)
+{
+    table_potential *t = (table_potential *)p;
+    free(t->logv);
+    free(p->cards);
+    free(t);
+}
+
+static const potential_ops table_ops = {
+    .name = "table",
+    .cols_to_row = table_cols_to_row,   /* per-row log-sum-exp */
+    .rows_to_col = table_rows_to_col,   /* per-column streaming log-sum-exp */
+    .row_argmax = table_row_argmax,     /* lowest maximiser */
+    .log_value_rc = table_log_value_rc, /* direct index */
+    .destroy = table_destroy,           /* three arrays */
+};
+
+static cai_status table_create(size_t k, const size_t *cards,
+                               const double *values, int linear,
+                               cai_potential **out_p, cai_error *err)
+{
+    if ((k > 0 && cards == NULL) || out_p == NULL)
+        return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0, "NULL argument");
+    table_potential *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+    cai_status st = base_init(&t->base, k, cards, err);
+    if (st != CAI_OK)
+        goto fail;
+    size_t n = t->base.n_rows * t->base.n_cols, bytes;
+    if (!cai_size_mul(n, sizeof(double), &bytes)) {
+        st = cai_error_set(err, CAI_ERR_OVERFLOW, NULL, 0, 0,
+                           "a table of %zu entries is too large", n);
+        goto fail;
+    }
+    if (values == NULL) {
+        st = cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0, "NULL table values");
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++) {
+        double x = values[i];
+        if (isnan(x)) {
+            st = cai_error_set(err, CAI_ERR_NUMERIC, NULL, 0, 0, "entry %zu is NaN", i);
+            goto fail;
+        }
+        if (linear && x < 0) {
+            st = cai_error_set(err, CAI_ERR_NUMERIC, NULL, 0, 0,
+                               "entry %zu is negative (%g)", i, x);
+            goto fail;
+        }
+        if (x == INFINITY) {
+            st = cai_error_set(err, CAI_ERR_NUMERIC, NULL, 0, 0, "entry %zu is infinite", i);
+            goto fail;
+        }
+    }
+    t->logv = malloc(bytes ? bytes : 1);
+    if (t->logv == NULL) {
+        st = cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++)
+        t->logv[i] = linear ? log(values[i]) : values[i];
+    t->base.ops = &table_ops;
+    t->base.kind = CAI_POTENTIAL_TABLE;
+    t->base.nnz = n;
+    t->base.bytes += bytes + sizeof *t;
+    *out_p = &t->base;
+    return CAI_OK;
+fail:
+    free(t->base.cards);
+    free(t);
+    return st;
+}
+
+cai_status cai_potential_table_create(size_t k, const size_t *cards,
+                                      const double *log_values,
+                                      cai_potential **out_p, cai_error *err)
+{
+    return table_create(k, cards, log_values, 0, out_p, err);
+}
+
+cai_status cai_potential_table_create_linear(size_t k, const size_t *cards,
+                                             const double *values,
+                                             cai_potential **out_p,
+                                             cai_error *err)
+{
+    return table_create(k, cards, values, 1, out_p, err);
+}
+
+/* ---- CSR conditional ---- */
+
+/* The hot kernel of a time-homogeneous MDP: one sparse matrix-vector product
+ * in the scaled linear domain (one exp per column, not per nonzero), with a
+ * per-row log-domain fallback where the scaled sum is near underflow. */
+static void csr_cols_to_row(const cai_potential *p, const double *col_in,
+                            double *row_out, semiring sr, double *scratch)
+{
+    const csr_potential *c = as_csr(p);
+    const size_t *rp = c->row_ptr;
+    const uint32_t *col = c->col;
+    const double *pr = c->prob;
+    if (sr == SR_EXPECT) {
+        for (size_t r = 0; r < p->n_rows; r++) {
+            double s = 0.0;
+            for (size_t j = rp[r]; j < rp[r + 1]; j++)
+                s += pr[j] * col_in[col[j]];
+            row_out[r] = s;
+        }
+        return;
+    }
+    double m = -INFINITY;
+    for (size_t k = 0; k < p->n_cols; k++)
+        m = fmax(m, col_in[k]);
+    if (m == -INFINITY) {
+        for (size_t r = 0; r < p->n_rows; r++)
+            row_out[r] = -INFINITY;
+        return;
+    }
+    double *w = scratch;
+    for (size_t k = 0; k < p->n_cols; k++)
+        w[k] = exp(col_in[k] - m);
+    for (size_t r = 0; r < p->n_rows; r++) {
+        double s = 0.0;
+        if (sr == SR_MAX) {
+            for (size_t j = rp[r]; j < rp[r + 1]; j++)
+                s = fmax(s, pr[j] * w[col[j]]);
+        } else {
+            for (size_t j = rp[r]; j < rp[r + 1]; j++)
+                s += pr[j] * w[col[j]];
+        }
+        if (s >= SCALED_SAFE_MIN) {
+            row_out[r] = m + log(s);
+            continue;
+        }
+        /* near underflow: redo this row in the log domain */
+        cai_lse a;
+        cai_lse_init(&a);
+        double mx = -INFINITY;
+        for (size_t j = rp[r]; j < rp[r + 1]; j++) {
+            double x = log(pr[j]) + col_in[col[j]];
+            if (sr == SR_MAX)
+                mx = fmax(mx, x);
+            else
+                cai_lse_add(&a, x);
+        }
+        row_out[r] = sr == SR_MAX ? mx : cai_lse_result(&a);
+    }
+}
+
+static void csr_rows_to_col(const cai_potential *p, const double *row_in,
+                            double *col_out, semiring sr, double *scratch)
+{
+    const csr_potential *c = as_csr(p);
+    const size_t *rp = c->row_ptr;
+    const uint32_t *col = c->col;
+    const double *pr = c->prob;
+    size_t K = p->n_cols;
+    double m = -INFINITY;
+    for (size_t r = 0; r < p->n_rows; r++)
+        m = fmax(m, row_in[r]);
+    if (m == -INFINITY) {
+        for (size_t k = 0; k < K; k++)
+            col_out[k] = -INFINITY;
+        return;
+    }
+    double *lin = scratch;
+    for (size_t k = 0; k < K; k++)
+        lin[k] = 0.0;
+    for (size_t r = 0; r < p->n_rows; r++) {
+        if (row_in[r] == -INFINITY)
+            continue;
+        double v = exp(row_in[r] - m);
+        for (size_t j = rp[r]; j < rp[r + 1]; j++) {
+            double x = pr[j] * v;
+            if (sr == SR_MAX)
+                lin[col[j]] = fmax(lin[col[j]], x);
+            else
+                lin[col[j]] += x;
+        }
+    }
+    int fallback = 0;
+    for (size_t k = 0; k < K; k++) {
+        if (lin[k] >= SCALED_SAFE_MIN)
+            col_out[k] = m + log(lin[k]);
+        else
+            fallback = 1;
+    }
+    if (!fallback)
+        return;
+    /* Some columns are near underflow: recompute those in the log domain,
+     * two passes (max, then scaled sum). lin[k] becomes a flag, 0 = redo. */
+    for (size_t k = 0; k < K; k++) {
+        lin[k] = lin[k] >= SCALED_SAFE_MIN ? 1.0 : 0.0;
+        if (lin[k] == 0.0)
+            col_out[k] = -INFINITY;
+    }
+    for (size_t r = 0; r < p->n_rows; r++) {
+        if (row_in[r] == -INFINITY)
+            continue;
+        for (size_t j = rp[r]; j < rp[r + 1]; j++)
+            if (lin[col[j]] == 0.0)
+                col_out[col[j]] = fmax(col_out[col[j]], row_in[r] + log(pr[j]));
+    }
+    if (sr == SR_MAX)
+        return;
+    double *sum = scratch + K;
+    for (size_t k = 0; k < K; k++)
+        sum[k] = 0.0;
+    for (size_t r = 0; r < p->n_rows; r++) {
+        if (row_in[r] == -INFINITY)
+            continue;
+        for (size_t j = rp[r]; j < rp[r + 1]; j++)
+            if (lin[col[j]] == 0.0 && col_out[col[j]] > -INFINITY)
+                sum[col[j]] += exp(row_in[r] + log(pr[j]) - col_out[col[j]]);
+    }
+    for (size_t k = 0; k < K; k++)
+        if (lin[k] == 0.0 && col_out[k] > -INFINITY)
+            col_out[k] += log(sum[k]);
+}
+
+static size_t csr_row_argmax(const cai_potential *p, size_t r,
+                             const double *col_in, double *out_val)
+{
+    const csr_potential *c = as_csr(p);
+    size_t best = 0;
+    double bv = -INFINITY;
+    for (size_t j = c->row_ptr[r]; j < c->row_ptr[r + 1]; j++) {
+        double x = log(c->prob[j]) + (col_in ? col_in[c->col[j]] : 0.0);
+        if (x > bv) {
+            bv = x;
+            best = c->col[j];
+        }
+    }
+    *out_val = bv;
+    return best;
+}
+
+static double csr_log_value_rc(const cai_potential *p, size_t r, size_t k)
+{
+    const csr_potential *c = as_csr(p);
+    size_t lo = c->row_ptr[r], hi = c->row_ptr[r + 1];
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->col[mid] < k)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < c->row_ptr[r + 1] && c->col[lo] == k ? log(c->prob[lo]) : -INFINITY;
+}
+
+static void csr_destroy(cai_potential *p)
+{
+    csr_potential *c = (csr_potential *)p;
+    free(c->row_ptr);
+    free(c->col);
+    free(c->prob);
+    free(p->cards);
+    free(c);
+}
+
+static const potential_ops csr_ops = {
+    .name = "csr",
+    .cols_to_row = csr_cols_to_row,   /* scaled SpMV with per-row fallback */
+    .rows_to_col = csr_rows_to_col,   /* scaled transposed SpMV, per-column fallback */
+    .row_argmax = csr_row_argmax,     /* lowest maximiser among the nonzeros */
+    .log_value_rc = csr_log_value_rc, /* binary search within the row */
+    .destroy = csr_destroy,           /* five arrays */
+};
+
+cai_status cai_potential_csr_create(size_t n_parents, const size_t *parent_cards,
+                                    size_t child_card, const size_t *row_ptr,
+                                    const size_t *col, const double *prob,
+                                    cai_potential **out_p, cai_error *err)
+{
+    if ((n_parents > 0 && parent_cards == NULL) || row_ptr == NULL || out_p == NULL)
+        return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0, "NULL argument");
+    if (child_card > UINT32_MAX)
+        return cai_error_set(err, CAI_ERR_RANGE, NULL, 0, 0,
+                             "child cardinality %zu is above the CSR limit %u",
+                             child_card, (unsigned)UINT32_MAX);
+    size_t k = n_parents + 1, cb;
+    if (k == 0 || !cai_size_mul(k, sizeof(size_t), &cb))
+        return cai_error_set(err, CAI_ERR_OVERFLOW, NULL, 0, 0, "too many parents");
+    size_t *cards = malloc(cb);
+    if (cards == NULL)
+        return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+    if (n_parents)
+        memcpy(cards, parent_cards, n_parents * sizeof(size_t));
+    cards[n_parents] = child_card;
+    csr_potential *c = calloc(1, sizeof *c);
+    cai_status st;
+    if (c == NULL) {
+        free(cards);
+        return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+    }
+    st = base_init(&c->base, k, cards, err);
+    free(cards);
+    if (st != CAI_OK)
+        goto fail;
+    size_t R = c->base.n_rows, total = row_ptr[R];
+    if (row_ptr[0] != 0) {
+        st = cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0, "row_ptr[0] must be 0");
+        goto fail;
+    }
+    if (total > 0 && (col == NULL || prob == NULL)) {
+        st = cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0, "NULL column or probability array");
+        goto fail;
+    }
+    size_t nnz = 0;
+    for (size_t r = 0; r < R; r++) {
+        if (row_ptr[r + 1] < row_ptr[r] || row_ptr[r + 1] > total) {
+            st = cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0,
+                               "row_ptr is not nondecreasing at row %zu", r);
+            goto fail;
+        }
+        double s = 0.0;
+        for (size_t j = row_ptr[r]; j < row_ptr[r + 1]; j++) {
+            if (col[j] >= child_card) {
+                st = cai_error_set(err, CAI_ERR_RANGE, NULL, 0, 0,
+                                   "row %zu: column %zu is out of range (child has %zu states)",
+                                   r, col[j], child_card);
+                goto fail;
+            }
+            if (j > row_ptr[r] && col[j] <= col[j - 1]) {
+                st = cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0,
+                                   "row %zu: columns must be strictly increasing", r);
+                goto fail;
+            }
+            if (!(prob[j] >= 0.0 && prob[j] <= 1.0)) {
+                st = cai_error_set(err, CAI_ERR_NUMERIC, NULL, 0, 0,
+                                   "row %zu: probability %g is not in [0, 1]", r, prob[j]);
+                goto fail;
+            }
+            s += prob[j];
+            nnz += prob[j] > 0.0;
+        }
+        if (!(fabs(s - 1.0) <= 1e-9)) {
+            st = cai_error_set(err, CAI_ERR_NUMERIC, NULL, 0, 0,
+                               "row %zu sums to %.17g, not 1", r, s);
+            goto fail;
+        }
+    }
+    size_t rb, colb, pb;
+    if (!cai_size_mul(R + 1, sizeof(size_t), &rb) || !cai_size_mul(nnz, sizeof(uint32_t), &colb)
+        || !cai_size_mul(nnz, sizeof(double), &pb)) {
+        st = cai_error_set(err, CAI_ERR_OVERFLOW, NULL, 0, 0, "CSR arrays too large");
+        goto fail;
+    }
+    c->row_ptr = malloc(rb);
+    c->col = malloc(colb ? colb : 1);
+    c->prob = malloc(pb ? pb : 1);
+    if (c->row_ptr == NULL || c->col == NULL || c->prob == NULL) {
+        st = cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+        goto fail;
+    }
+    size_t n = 0;
+    c->row_ptr[0] = 0;
+    for (size_t r = 0; r < R; r++) {
+        for (size_t j = row_ptr[r]; j < row_ptr[r + 1]; j++) {
+            if (prob[j] > 0.0) {
+                c->col[n] = (uint32_t)col[j];
+                c->prob[n] = prob[j];
+                n++;
+            }
+        }
+        c->row_ptr[r + 1] = n;
+    }
+    c->base.ops = &csr_ops;
+    c->base.kind = CAI_POTENTIAL_CSR;
+    c->base.nnz = nnz;
+    c->base.bytes += sizeof *c + rb + colb + pb;
+    *out_p = &c->base;
+    return CAI_OK;
+fail:
+    free(c->row_ptr);
+    free(c->col);
+    free(c->prob);
+    free(c->base.cards);
+    free(c);
+    return st;
+}

@@ -1,0 +1,59 @@
+/* lib/engine/potential_impl.h — what the engine sees inside a potential.
+ *
+ * Every kind embeds cai_potential first and points it at a static method
+ * table. The message kernels view a potential of scope (x_0 .. x_{k-1}) as a
+ * matrix: rows are the joint index of x_0 .. x_{k-2} (last fastest; one row
+ * when k == 1) and columns are x_{k-1}. All vectors are logs. */
+#ifndef CAI_ENGINE_POTENTIAL_IMPL_H
+#define CAI_ENGINE_POTENTIAL_IMPL_H
+
+#include "cai/potential.h"
+
+/* How a kernel combines the terms of a row or column. */
+typedef enum semiring {
+    SR_SUM,   /* log sum exp: sum-product */
+    SR_MAX,   /* max: max-product */
+    SR_EXPECT /* sum_c p[r,c] * col_in[c]: expectation mode (cols_to_row only) */
+} semiring;
+
+/* Below this a scaled linear sum is too close to underflow to trust and the
+ * kernels recompute the affected entries in the log domain. */
+#define SCALED_SAFE_MIN 1e-280
+
+typedef struct potential_ops {
+    const char *name; /* "table", "csr" */
+    /* row_out[r] = (+)_c (log p[r,c] + col_in[c]) for every row.
+     * scratch holds at least n_cols doubles. */
+    void (*cols_to_row)(const cai_potential *p, const double *col_in,
+                        double *row_out, semiring sr, double *scratch);
+    /* col_out[c] = (+)_r (row_in[r] + log p[r,c]) for every column (SR_SUM or
+     * SR_MAX). scratch holds at least 2 * n_cols doubles. */
+    void (*rows_to_col)(const cai_potential *p, const double *row_in,
+                        double *col_out, semiring sr, double *scratch);
+    /* Lowest column c maximising log p[r,c] + col_in[c] (col_in may be NULL
+     * for zeros); *out_val gets the maximum. 0 and -INFINITY when no column
+     * has positive weight. */
+    size_t (*row_argmax)(const cai_potential *p, size_t r, const double *col_in,
+                         double *out_val);
+    /* log p[r,c] */
+    double (*log_value_rc)(const cai_potential *p, size_t r, size_t c);
+    /* release the kind's arrays and the struct */
+    void (*destroy)(cai_potential *p);
+} potential_ops;
+
+struct cai_potential {
+    const potential_ops *ops;
+    size_t refs;
+    cai_potential_kind kind;
+    size_t k;       /* arity */
+    size_t *cards;  /* k cardinalities */
+    size_t n_rows;  /* product of cards[0..k-2] (1 when k == 1) */
+    size_t n_cols;  /* cards[k-1] */
+    size_t nnz;     /* stored entries */
+    size_t bytes;   /* everything this potential allocated */
+};
+
+/* Row-major joint index of idx[0..k-2] (the row). */
+size_t potential_row_of(const cai_potential *p, const size_t *idx);
+
+#endif

@@ -1,0 +1,541 @@
+/* tests/test_cli.c — the cai command line, run as a program (CAI_EXE) in a
+ * temporary directory. Numbers are read back out of its output and compared
+ * with brute-force enumeration over the arrays the test wrote the model
+ * from; errors are checked for their exit status and their one-line
+ * "FILE:LINE:COL: error: ..." form. */
+#include "harness.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cai/version.h"
+
+static char dir[64];
+
+/* ---- running the program ----------------------------------------------- */
+
+static char *slurp(const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    size_t cap = 1 << 16, len = 0;
+    char *s = malloc(cap);
+    if (s != NULL) {
+        len = fread(s, 1, cap - 1, f);
+        s[len] = '\0';
+    }
+    fclose(f);
+    return s;
+}
+
+static bool exists(const char *name)
+{
+    char path[256];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return stat(path, &st) == 0;
+}
+
+static void write_file(const char *name, const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_FATAL(f != NULL);
+    fputs(text, f);
+    fclose(f);
+}
+
+typedef struct outcome {
+    int status; /* exit status, -1 if it did not exit normally */
+    char *out;  /* stdout */
+    char *err;  /* stderr */
+} outcome;
+
+/* Run "cai ARGS" in dir (ARGS is shell text), capturing both streams. */
+static outcome run(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+static outcome run(const char *fmt, ...)
+{
+    char args[1024], cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s >stdout.txt 2>stderr.txt",
+             dir, CAI_EXE, args);
+    outcome o;
+    int rc = system(cmd);
+    o.status = (rc != -1 && WIFEXITED(rc)) ? WEXITSTATUS(rc) : -1;
+    o.out = slurp("stdout.txt");
+    o.err = slurp("stderr.txt");
+    CU_ASSERT_FATAL(o.out != NULL && o.err != NULL);
+    return o;
+}
+
+static void done(outcome *o)
+{
+    free(o->out);
+    free(o->err);
+}
+
+/* Files in dir other than the captured streams and the models. */
+static size_t stray_files(void)
+{
+    DIR *d = opendir(dir);
+    size_t n = 0;
+    if (d == NULL)
+        return 1000;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        const char *s = e->d_name;
+        size_t len = strlen(s);
+        if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0 ||
+            strcmp(s, "stdout.txt") == 0 || strcmp(s, "stderr.txt") == 0 ||
+            (len > 5 && strcmp(s + len - 5, ".yaml") == 0) ||
+            strcmp(s, "out.json") == 0 || strcmp(s, "out.txt") == 0)
+            continue;
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
+static int suite_init(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/cai-test-cli-XXXXXX");
+    return mkdtemp(dir) == NULL ? -1 : 0;
+}
+
+static int suite_clean(void)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return -1;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        remove(path);
+    }
+    closedir(d);
+    return rmdir(dir);
+}
+
+/* ---- the test model ---------------------------------------------------- */
+
+/* A tree: P - Q - R plus S hanging off P; S observed. Layout: row-major,
+ * last scope variable fastest. */
+#define NV 4
+static const char *const var_name[NV] = {"P", "Q", "R", "S"};
+static const size_t card[NV] = {3, 2, 3, 2};
+static const char *const p_states[3] = {"low", "medium", "high"};
+static const size_t s_observed = 1;
+
+static const double f_p[3] = {0.2, 0.5, 0.3};                   /* P */
+static const double f_pq[6] = {0.9, 0.1, 0.4, 0.6, 0.25, 0.75}; /* P, Q */
+static const double f_rq[6] = {1.5, 0.5, 0.2, 2.0, 0.7, 1.1};   /* R, Q */
+static const double f_ps_log[6] = {-0.1, -1.0, -0.7, 0.3, -2.0, 0.0};
+
+static double weight(const size_t *x)
+{
+    if (x[3] != s_observed)
+        return 0.0;
+    return f_p[x[0]] * f_pq[x[0] * 2 + x[1]] * f_rq[x[2] * 2 + x[1]] *
+           exp(f_ps_log[x[0] * 2 + x[3]]);
+}
+
+typedef struct oracle {
+    double log_z, marg[NV][3], map_score;
+    size_t map[NV];
+} oracle;
+
+static oracle brute(void)
+{
+    oracle o;
+    memset(&o, 0, sizeof o);
+    double z = 0.0, best = -1.0;
+    size_t x[NV];
+    for (x[0] = 0; x[0] < card[0]; x[0]++)
+        for (x[1] = 0; x[1] < card[1]; x[1]++)
+            for (x[2] = 0; x[2] < card[2]; x[2]++)
+                for (x[3] = 0; x[3] < card[3]; x[3]++) {
+                    double w = weight(x);
+                    z += w;
+                    for (size_t v = 0; v < NV; v++)
+                        o.marg[v][x[v]] += w;
+                    if (w > best) {
+                        best = w;
+                        memcpy(o.map, x, sizeof x);
+                    }
+                }
+    o.log_z = log(z);
+    for (size_t v = 0; v < NV; v++)
+        for (size_t s = 0; s < card[v]; s++)
+            o.marg[v][s] /= z;
+    o.map_score = log(best);
+    return o;
+}
+
+static void list(char *buf, size_t size, const double *v, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)snprintf(buf + o, size - o, "%s%.17g", i ? ", " : "", v[i]);
+}
+
+static void write_model(const char *name)
+{
+    char a[256], b[256], c[256], d[256], text[2048];
+    list(a, sizeof a, f_p, 3);
+    list(b, sizeof b, f_pq, 6);
+    list(c, sizeof c, f_rq, 6);
+    list(d, sizeof d, f_ps_log, 6);
+    snprintf(text, sizeof text,
+             "kind: factor_graph\n"
+             "name: cli test\n"
+             "variables:\n"
+             "  - {name: P, states: [%s, %s, %s]}\n"
+             "  - {name: Q, card: 2}\n"
+             "  - {name: R, card: 3}\n"
+             "  - {name: S, card: 2}\n"
+             "factors:\n"
+             "  - {scope: [P], table: [%s]}\n"
+             "  - {scope: [P, Q], table: [%s]}\n"
+             "  - {scope: [R, Q], table: [%s]}\n"
+             "  - {scope: [P, S], log_table: [%s]}\n"
+             "evidence: {S: %zu}\n",
+             p_states[0], p_states[1], p_states[2], a, b, c, d, s_observed);
+    write_file(name, text);
+}
+
+/* ---- reading JSON back ------------------------------------------------- */
+
+/* The number after "key": at or after from; NAN if absent. */
+static double json_number(const char *text, const char *from, const char *key,
+                          const char **out_end)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\": ", key);
+    const char *p = strstr(from ? from : text, pat);
+    if (p == NULL)
+        return NAN;
+    char *end;
+    double v = strtod(p + strlen(pat), &end);
+    if (out_end)
+        *out_end = end;
+    return v;
+}
+
+/* The array of n numbers after "key": [ at or after from. */
+static bool json_array(const char *from, const char *key, double *out,
+                       size_t n)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\": [", key);
+    const char *p = strstr(from, pat);
+    if (p == NULL)
+        return false;
+    p += strlen(pat);
+    for (size_t i = 0; i < n; i++) {
+        char *end;
+        out[i] = strtod(p, &end);
+        if (end == p)
+            return false;
+        p = end;
+        if (*p == ',')
+            p += 2;
+    }
+    return *p == ']';
+}
+
+static void check_json(const char *text, const char *algorithm)
+{
+    oracle want = brute();
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"algorithm\": \"%s\"", algorithm);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, pat));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "\"kind\": \"factor_graph\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "\"name\": \"cli test\""));
+    CAI_ASSERT_CLOSE(json_number(text, NULL, "log_z", NULL), want.log_z, 1e-14);
+    const char *marg = strstr(text, "\"marginals\": {");
+    const char *map = strstr(text, "\"map\": {");
+    CU_ASSERT_FATAL(marg != NULL && map != NULL && marg < map);
+    for (size_t v = 0; v < NV; v++) {
+        double got[3];
+        CU_ASSERT_FATAL(json_array(marg, var_name[v], got, card[v]));
+        for (size_t s = 0; s < card[v]; s++)
+            CAI_ASSERT_CLOSE(got[s], want.marg[v][s], 1e-14);
+        CU_ASSERT_EQUAL(json_number(text, map, var_name[v], NULL),
+                        (double)want.map[v]);
+    }
+    CAI_ASSERT_CLOSE(json_number(text, NULL, "map_log_score", NULL),
+                     want.map_score, 1e-14);
+    double sec = json_number(text, NULL, "seconds", NULL);
+    CU_ASSERT(sec >= 0.0 && sec < 10.0);
+}
+
+/* ---- tests ------------------------------------------------------------- */
+
+static void test_version(void)
+{
+    outcome o = run("--version");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_STRING_EQUAL(o.out, "cai " CAI_VERSION "\n");
+    CU_ASSERT_STRING_EQUAL(o.out, "cai 0.1.0\n");
+    CU_ASSERT_STRING_EQUAL(o.err, "");
+    done(&o);
+}
+
+static void test_help(void)
+{
+    outcome o = run("--help");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "usage: cai"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "solve MODEL"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "check MODEL"));
+    CU_ASSERT_STRING_EQUAL(o.err, "");
+    done(&o);
+    o = run("solve --help");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "--algorithm"));
+    done(&o);
+}
+
+static void test_usage_errors(void)
+{
+    const char *cases[][2] = {
+        {"", "usage: cai"},
+        {"frobnicate", "cai: error: unknown command 'frobnicate'"},
+        {"--frob", "cai: error: unknown option '--frob'"},
+        {"solve", "cai: error: solve needs a MODEL file"},
+        {"solve m.yaml --bogus", "cai: error: unknown option '--bogus'"},
+        {"solve m.yaml --algorithm loopy",
+         "cai: error: unknown algorithm 'loopy'"},
+        {"solve m.yaml --algorithm", "cai: error: option '--algorithm' needs"},
+        {"solve m.yaml -o", "cai: error: option '-o' needs a value"},
+        {"solve m.yaml other.yaml", "cai: error: unexpected argument"},
+        {"check", "cai: error: check needs a MODEL file"},
+    };
+    write_model("m.yaml");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        outcome o = run("%s", cases[i][0]);
+        CU_ASSERT_EQUAL(o.status, 2);
+        CU_ASSERT(strncmp(o.err, cases[i][1], strlen(cases[i][1])) == 0);
+        if (i > 0) /* one line */
+            CU_ASSERT_PTR_EQUAL(strchr(o.err, '\n'), o.err + strlen(o.err) - 1);
+        CU_ASSERT_STRING_EQUAL(o.out, "");
+        done(&o);
+    }
+}
+
+static void test_solve_json(void)
+{
+    write_model("m.yaml");
+    outcome o = run("solve m.yaml --json");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_STRING_EQUAL(o.err, "");
+    check_json(o.out, "exact");
+    done(&o);
+    o = run("solve --algorithm=map --json m.yaml");
+    CU_ASSERT_EQUAL(o.status, 0);
+    check_json(o.out, "map");
+    done(&o);
+    o = run("solve m.yaml --algorithm map --json");
+    CU_ASSERT_EQUAL(o.status, 0);
+    check_json(o.out, "map");
+    done(&o);
+}
+
+/* The human summary of the documented example, against hand-computed
+ * values: with A = 0, B's weights are 0.1, 2 e^-1.5 and 0. */
+static void test_solve_text(void)
+{
+    outcome o = run("solve '%s/models/example.yaml'", CAI_SOURCE_ROOT);
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_STRING_EQUAL(o.err, "");
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "example"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "2 variables, 2 factors"));
+    const char *p = strstr(o.out, "log Z = ");
+    CU_ASSERT_FATAL(p != NULL);
+    double z = 0.1 + 2.0 * exp(-1.5);
+    CAI_ASSERT_CLOSE(strtod(p + 8, NULL), log(z), 1e-9);
+    p = strstr(o.out, "mid ");
+    CU_ASSERT_FATAL(p != NULL);
+    CAI_ASSERT_CLOSE(strtod(p + 4, NULL), 2.0 * exp(-1.5) / z, 1e-5);
+    p = strstr(o.out, "log score ");
+    CU_ASSERT_FATAL(p != NULL);
+    CAI_ASSERT_CLOSE(strtod(p + 10, NULL), log(2.0) - 1.5, 1e-9);
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "B = mid"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "A = 0"));
+    done(&o);
+
+    /* the README's first demo */
+    o = run("solve '%s/models/chain.yaml'", CAI_SOURCE_ROOT);
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "weather_1"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "rainy"));
+    done(&o);
+}
+
+static void test_check(void)
+{
+    write_model("m.yaml");
+    outcome o = run("check m.yaml");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_STRING_EQUAL(o.out,
+                           "m.yaml: ok (factor_graph, 4 variables, 4 factors)\n");
+    CU_ASSERT_STRING_EQUAL(o.err, "");
+    done(&o);
+}
+
+static void test_model_errors(void)
+{
+    write_file("bad.yaml", "kind: factor_graph\n"
+                           "variables: [{name: A, card: 2}]\n"
+                           "factors:\n"
+                           "  - {scope: [A], tabel: [1, 2]}\n");
+    const char *want = "bad.yaml:4:18: error: unknown key 'tabel' in factor 0";
+    for (int i = 0; i < 3; i++) {
+        outcome o = run(i == 0 ? "check bad.yaml"
+                        : i == 1 ? "solve bad.yaml"
+                                 : "solve --json bad.yaml");
+        CU_ASSERT_EQUAL(o.status, 2);
+        CU_ASSERT(strncmp(o.err, want, strlen(want)) == 0);
+        CU_ASSERT_PTR_EQUAL(strchr(o.err, '\n'), o.err + strlen(o.err) - 1);
+        CU_ASSERT_STRING_EQUAL(o.out, "");
+        done(&o);
+    }
+
+    write_file("syntax.yaml", "kind: factor_graph\nvariables: [\n");
+    outcome o = run("solve syntax.yaml");
+    CU_ASSERT_EQUAL(o.status, 2);
+    CU_ASSERT(strncmp(o.err, "syntax.yaml:3:1: error: ", 24) == 0);
+    done(&o);
+
+    /* a cycle is a model error too, attributed to the file */
+    write_file("loop.yaml", "kind: factor_graph\n"
+                            "variables: [{name: A, card: 2}, {name: B, card: 2},"
+                            " {name: C, card: 2}]\n"
+                            "factors:\n"
+                            "  - {scope: [A, B], table: [1, 2, 3, 4]}\n"
+                            "  - {scope: [B, C], table: [1, 2, 3, 4]}\n"
+                            "  - {scope: [C, A], table: [1, 2, 3, 4]}\n");
+    o = run("solve loop.yaml");
+    CU_ASSERT_EQUAL(o.status, 2);
+    CU_ASSERT(strncmp(o.err, "loop.yaml", 9) == 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.err, "error: "));
+    done(&o);
+    o = run("check loop.yaml m.yaml");
+    CU_ASSERT_EQUAL(o.status, 2);
+    CU_ASSERT(strncmp(o.err, "loop.yaml", 9) == 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "m.yaml: ok"));
+    done(&o);
+
+    /* a file that is not there is a failure, not a model error */
+    o = run("solve missing.yaml");
+    CU_ASSERT_EQUAL(o.status, 1);
+    CU_ASSERT(strncmp(o.err, "missing.yaml: error: cannot open", 32) == 0);
+    done(&o);
+}
+
+static void test_output_file(void)
+{
+    char path[256];
+    struct stat st;
+    write_model("m.yaml");
+    snprintf(path, sizeof path, "%s/out.json", dir);
+    remove(path);
+    outcome o = run("solve m.yaml --json -o out.json");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_STRING_EQUAL(o.out, "");
+    CU_ASSERT_STRING_EQUAL(o.err, "");
+    done(&o);
+    char *text = slurp("out.json");
+    CU_ASSERT_FATAL(text != NULL);
+    check_json(text, "exact");
+    free(text);
+    CU_ASSERT_EQUAL(stray_files(), 0);
+
+    /* replaced whole, with the ordinary permissions */
+    o = run("solve m.yaml --output=out.json --json --algorithm map");
+    CU_ASSERT_EQUAL(o.status, 0);
+    done(&o);
+    text = slurp("out.json");
+    CU_ASSERT_FATAL(text != NULL);
+    check_json(text, "map");
+    free(text);
+    CU_ASSERT(stat(path, &st) == 0 && (st.st_mode & 0444) != 0);
+
+    /* text output to a file */
+    o = run("solve m.yaml -o out.txt");
+    CU_ASSERT_EQUAL(o.status, 0);
+    done(&o);
+    text = slurp("out.txt");
+    CU_ASSERT_FATAL(text != NULL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "log Z = "));
+    free(text);
+
+    /* a failing solve leaves neither the file nor a temporary behind */
+    write_file("bad.yaml", "kind: factor_graph\nvariables: []\n");
+    o = run("solve bad.yaml --json -o fresh.json");
+    CU_ASSERT_EQUAL(o.status, 2);
+    CU_ASSERT(strncmp(o.err, "bad.yaml:1:1: error: missing key 'factors'",
+                      42) == 0);
+    done(&o);
+    CU_ASSERT(!exists("fresh.json"));
+    CU_ASSERT_EQUAL(stray_files(), 0);
+
+    /* an output directory that does not exist */
+    o = run("solve m.yaml -o no/such/dir/out.json");
+    CU_ASSERT_EQUAL(o.status, 1);
+    CU_ASSERT(strncmp(o.err, "no/such/dir/out.json: error: ", 29) == 0);
+    done(&o);
+    CU_ASSERT_EQUAL(stray_files(), 0);
+}
+
+static void test_write_failure(void)
+{
+    struct stat st;
+    if (stat("/dev/full", &st) != 0)
+        return;
+    write_model("m.yaml");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s' solve m.yaml --json >/dev/full 2>stderr.txt",
+             dir, CAI_EXE);
+    int rc = system(cmd);
+    CU_ASSERT(rc != -1 && WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
+    char *err = slurp("stderr.txt");
+    CU_ASSERT(err != NULL && strstr(err, "error: ") != NULL);
+    free(err);
+}
+
+void cai_test_register(void)
+{
+    CU_pSuite s = CU_add_suite("cli", suite_init, suite_clean);
+    CU_add_test(s, "--version", test_version);
+    CU_add_test(s, "--help", test_help);
+    CU_add_test(s, "usage errors", test_usage_errors);
+    CU_add_test(s, "solve --json", test_solve_json);
+    CU_add_test(s, "solve text", test_solve_text);
+    CU_add_test(s, "check", test_check);
+    CU_add_test(s, "model errors", test_model_errors);
+    CU_add_test(s, "-o FILE", test_output_file);
+    CU_add_test(s, "write failure", test_write_failure);
+}
