@@ -223,6 +223,24 @@ static inline size_t tm_pot_csr_random(tm_model *m, gsl_rng *r, size_t n_par,
     return id;
 }
 
+/* An existing potential of this shape (arity, cardinalities, kind), for
+ * tying; CAI_NONE when there is none. */
+static inline size_t tm_find_pot(const tm_model *m, size_t k, const size_t *cards,
+                                 int is_csr)
+{
+    for (size_t i = 0; i < m->np; i++) {
+        const tm_pot *p = &m->pot[i];
+        if (p->k != k || p->is_csr != is_csr)
+            continue;
+        size_t j = 0;
+        while (j < k && p->cards[j] == cards[j])
+            j++;
+        if (j == k)
+            return i;
+    }
+    return CAI_NONE;
+}
+
 static inline size_t tm_add_factor(tm_model *m, size_t pot, const size_t *scope,
                                    size_t k, cai_factor_mode mode, int is_main)
 {

@@ -386,7 +386,7 @@ static void test_solve_text(void)
     done(&o);
 
     /* the README's first demo */
-    o = run("solve '%s/models/chain.yaml'", CAI_SOURCE_ROOT);
+    o = run("solve '%s/models/umbrella.yaml'", CAI_SOURCE_ROOT);
     CU_ASSERT_EQUAL(o.status, 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "weather_1"));
     CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "rainy"));
@@ -447,9 +447,9 @@ static void test_model_errors(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "m.yaml: ok"));
     done(&o);
 
-    /* a file that is not there is a failure, not a model error */
+    /* a file that is not there is bad input, like a bad model */
     o = run("solve missing.yaml");
-    CU_ASSERT_EQUAL(o.status, 1);
+    CU_ASSERT_EQUAL(o.status, 2);
     CU_ASSERT(strncmp(o.err, "missing.yaml: error: cannot open", 32) == 0);
     done(&o);
 }

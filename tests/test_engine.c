@@ -24,22 +24,6 @@ static void shuffle(gsl_rng *r, size_t *a, size_t n)
     }
 }
 
-/* An existing potential of the same kind and cardinalities, for tying. */
-static size_t find_tie(const tm_model *m, size_t k, const size_t *cards,
-                       int is_csr)
-{
-    for (size_t i = 0; i < m->np; i++) {
-        const tm_pot *p = &m->pot[i];
-        if (p->k != k || p->is_csr != is_csr)
-            continue;
-        size_t j = 0;
-        while (j < k && p->cards[j] == cards[j])
-            j++;
-        if (j == k)
-            return i;
-    }
-    return CAI_NONE;
-}
 
 /* A potential for scope[0..k-1]: dense or CSR (child = last position),
  * shared with an earlier one of the same shape half the time. */
@@ -50,7 +34,7 @@ static size_t make_pot(tm_model *m, gsl_rng *r, const size_t *scope, size_t k,
     for (size_t i = 0; i < k; i++)
         cards[i] = m->card[scope[i]];
     int csr = gsl_rng_uniform(r) < csr_prob;
-    size_t tie = find_tie(m, k, cards, csr);
+    size_t tie = tm_find_pot(m, k, cards, csr);
     if (tie != CAI_NONE && gsl_rng_uniform(r) < 0.5)
         return tie;
     if (csr)

@@ -51,21 +51,6 @@ static size_t dense_pot(tm_model *m, gsl_rng *r, size_t k, const size_t *cards,
     return id;
 }
 
-static size_t find_pot(const tm_model *m, size_t k, const size_t *cards,
-                       int is_csr)
-{
-    for (size_t i = 0; i < m->np; i++) {
-        const tm_pot *p = &m->pot[i];
-        if (p->k != k || p->is_csr != is_csr)
-            continue;
-        size_t j = 0;
-        while (j < k && p->cards[j] == cards[j])
-            j++;
-        if (j == k)
-            return i;
-    }
-    return CAI_NONE;
-}
 
 typedef struct mdp_opts {
     int det;          /* deterministic transitions */
@@ -233,7 +218,7 @@ static void gen_tree(tm_model *m, gsl_rng *r, int shape)
         }
         for (size_t j = 0; j < k; j++)
             cards[j] = m->card[sc[j]];
-        size_t pot = find_pot(m, k, cards, csr);
+        size_t pot = tm_find_pot(m, k, cards, csr);
         if (pot == CAI_NONE || gsl_rng_uniform(r) < 0.6) {
             if (csr)
                 pot = tm_pot_csr_random(m, r, k - 1, cards, cards[k - 1], 0.6, 0);

@@ -455,7 +455,7 @@ static void graph_brute(const cai_graph *g, tresult *r)
 static void test_chain_file(void)
 {
     char path[1024];
-    snprintf(path, sizeof path, "%s/models/chain.yaml", CAI_SOURCE_ROOT);
+    snprintf(path, sizeof path, "%s/models/umbrella.yaml", CAI_SOURCE_ROOT);
     cai_model *m = NULL;
     cai_error err;
     CU_ASSERT_EQUAL_FATAL(cai_model_load(path, &m, &err), CAI_OK);
@@ -965,7 +965,7 @@ void cai_test_register(void)
     CU_add_test(s, "tree4 impossible evidence", test_tree4_impossible_evidence);
     CU_add_test(s, "absorbed factor layout", test_absorbed_layout);
     CU_add_test(s, "example.yaml by hand", test_example_by_hand);
-    CU_add_test(s, "chain.yaml", test_chain_file);
+    CU_add_test(s, "umbrella.yaml", test_chain_file);
     CU_add_test(s, "number spellings", test_number_spellings);
     CU_add_test(s, "evidence spellings", test_evidence_spellings);
     CU_add_test(s, "file errors", test_load_file_errors);

@@ -5,8 +5,8 @@
  *   cai --help | --version
  *
  * Errors are one line on stderr, "FILE:LINE:COL: error: message" (the known
- * parts) or "cai: error: ..." for usage; exit status 0 ok, 1 failure, 2 model
- * or usage error. */
+ * parts) or "cai: error: ..." for usage; exit status 0 ok, 1 failure (writing
+ * output), 2 bad input: usage, an unreadable or invalid model. */
 #include "cai/cai.h"
 
 #include <errno.h>
@@ -47,7 +47,8 @@ static const char usage_text[] =
     "  --version          print the version\n"
     "\n"
     "Errors are printed as FILE:LINE:COL: error: MESSAGE.\n"
-    "Exit status: 0 success, 1 failure, 2 model or usage error.\n";
+    "Exit status: 0 success, 1 failure writing output, 2 bad input (usage,\n"
+    "an unreadable or invalid model).\n";
 
 static int usage_error(const char *fmt, ...)
 #if defined(__GNUC__)
@@ -91,6 +92,13 @@ static int report(const cai_error *e, const char *path)
     char line[CAI_ERROR_MESSAGE_MAX + CAI_ERROR_FILE_MAX + 64];
     fprintf(stderr, "%s\n", cai_error_format(&copy, line, sizeof line));
     return exit_code(e->code);
+}
+
+/* A model that cannot be read is bad input like a malformed one: status 2. */
+static int report_input(const cai_error *e, const char *path)
+{
+    int rc = report(e, path);
+    return e->code == CAI_ERR_IO ? EXIT_USAGE : rc;
 }
 
 static double now(void)
@@ -428,7 +436,7 @@ static int cmd_solve(int argc, char **argv)
     if (st == CAI_OK)
         st = solve(cai_model_graph(m), &r, &err);
     if (st != CAI_OK) {
-        rc = report(&err, model_path);
+        rc = report_input(&err, model_path);
         goto done;
     }
 
@@ -480,7 +488,7 @@ static int check_one(const char *path)
                cai_graph_n_variables(g), cai_graph_n_factors(g));
         rc = EXIT_OK;
     } else {
-        rc = report(&err, path);
+        rc = report_input(&err, path);
     }
     cai_plan_free(plan);
     cai_model_free(m);

@@ -25,6 +25,8 @@ void cluster_row_in(const cai_plan *plan, const double *U, const cluster *c,
                 row = row * ab->p->cards[j] + idx[ab->pos[j]];
             s += ab->p->ops->log_value_rc(ab->p, row, idx[ab->pos[ab->k - 1]]);
         }
+        if (c->erow)
+            s += c->erow[r];
         row_out[r] = s;
         for (size_t i = kp; i-- > 0;) { /* odometer, last position fastest */
             if (++idx[i] < c->p->cards[i])

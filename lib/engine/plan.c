@@ -46,6 +46,9 @@ void cai_plan_free(cai_plan *plan)
             free(plan->homes[f].pos);
     for (size_t i = 0; i < plan->n_owned; i++)
         cai_potential_unref(plan->owned[i]);
+    for (size_t i = 0; i < plan->n_erows; i++)
+        free(plan->erows[i]);
+    free(plan->erows);
     free(plan->owned);
     free(plan->homes);
     free(plan->trees);
@@ -101,19 +104,26 @@ static size_t scope_pos(const factor *f, size_t v)
     return CAI_NONE;
 }
 
-/* May factor f be absorbed into factor h? (f's variables are a subset of h's
- * and h comes first in the order: larger arity, then lower index.) */
-static bool absorbable(analysis *a, size_t f, size_t h)
+/* The absorption order: larger arity, then expectation factors, then lower index. */
+static bool comes_before(const analysis *a, size_t h, size_t f)
+{
+    const factor *H = &a->g->factors[h], *F = &a->g->factors[f];
+    if (H->k != F->k)
+        return H->k > F->k;
+    bool eh = is_expect(a, h), ef = is_expect(a, f);
+    return eh != ef ? eh : h < f;
+}
+
+/* Does factor h come before f in the absorption order (larger arity, then
+ * expectation factors, then lower index), with f's variables a subset of h's?
+ * Then f belongs inside h. */
+static bool inside(analysis *a, size_t f, size_t h)
 {
     const factor *F = &a->g->factors[f], *H = &a->g->factors[h];
-    if (h == f || H->k < F->k || (H->k == F->k && h > f))
+    if (h == f || !comes_before(a, h, f))
         return false;
-    if (is_expect(a, f))
-        return false; /* an expectation factor stays its own cluster */
-    size_t limit = is_expect(a, h) ? H->k - 1 : H->k; /* only the parents of an
-                                                         expectation host */
     size_t hits = 0;
-    for (size_t i = 0; i < limit; i++)
+    for (size_t i = 0; i < H->k; i++)
         hits += a->mark[H->scope[i]] == f + 1;
     return hits == F->k;
 }
@@ -166,10 +176,14 @@ static cai_status classify(analysis *a, cai_error *err)
         size_t best = CAI_NONE;
         for (size_t j = a->adj_off[best_v]; j < a->adj_off[best_v + 1]; j++) {
             size_t h = a->adj[j];
-            if (!absorbable(a, f, h))
+            if (!inside(a, f, h))
                 continue;
-            if (best == CAI_NONE || g->factors[h].k > g->factors[best].k
-                || (g->factors[h].k == g->factors[best].k && h < best))
+            if (is_expect(a, f))
+                return cai_error_set(err, CAI_ERR_STRUCTURE, NULL, 0, 0,
+                                     "expectation-mode factor %zu lies inside factor %zu: an "
+                                     "expectation conditional must be a cluster of its own",
+                                     f, h);
+            if (best == CAI_NONE || comes_before(a, h, best))
                 best = h;
         }
         a->role[f] = best == CAI_NONE ? ROLE_HOST : ROLE_ABSORBED;
@@ -420,6 +434,89 @@ static void hold(cai_plan *plan, cai_potential *p)
     plan->owned[plan->n_owned++] = p;
 }
 
+static bool touches_child(const cai_graph *g, const factor *H, size_t f)
+{
+    const factor *F = &g->factors[f];
+    for (size_t j = 0; j < F->k; j++)
+        if (F->scope[j] == H->scope[H->k - 1])
+            return true;
+    return false;
+}
+
+/* Do hosts h1 and h2 get the same expected child terms from their absorbed
+ * factors (same potentials at the same positions)? */
+static bool same_child_terms(const cai_graph *g, size_t h1, const size_t *mem1, size_t n1,
+                             size_t h2, const size_t *mem2, size_t n2)
+{
+    const factor *H1 = &g->factors[h1], *H2 = &g->factors[h2];
+    if (H1->p != H2->p || n1 != n2)
+        return false;
+    for (size_t m = 0; m < n1; m++) {
+        const factor *F1 = &g->factors[mem1[m]], *F2 = &g->factors[mem2[m]];
+        if (F1->p != F2->p)
+            return false;
+        for (size_t j = 0; j < F1->k; j++)
+            if (scope_pos(H1, F1->scope[j]) != scope_pos(H2, F2->scope[j]))
+                return false;
+    }
+    return true;
+}
+
+typedef struct child_terms {
+    const cai_graph *g;
+    const factor *H;
+    const size_t *mem;
+    size_t nm;
+    size_t *idx;  /* H->k states of the current entry */
+    size_t row;   /* the row idx[0..k-2] holds, CAI_NONE at first */
+} child_terms;
+
+/* sum of log F over the absorbed factors touching the child, at (r, c) */
+static double child_term(void *vctx, size_t r, size_t c)
+{
+    child_terms *t = vctx;
+    const factor *H = t->H;
+    if (t->row != r) {
+        size_t rest = r;
+        for (size_t i = H->k - 1; i-- > 0;) {
+            t->idx[i] = rest % H->p->cards[i];
+            rest /= H->p->cards[i];
+        }
+        t->row = r;
+    }
+    t->idx[H->k - 1] = c;
+    double s = 0.0;
+    for (size_t m = 0; m < t->nm; m++) {
+        const factor *F = &t->g->factors[t->mem[m]];
+        if (!touches_child(t->g, H, t->mem[m]))
+            continue;
+        size_t row = 0;
+        for (size_t j = 0; j + 1 < F->k; j++)
+            row = row * F->p->cards[j] + t->idx[scope_pos(H, F->scope[j])];
+        s += F->p->ops->log_value_rc(F->p, row, t->idx[scope_pos(H, F->scope[F->k - 1])]);
+    }
+    return s;
+}
+
+/* New erow for expectation host h: E_{p(c|r)}[sum of log F] per row. */
+static cai_status expected_child_terms(const cai_graph *g, cai_plan *plan, size_t h,
+                                       const size_t *mem, size_t nm, cai_error *err)
+{
+    const factor *H = &g->factors[h];
+    double *erow = alloc_array(H->p->n_rows, sizeof(double));
+    size_t *idx = alloc_array(H->k, sizeof(size_t));
+    if (erow == NULL || idx == NULL) {
+        free(erow);
+        free(idx);
+        return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+    }
+    child_terms t = {.g = g, .H = H, .mem = mem, .nm = nm, .idx = idx, .row = CAI_NONE};
+    H->p->ops->expect_rows(H->p, child_term, &t, erow);
+    free(idx);
+    plan->erows[plan->n_erows++] = erow;
+    return CAI_OK;
+}
+
 /* Fill plan->clusters in top-down order, with absorbed factors and homes. */
 static cai_status build_clusters(analysis *a, cai_plan *plan, cai_error *err)
 {
@@ -449,7 +546,8 @@ static cai_status build_clusters(analysis *a, cai_plan *plan, cai_error *err)
             members[mem_off[c] + n_members[c]++] = f;
         }
 
-    size_t m_off = 0;
+    size_t m_off = 0, prev_c = CAI_NONE;
+    const double *prev_erow = NULL; /* clusters alike in a row share one */
     for (size_t i = 0; i < a->n_hosts; i++) {
         size_t c = a->order[i], f = a->hosts[c];
         const factor *H = &g->factors[f];
@@ -467,15 +565,18 @@ static cai_status build_clusters(analysis *a, cai_plan *plan, cai_error *err)
         m_off += g->vars[a->up_var[c]].card;
         const size_t *mem = members + mem_off[c];
         size_t nm = n_members[c];
-        /* absorbed factors that touch the column variable force a dense table */
-        bool fold = true;
-        for (size_t m = 0; m < nm && fold; m++) {
-            const factor *F = &g->factors[mem[m]];
-            for (size_t j = 0; j < F->k; j++)
-                if (scope_pos(H, F->scope[j]) == H->k - 1)
-                    fold = false;
-        }
-        if (fold) {
+        /* Absorbed factors that touch the column variable: an expectation host
+         * takes their expectation per row; a normal host becomes a dense table. */
+        bool touches = false;
+        for (size_t m = 0; m < nm; m++)
+            touches |= touches_child(g, H, mem[m]);
+        if (touches && !cl->expect) {
+            cai_potential *mp = NULL;
+            if ((st = materialize(a, c, mem, nm, &mp, err)) != CAI_OK)
+                goto done;
+            hold(plan, mp);
+            cl->p = mp;
+        } else {
             cl->p = H->p;
             hold(plan, cai_potential_ref(H->p));
             cl->abs = alloc_array(nm, sizeof(absorbed));
@@ -485,6 +586,8 @@ static cai_status build_clusters(analysis *a, cai_plan *plan, cai_error *err)
             }
             for (size_t m = 0; m < nm; m++) {
                 const factor *F = &g->factors[mem[m]];
+                if (touches_child(g, H, mem[m]))
+                    continue;
                 absorbed *ab = &cl->abs[cl->n_abs++];
                 ab->p = F->p;
                 hold(plan, cai_potential_ref(F->p));
@@ -497,12 +600,18 @@ static cai_status build_clusters(analysis *a, cai_plan *plan, cai_error *err)
                 for (size_t j = 0; j < F->k; j++)
                     ab->pos[j] = scope_pos(H, F->scope[j]);
             }
-        } else {
-            cai_potential *mp = NULL;
-            if ((st = materialize(a, c, mem, nm, &mp, err)) != CAI_OK)
-                goto done;
-            hold(plan, mp);
-            cl->p = mp;
+            if (touches) {
+                if (prev_erow && same_child_terms(g, a->hosts[prev_c], members + mem_off[prev_c],
+                                                  n_members[prev_c], f, mem, nm)) {
+                    cl->erow = prev_erow;
+                } else {
+                    if ((st = expected_child_terms(g, plan, f, mem, nm, err)) != CAI_OK)
+                        goto done;
+                    cl->erow = plan->erows[plan->n_erows - 1];
+                }
+                prev_erow = cl->erow;
+                prev_c = c;
+            }
         }
         plan->max_rows = cl->p->n_rows > plan->max_rows ? cl->p->n_rows : plan->max_rows;
         plan->max_cols = cl->p->n_cols > plan->max_cols ? cl->p->n_cols : plan->max_cols;
@@ -602,7 +711,8 @@ cai_status cai_plan_create(const cai_graph *g, const cai_plan_options *opt,
         goto fail;
     plan->n_clusters = a.n_hosts;
     plan->clusters = alloc_array(a.n_hosts, sizeof(cluster));
-    if (plan->clusters == NULL) {
+    plan->erows = alloc_array(a.n_hosts, sizeof(double *));
+    if (plan->clusters == NULL || plan->erows == NULL) {
         st = cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
         goto fail;
     }

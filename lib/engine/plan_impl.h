@@ -35,6 +35,9 @@ typedef struct cluster {
     bool expect;       /* expectation mode (sum-product plans only) */
     absorbed *abs;     /* absorbed factors folded into rows */
     size_t n_abs;
+    const double *erow; /* expectation host: per row, sum_c p(c|r) log F(r, c) of
+                           the absorbed factors that touch the child (shared
+                           between clusters alike), or NULL */
     size_t m_off;      /* offset of M in the message pool */
 } cluster;
 
@@ -73,6 +76,8 @@ struct cai_plan {
     factor_home *homes;
     size_t n_owned;
     cai_potential **owned; /* every reference the plan holds */
+    size_t n_erows;
+    double **erows;        /* the erow arrays, owned */
     size_t var_total;      /* sum of cards */
     size_t msg_total;      /* sum of cards of the up variables of clusters */
     size_t max_rows, max_cols, max_k, max_parent_cards, max_card;

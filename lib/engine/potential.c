@@ -171,6 +171,20 @@ static size_t table_row_argmax(const cai_potential *p, size_t r,
     return best;
 }
 
+static void table_expect_rows(const cai_potential *p,
+                              double (*term)(void *ctx, size_t r, size_t c), void *ctx,
+                              double *row_out)
+{
+    const double *v = as_table(p)->logv;
+    for (size_t r = 0; r < p->n_rows; r++, v += p->n_cols) {
+        double s = 0.0;
+        for (size_t c = 0; c < p->n_cols; c++)
+            if (v[c] > -INFINITY)
+                s += exp(v[c]) * term(ctx, r, c);
+        row_out[r] = s;
+    }
+}
+
 static double table_log_value_rc(const cai_potential *p, size_t r, size_t c)
 {
     return as_table(p)->logv[r * p->n_cols + c];
@@ -189,6 +203,7 @@ static const potential_ops table_ops = {
     .cols_to_row = table_cols_to_row,   /* per-row log-sum-exp */
     .rows_to_col = table_rows_to_col,   /* per-column streaming log-sum-exp */
     .row_argmax = table_row_argmax,     /* lowest maximiser */
+    .expect_rows = table_expect_rows,   /* weights exp(log value) */
     .log_value_rc = table_log_value_rc, /* direct index */
     .destroy = table_destroy,           /* three arrays */
 };
@@ -413,6 +428,19 @@ static size_t csr_row_argmax(const cai_potential *p, size_t r,
     return best;
 }
 
+static void csr_expect_rows(const cai_potential *p,
+                            double (*term)(void *ctx, size_t r, size_t c), void *ctx,
+                            double *row_out)
+{
+    const csr_potential *c = as_csr(p);
+    for (size_t r = 0; r < p->n_rows; r++) {
+        double s = 0.0;
+        for (size_t j = c->row_ptr[r]; j < c->row_ptr[r + 1]; j++)
+            s += c->prob[j] * term(ctx, r, c->col[j]);
+        row_out[r] = s;
+    }
+}
+
 static double csr_log_value_rc(const cai_potential *p, size_t r, size_t k)
 {
     const csr_potential *c = as_csr(p);
@@ -442,6 +470,7 @@ static const potential_ops csr_ops = {
     .cols_to_row = csr_cols_to_row,   /* scaled SpMV with per-row fallback */
     .rows_to_col = csr_rows_to_col,   /* scaled transposed SpMV, per-column fallback */
     .row_argmax = csr_row_argmax,     /* lowest maximiser among the nonzeros */
+    .expect_rows = csr_expect_rows,   /* over the stored nonzeros */
     .log_value_rc = csr_log_value_rc, /* binary search within the row */
     .destroy = csr_destroy,           /* five arrays */
 };

@@ -35,6 +35,12 @@ typedef struct potential_ops {
      * has positive weight. */
     size_t (*row_argmax)(const cai_potential *p, size_t r, const double *col_in,
                          double *out_val);
+    /* row_out[r] = sum_c p[r,c] * term(ctx, r, c) over the entries with
+     * p[r,c] > 0, rows in increasing order (expected log-terms of an
+     * expectation factor). */
+    void (*expect_rows)(const cai_potential *p,
+                        double (*term)(void *ctx, size_t r, size_t c), void *ctx,
+                        double *row_out);
     /* log p[r,c] */
     double (*log_value_rc)(const cai_potential *p, size_t r, size_t c);
     /* release the kind's arrays and the struct */
