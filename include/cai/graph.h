@@ -23,11 +23,17 @@ typedef struct cai_graph cai_graph;
 /* How a factor takes part in sum-product. */
 typedef enum cai_factor_mode {
     CAI_MODE_NORMAL = 0,     /* ordinary sum-product factor */
-    CAI_MODE_EXPECTATION = 1 /* the conditional is copied into q (structured
+    CAI_MODE_EXPECTATION = 1, /* the conditional is copied into q (structured
                                 variational inference): its message to the
                                 parents is exp(sum_c p(c|pa) log m(c)) and the
                                 child's marginal is sum_pa q(pa) p(c|pa). Only
-                                for CSR conditionals; ignored by max-product. */
+                                for CSR conditionals; ignored by max-product
+                                unless the plan asks (max_expectation). */
+    CAI_MODE_SUPPORT = 2     /* the factor is the indicator of its potential's
+                                support: weight 1 wherever the potential is
+                                positive. With max-product this is the alpha -> 0
+                                limit of alpha log sum_c p exp(m/alpha): the max
+                                over the reachable states. */
 } cai_factor_mode;
 
 /* Largest cardinality a variable may have. */

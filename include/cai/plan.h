@@ -45,9 +45,15 @@ typedef enum cai_algorithm {
 typedef struct cai_plan_options {
     cai_algorithm algorithm;
     size_t root; /* preferred root variable, CAI_NONE for the default */
+    bool max_expectation; /* max-product honours expectation-mode factors (the
+                             alpha -> 0 limit of structured variational
+                             inference: message to the parents
+                             sum_c p(c|pa) m(c), max over the free variables).
+                             Such a plan answers log Z (the optimal value),
+                             upward messages and cavities; it has no MAP. */
 } cai_plan_options;
 
-/* Defaults: sum-product, default roots. */
+/* Defaults: sum-product, default roots, max-product ignores expectation. */
 cai_plan_options cai_plan_options_default(void);
 
 /* Analyse g for opt (NULL = defaults). Errors: CAI_ERR_CYCLE naming a
@@ -87,6 +93,13 @@ void cai_workspace_free(cai_workspace *ws);
 cai_status cai_workspace_set_evidence(cai_workspace *ws, size_t var,
                                       size_t state, cai_error *err);
 
+/* Soft evidence: add log_values[0..card-1] (finite or -INFINITY) to var's
+ * local terms for the next executes, or remove it with NULL. The values are
+ * copied. Fails with CAI_ERR_NUMERIC on NaN or +inf. */
+cai_status cai_workspace_set_soft_evidence(cai_workspace *ws, size_t var,
+                                           const double *log_values,
+                                           cai_error *err);
+
 /* Run the plan. Fails only on invalid arguments. */
 cai_status cai_plan_execute(const cai_plan *plan, cai_workspace *ws,
                             cai_error *err);
@@ -119,6 +132,23 @@ cai_status cai_query_factor_belief(const cai_workspace *ws, size_t f,
  * whatever y's side says is NaN. */
 cai_status cai_query_conditional(const cai_workspace *ws, size_t x, size_t y,
                                  double *out, cai_error *err);
+
+/* The upward message of var into out[0..card-1], as logs: the weight of
+ * everything on var's side away from the root (its own local terms and the
+ * factors and variables below it) as a function of var; summed (sum-product),
+ * maximised (max-product) or, through expectation factors, their expected
+ * log. At a root it is the unnormalised log belief. For a chain rooted at its
+ * start this is the backward message (in an MDP: V_t / alpha). */
+cai_status cai_query_upward(const cai_workspace *ws, size_t var, double *out,
+                            cai_error *err);
+
+/* The cavity as unnormalised logs: out[card(y)][card(x)] = log of the weight
+ * of the common factor of x and y and everything on x's side of it, with y's
+ * own message left out (the same structure as cai_query_conditional; summed
+ * or maximised with the plan's algorithm). cai_query_conditional is this
+ * normalised per row. */
+cai_status cai_query_cavity(const cai_workspace *ws, size_t x, size_t y,
+                            double *out, cai_error *err);
 
 /* Max-product: the MAP assignment into out[0..n_variables-1] and its log
  * score (unnormalised: sum of the log factors). */

@@ -23,7 +23,7 @@ void cluster_row_in(const cai_plan *plan, const double *U, const cluster *c,
             size_t row = 0;
             for (size_t j = 0; j + 1 < ab->k; j++)
                 row = row * ab->p->cards[j] + idx[ab->pos[j]];
-            s += ab->p->ops->log_value_rc(ab->p, row, idx[ab->pos[ab->k - 1]]);
+            s += potential_log_value_sr(ab->p, row, idx[ab->pos[ab->k - 1]], ab->sr);
         }
         if (c->erow)
             s += c->erow[r];
@@ -50,10 +50,11 @@ static void local_terms(const cai_plan *plan, const cai_workspace *ws, size_t v,
 {
     const plan_var *pv = &plan->vars[v];
     size_t ev = ws->evidence[v];
+    const double *soft = ws->soft[v];
     for (size_t x = 0; x < pv->card; x++) {
-        double s = 0.0;
+        double s = soft ? soft[x] : 0.0;
         for (size_t u = 0; u < pv->n_unary; u++)
-            s += pv->unary[u]->ops->log_value_rc(pv->unary[u], 0, x);
+            s += potential_log_value_sr(pv->unary[u], 0, x, pv->unary_sr[u]);
         out[x] = ev != CAI_NONE && x != ev ? -INFINITY : s;
     }
 }
@@ -68,8 +69,7 @@ static void upward(const cai_plan *plan, cai_workspace *ws, const cluster *c)
     double *M = ws->M + c->m_off;
     const double *U_child = ws->U + plan->vars[c->vars[kp]].off;
     if (u < kp) {
-        semiring sr = max ? SR_MAX : c->expect ? SR_EXPECT : SR_SUM;
-        p->ops->cols_to_row(p, U_child, ws->row_b, sr, ws->col_a);
+        p->ops->cols_to_row(p, U_child, ws->row_b, cluster_sr(plan, c), ws->col_a);
         cluster_row_in(plan, ws->U, c, u, ws->row_a, ws->idx);
         cai_lse *acc = ws->acc;
         for (size_t x = 0; x < card_u; x++) {
@@ -92,7 +92,7 @@ static void upward(const cai_plan *plan, cai_workspace *ws, const cluster *c)
                 M[x] = cai_lse_result(&acc[x]);
     } else {
         cluster_row_in(plan, ws->U, c, CAI_NONE, ws->row_a, ws->idx);
-        p->ops->rows_to_col(p, ws->row_a, M, max ? SR_MAX : SR_SUM, ws->col_a);
+        p->ops->rows_to_col(p, ws->row_a, M, cluster_sr_plain(plan, c), ws->col_a);
     }
     double *U_up = ws->U + plan->vars[up_var].off;
     for (size_t x = 0; x < card_u; x++)
@@ -122,7 +122,7 @@ static void downward_marginals(const cai_plan *plan, cai_workspace *ws, const cl
     double *q_child = ws->q + vc->off;
     double *lw = ws->row_a, *rv = ws->row_b;
     if (u < kp) {
-        p->ops->cols_to_row(p, U_child, rv, c->expect ? SR_EXPECT : SR_SUM, ws->col_a);
+        p->ops->cols_to_row(p, U_child, rv, cluster_sr(plan, c), ws->col_a);
         cluster_row_in(plan, ws->U, c, u, lw, ws->idx);
         size_t stride = 1;
         for (size_t j = u + 1; j < kp; j++)
@@ -130,7 +130,7 @@ static void downward_marginals(const cai_plan *plan, cai_workspace *ws, const cl
         for (size_t r = 0; r < R; r++)
             lw[r] += shift[(r / stride) % vu->card];
     } else {
-        p->ops->cols_to_row(p, shift, rv, SR_SUM, ws->col_a);
+        p->ops->cols_to_row(p, shift, rv, cluster_sr_plain(plan, c), ws->col_a);
         cluster_row_in(plan, ws->U, c, CAI_NONE, lw, ws->idx);
     }
     /* parents other than the up variable: sum the row weights by state */
@@ -173,9 +173,9 @@ static void downward_marginals(const cai_plan *plan, cai_workspace *ws, const cl
         /* the conditional is copied into q: q(c) = sum_r q(r) p(c | r) */
         for (size_t r = 0; r < R; r++)
             lw[r] += rv[r];
-        p->ops->rows_to_col(p, lw, q_child, SR_SUM, ws->col_a);
+        p->ops->rows_to_col(p, lw, q_child, cluster_sr_plain(plan, c), ws->col_a);
     } else {
-        p->ops->rows_to_col(p, lw, q_child, SR_SUM, ws->col_a);
+        p->ops->rows_to_col(p, lw, q_child, cluster_sr_plain(plan, c), ws->col_a);
         for (size_t x = 0; x < vc->card; x++)
             q_child[x] += U_child[x];
     }
@@ -201,7 +201,7 @@ static void downward_decode(const cai_plan *plan, cai_workspace *ws, const clust
             if ((r / stride) % p->cards[u] != xu)
                 continue;
             double v;
-            size_t col = p->ops->row_argmax(p, r, U_child, &v);
+            size_t col = p->ops->row_argmax(p, r, U_child, cluster_sr_plain(plan, c), &v);
             v += row_in[r];
             if (best_r == CAI_NONE || v > best) {
                 best = v;
@@ -213,7 +213,7 @@ static void downward_decode(const cai_plan *plan, cai_workspace *ws, const clust
     } else {
         cluster_row_in(plan, ws->U, c, CAI_NONE, row_in, ws->idx);
         for (size_t r = 0; r < R; r++) {
-            double v = row_in[r] + p->ops->log_value_rc(p, r, xu);
+            double v = row_in[r] + potential_log_value_sr(p, r, xu, c->support);
             if (best_r == CAI_NONE || v > best) {
                 best = v;
                 best_r = r;
@@ -244,14 +244,7 @@ cai_status cai_plan_execute(const cai_plan *plan, cai_workspace *ws, cai_error *
         const plan_var *pv = &plan->vars[tr->root];
         const double *U = ws->U + pv->off;
         double lz;
-        if (max) {
-            size_t best = 0;
-            for (size_t x = 1; x < pv->card; x++)
-                if (U[x] > U[best])
-                    best = x;
-            ws->assign[tr->root] = best;
-            lz = U[best];
-        } else if (tr->prior) {
+        if (tr->prior) {
             /* parentless expectation prior: E_rho[log of the upward belief] */
             lz = 0.0;
             for (size_t x = 0; x < pv->card; x++) {
@@ -259,6 +252,13 @@ cai_status cai_plan_execute(const cai_plan *plan, cai_workspace *ws, cai_error *
                 if (lp > -INFINITY)
                     lz += exp(lp) * U[x];
             }
+        } else if (max) {
+            size_t best = 0;
+            for (size_t x = 1; x < pv->card; x++)
+                if (U[x] > U[best])
+                    best = x;
+            ws->assign[tr->root] = best;
+            lz = U[best];
         } else {
             lz = cai_logsumexp(U, pv->card);
         }
@@ -266,7 +266,9 @@ cai_status cai_plan_execute(const cai_plan *plan, cai_workspace *ws, cai_error *
     }
     ws->log_z = log_z;
 
-    if (max) {
+    if (max && plan->max_expect) {
+        /* no MAP: the expectation factors' children are not decided */
+    } else if (max) {
         for (size_t i = 0; i < plan->n_clusters; i++)
             downward_decode(plan, ws, &plan->clusters[i]);
         if (log_z == -INFINITY) /* nothing has weight: report the lowest assignment */

@@ -219,7 +219,7 @@ cai_status cai_graph_add_factor(cai_graph *g, cai_potential *p,
                                  g->vars[scope[i]].name, g->vars[scope[i]].card, i,
                                  p->cards[i]);
     }
-    if (mode != CAI_MODE_NORMAL && mode != CAI_MODE_EXPECTATION)
+    if (mode != CAI_MODE_NORMAL && mode != CAI_MODE_EXPECTATION && mode != CAI_MODE_SUPPORT)
         return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0, "unknown factor mode %d", (int)mode);
     if (mode == CAI_MODE_EXPECTATION && p->kind != CAI_POTENTIAL_CSR)
         return cai_error_set(err, CAI_ERR_STRUCTURE, NULL, 0, 0,

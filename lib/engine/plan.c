@@ -5,6 +5,7 @@
 
 #include "cai/logmath.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,8 @@ enum role { ROLE_LOCAL, ROLE_PRIOR, ROLE_HOST, ROLE_ABSORBED };
 
 cai_plan_options cai_plan_options_default(void)
 {
-    return (cai_plan_options){.algorithm = CAI_SUM_PRODUCT, .root = CAI_NONE};
+    return (cai_plan_options){.algorithm = CAI_SUM_PRODUCT, .root = CAI_NONE,
+                              .max_expectation = false};
 }
 
 /* calloc n elements of size elem with an overflow check. */
@@ -33,8 +35,10 @@ void cai_plan_free(cai_plan *plan)
 {
     if (plan == NULL)
         return;
-    for (size_t v = 0; v < plan->n_vars; v++)
+    for (size_t v = 0; v < plan->n_vars; v++) {
         free(plan->vars[v].unary);
+        free(plan->vars[v].unary_sr);
+    }
     for (size_t c = 0; c < plan->n_clusters; c++) {
         for (size_t a = 0; a < plan->clusters[c].n_abs; a++)
             free(plan->clusters[c].abs[a].pos);
@@ -61,7 +65,7 @@ void cai_plan_free(cai_plan *plan)
 
 typedef struct analysis {
     const cai_graph *g;
-    bool sum;            /* sum-product: expectation modes count */
+    bool expect_on;      /* expectation modes count (sum-product or max_expectation) */
     enum role *role;     /* per factor */
     size_t *host;        /* per factor: final host factor (ROLE_ABSORBED) */
     size_t *adj_off;     /* per var: offsets into adj (multi-variable factors) */
@@ -92,7 +96,20 @@ static void analysis_free(analysis *a)
 
 static bool is_expect(const analysis *a, size_t f)
 {
-    return a->sum && a->g->factors[f].mode == CAI_MODE_EXPECTATION;
+    return a->expect_on && a->g->factors[f].mode == CAI_MODE_EXPECTATION;
+}
+
+/* SR_SUPPORT when factor f counts only through its support. */
+static semiring factor_sr(const factor *f)
+{
+    return f->mode == CAI_MODE_SUPPORT ? SR_SUPPORT : SR_SUM;
+}
+
+/* log value of factor f at the joint state idx of its scope positions. */
+static double factor_log_value(const factor *f, const size_t *idx)
+{
+    return potential_log_value_sr(f->p, potential_row_of(f->p, idx), idx[f->k - 1],
+                                  factor_sr(f));
 }
 
 /* Position of variable v in factor f's scope, or CAI_NONE. */
@@ -406,12 +423,12 @@ static cai_status materialize(const analysis *a, size_t c,
         goto done;
     }
     for (size_t e = 0; e < total; e++) {
-        double v = cai_potential_log_value(H->p, idx);
+        double v = factor_log_value(H, idx);
         for (size_t m = 0; m < n_members; m++) {
             const factor *F = &a->g->factors[members[m]];
             for (size_t i = 0; i < F->k; i++)
                 sub[i] = idx[scope_pos(H, F->scope[i])];
-            v += cai_potential_log_value(F->p, sub);
+            v += factor_log_value(F, sub);
         }
         t[e] = v;
         for (size_t i = H->k; i-- > 0;) { /* odometer, last fastest */
@@ -493,7 +510,8 @@ static double child_term(void *vctx, size_t r, size_t c)
         size_t row = 0;
         for (size_t j = 0; j + 1 < F->k; j++)
             row = row * F->p->cards[j] + t->idx[scope_pos(H, F->scope[j])];
-        s += F->p->ops->log_value_rc(F->p, row, t->idx[scope_pos(H, F->scope[F->k - 1])]);
+        s += potential_log_value_sr(F->p, row, t->idx[scope_pos(H, F->scope[F->k - 1])],
+                                    factor_sr(F));
     }
     return s;
 }
@@ -578,6 +596,7 @@ static cai_status build_clusters(analysis *a, cai_plan *plan, cai_error *err)
             cl->p = mp;
         } else {
             cl->p = H->p;
+            cl->support = factor_sr(H);
             hold(plan, cai_potential_ref(H->p));
             cl->abs = alloc_array(nm, sizeof(absorbed));
             if (cl->abs == NULL) {
@@ -590,6 +609,7 @@ static cai_status build_clusters(analysis *a, cai_plan *plan, cai_error *err)
                     continue;
                 absorbed *ab = &cl->abs[cl->n_abs++];
                 ab->p = F->p;
+                ab->sr = factor_sr(F);
                 hold(plan, cai_potential_ref(F->p));
                 ab->k = F->k;
                 ab->pos = alloc_array(F->k, sizeof(size_t));
@@ -671,12 +691,14 @@ cai_status cai_plan_create(const cai_graph *g, const cai_plan_options *opt,
         if (g->factors[f].k >= 2 && !cai_size_add(adj_n, g->factors[f].k, &adj_n))
             return cai_error_set(err, CAI_ERR_OVERFLOW, NULL, 0, 0, "graph too large");
 
-    analysis a = {.g = g, .sum = o.algorithm == CAI_SUM_PRODUCT};
+    analysis a = {.g = g,
+                  .expect_on = o.algorithm == CAI_SUM_PRODUCT || o.max_expectation};
     cai_plan *plan = calloc(1, sizeof *plan);
     cai_status st = CAI_OK;
     if (plan == NULL)
         return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
     plan->alg = o.algorithm;
+    plan->max_expect = o.algorithm == CAI_MAX_PRODUCT && o.max_expectation;
     plan->n_vars = nv;
     plan->n_factors = nf;
     plan->vars = alloc_array(nv, sizeof(plan_var));
@@ -741,7 +763,8 @@ cai_status cai_plan_create(const cai_graph *g, const cai_plan_options *opt,
         if (plan->vars[v].n_unary == 0)
             continue;
         plan->vars[v].unary = alloc_array(plan->vars[v].n_unary, sizeof(cai_potential *));
-        if (plan->vars[v].unary == NULL) {
+        plan->vars[v].unary_sr = alloc_array(plan->vars[v].n_unary, sizeof(semiring));
+        if (plan->vars[v].unary == NULL || plan->vars[v].unary_sr == NULL) {
             st = cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
             goto fail;
         }
@@ -754,6 +777,7 @@ cai_status cai_plan_create(const cai_graph *g, const cai_plan_options *opt,
         hold(plan, cai_potential_ref(p));
         if (a.role[f] == ROLE_LOCAL) {
             plan_var *pv = &plan->vars[g->factors[f].scope[0]];
+            pv->unary_sr[pv->n_unary] = factor_sr(&g->factors[f]);
             pv->unary[pv->n_unary++] = p;
         }
     }
@@ -788,6 +812,10 @@ void cai_workspace_free(cai_workspace *ws)
 {
     if (ws == NULL)
         return;
+    if (ws->soft)
+        for (size_t v = 0; v < ws->plan->n_vars; v++)
+            free(ws->soft[v]);
+    free(ws->soft);
     free(ws->evidence); free(ws->U); free(ws->q); free(ws->M); free(ws->assign);
     free(ws->row_a); free(ws->row_b); free(ws->col_a); free(ws->col_b);
     free(ws->acc); free(ws->idx); free(ws->vbuf);
@@ -803,6 +831,7 @@ cai_status cai_workspace_create(const cai_plan *plan, cai_workspace **out_ws, ca
         return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
     ws->plan = plan;
     ws->evidence = alloc_array(plan->n_vars, sizeof(size_t));
+    ws->soft = alloc_array(plan->n_vars, sizeof(double *));
     ws->assign = alloc_array(plan->n_vars, sizeof(size_t));
     ws->U = alloc_array(plan->var_total, sizeof(double));
     ws->q = alloc_array(plan->var_total, sizeof(double));
@@ -815,7 +844,7 @@ cai_status cai_workspace_create(const cai_plan *plan, cai_workspace **out_ws, ca
     ws->acc = alloc_array(plan->max_parent_cards, sizeof(cai_lse));
     ws->idx = alloc_array(plan->max_k, sizeof(size_t));
     ws->vbuf = alloc_array(plan->max_card, sizeof(double));
-    if (!ws->vbuf || !ws->evidence || !ws->assign || !ws->U || !ws->q || !ws->M || !ws->row_a || !ws->row_b
+    if (!ws->soft || !ws->vbuf || !ws->evidence || !ws->assign || !ws->U || !ws->q || !ws->M || !ws->row_a || !ws->row_b
         || !ws->col_a || !ws->col_b || !ws->acc || !ws->idx) {
         cai_workspace_free(ws);
         return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0,
@@ -840,6 +869,32 @@ cai_status cai_workspace_set_evidence(cai_workspace *ws, size_t var, size_t stat
                              "evidence %zu for variable %zu is out of range (%zu states)",
                              state, var, ws->plan->vars[var].card);
     ws->evidence[var] = state;
+    ws->executed = false;
+    return CAI_OK;
+}
+
+cai_status cai_workspace_set_soft_evidence(cai_workspace *ws, size_t var,
+                                           const double *log_values, cai_error *err)
+{
+    if (ws == NULL)
+        return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0, "NULL argument");
+    if (var >= ws->plan->n_vars)
+        return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0, "unknown variable index %zu", var);
+    size_t card = ws->plan->vars[var].card;
+    if (log_values == NULL) {
+        free(ws->soft[var]);
+        ws->soft[var] = NULL;
+        ws->executed = false;
+        return CAI_OK;
+    }
+    for (size_t x = 0; x < card; x++)
+        if (isnan(log_values[x]) || log_values[x] == INFINITY)
+            return cai_error_set(err, CAI_ERR_NUMERIC, NULL, 0, 0,
+                                 "soft evidence for variable %zu: entry %zu is %g", var, x,
+                                 log_values[x]);
+    if (ws->soft[var] == NULL && (ws->soft[var] = alloc_array(card, sizeof(double))) == NULL)
+        return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+    memcpy(ws->soft[var], log_values, card * sizeof(double));
     ws->executed = false;
     return CAI_OK;
 }

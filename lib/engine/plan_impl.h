@@ -25,6 +25,7 @@ typedef struct absorbed {
     const cai_potential *p; /* reference held by the plan */
     size_t k;
     size_t *pos; /* k cluster positions (all < cluster k - 1) */
+    semiring sr; /* SR_SUPPORT for a support-mode factor, else 0 */
 } absorbed;
 
 typedef struct cluster {
@@ -32,7 +33,8 @@ typedef struct cluster {
     size_t k;
     size_t *vars;      /* k variables in host order */
     size_t up;         /* position of the up variable */
-    bool expect;       /* expectation mode (sum-product plans only) */
+    bool expect;       /* expectation mode (sum-product or max_expectation) */
+    semiring support;  /* SR_SUPPORT for a support-mode host, else 0 */
     absorbed *abs;     /* absorbed factors folded into rows */
     size_t n_abs;
     const double *erow; /* expectation host: per row, sum_c p(c|r) log F(r, c) of
@@ -49,6 +51,7 @@ typedef struct plan_var {
     size_t evidence;   /* the graph's evidence at plan time */
     size_t n_unary;
     const cai_potential **unary; /* local one-variable potentials */
+    semiring *unary_sr;          /* SR_SUPPORT for support-mode ones */
 } plan_var;
 
 typedef struct plan_tree {
@@ -66,6 +69,7 @@ typedef struct factor_home {
 
 struct cai_plan {
     cai_algorithm alg;
+    bool max_expect;       /* max-product honouring expectation factors */
     size_t n_vars;
     plan_var *vars;
     size_t n_clusters;
@@ -86,6 +90,7 @@ struct cai_plan {
 struct cai_workspace {
     const cai_plan *plan;
     size_t *evidence;
+    double **soft;         /* per variable: soft evidence (card logs) or NULL */
     double *U, *q, *M;
     size_t *assign;
     double log_z;
@@ -108,6 +113,20 @@ void cluster_row_in(const cai_plan *plan, const double *U, const cluster *c,
 
 /* Value of position i in row r of cluster c (i < k - 1). */
 size_t cluster_row_state(const cai_plan *plan, const cluster *c, size_t r, size_t i);
+
+/* The kernel semiring of cluster c: the plan's operation (or expectation)
+ * with the cluster's support flag. */
+static inline semiring cluster_sr(const cai_plan *plan, const cluster *c)
+{
+    semiring base = c->expect ? SR_EXPECT : plan->alg == CAI_MAX_PRODUCT ? SR_MAX : SR_SUM;
+    return (semiring)(base | c->support);
+}
+
+/* The plan's plain operation (sum or max) with c's support flag. */
+static inline semiring cluster_sr_plain(const cai_plan *plan, const cluster *c)
+{
+    return (semiring)((plan->alg == CAI_MAX_PRODUCT ? SR_MAX : SR_SUM) | c->support);
+}
 
 /* log q(v) - M(v) for the top-down conditional, -INFINITY where q is 0. */
 static inline double cond_shift(double lq, double m)

@@ -6,6 +6,7 @@
 #include "cai/logmath.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,29 +102,36 @@ double cai_potential_log_value(const cai_potential *p, const size_t *idx)
 
 /* ---- dense log-table ---- */
 
+/* A stored log value as a kernel sees it: itself, or 0 on the support. */
+static inline double table_entry(double v, bool support)
+{
+    return support && v > -INFINITY ? 0.0 : v;
+}
+
 static void table_cols_to_row(const cai_potential *p, const double *col_in,
                               double *row_out, semiring sr, double *scratch)
 {
     (void)scratch;
     const double *v = as_table(p)->logv;
     size_t K = p->n_cols;
+    bool support = sr & SR_SUPPORT;
     for (size_t r = 0; r < p->n_rows; r++, v += K) {
-        if (sr == SR_MAX) {
+        if ((sr & SR_BASE) == SR_MAX) {
             double m = -INFINITY;
             for (size_t c = 0; c < K; c++)
-                m = fmax(m, v[c] + col_in[c]);
+                m = fmax(m, table_entry(v[c], support) + col_in[c]);
             row_out[r] = m;
-        } else if (sr == SR_EXPECT) {
+        } else if ((sr & SR_BASE) == SR_EXPECT) {
             double s = 0.0;
             for (size_t c = 0; c < K; c++)
                 if (v[c] > -INFINITY)
-                    s += exp(v[c]) * col_in[c];
+                    s += exp(table_entry(v[c], support)) * col_in[c];
             row_out[r] = s;
         } else {
             cai_lse a;
             cai_lse_init(&a);
             for (size_t c = 0; c < K; c++)
-                cai_lse_add(&a, v[c] + col_in[c]);
+                cai_lse_add(&a, table_entry(v[c], support) + col_in[c]);
             row_out[r] = cai_lse_result(&a);
         }
     }
@@ -133,6 +141,7 @@ static void table_rows_to_col(const cai_potential *p, const double *row_in,
                               double *col_out, semiring sr, double *scratch)
 {
     size_t K = p->n_cols;
+    bool max = (sr & SR_BASE) == SR_MAX, support = sr & SR_SUPPORT;
     cai_lse *acc = (cai_lse *)scratch; /* 2 * K doubles = K accumulators */
     for (size_t c = 0; c < K; c++) {
         cai_lse_init(&acc[c]);
@@ -143,25 +152,26 @@ static void table_rows_to_col(const cai_potential *p, const double *row_in,
         if (row_in[r] == -INFINITY)
             continue;
         for (size_t c = 0; c < K; c++) {
-            if (sr == SR_MAX)
-                col_out[c] = fmax(col_out[c], row_in[r] + v[c]);
+            double x = row_in[r] + table_entry(v[c], support);
+            if (max)
+                col_out[c] = fmax(col_out[c], x);
             else
-                cai_lse_add(&acc[c], row_in[r] + v[c]);
+                cai_lse_add(&acc[c], x);
         }
     }
-    if (sr != SR_MAX)
+    if (!max)
         for (size_t c = 0; c < K; c++)
             col_out[c] = cai_lse_result(&acc[c]);
 }
 
-static size_t table_row_argmax(const cai_potential *p, size_t r,
-                               const double *col_in, double *out_val)
+static size_t table_row_argmax(const cai_potential *p, size_t r, const double *col_in,
+                               semiring sr, double *out_val)
 {
     const double *v = as_table(p)->logv + r * p->n_cols;
     size_t best = 0;
     double bv = -INFINITY;
     for (size_t c = 0; c < p->n_cols; c++) {
-        double x = v[c] + (col_in ? col_in[c] : 0.0);
+        double x = table_entry(v[c], sr & SR_SUPPORT) + (col_in ? col_in[c] : 0.0);
         if (x > bv) {
             bv = x;
             best = c;
@@ -282,6 +292,39 @@ cai_status cai_potential_table_create_linear(size_t k, const size_t *cards,
 
 /* ---- CSR conditional ---- */
 
+/* Scaled sum or max over row r of w[col] weighted by the probabilities, or
+ * by 1 on the support; inlined with constant flags into each loop below. */
+static inline double csr_row_scaled(const csr_potential *c, size_t r, const double *w,
+                                    bool max, bool support)
+{
+    const size_t *rp = c->row_ptr;
+    const uint32_t *col = c->col;
+    const double *pr = c->prob;
+    double s = 0.0;
+    for (size_t j = rp[r]; j < rp[r + 1]; j++) {
+        double x = support ? w[col[j]] : pr[j] * w[col[j]];
+        s = max ? fmax(s, x) : s + x;
+    }
+    return s;
+}
+
+/* The same row in the log domain, for rows whose scaled value underflows. */
+static double csr_row_log(const csr_potential *c, size_t r, const double *col_in,
+                          bool max, bool support)
+{
+    cai_lse a;
+    cai_lse_init(&a);
+    double mx = -INFINITY;
+    for (size_t j = c->row_ptr[r]; j < c->row_ptr[r + 1]; j++) {
+        double x = (support ? 0.0 : log(c->prob[j])) + col_in[c->col[j]];
+        if (max)
+            mx = fmax(mx, x);
+        else
+            cai_lse_add(&a, x);
+    }
+    return max ? mx : cai_lse_result(&a);
+}
+
 /* The hot kernel of a time-homogeneous MDP: one sparse matrix-vector product
  * in the scaled linear domain (one exp per column, not per nonzero), with a
  * per-row log-domain fallback where the scaled sum is near underflow. */
@@ -289,14 +332,12 @@ static void csr_cols_to_row(const cai_potential *p, const double *col_in,
                             double *row_out, semiring sr, double *scratch)
 {
     const csr_potential *c = as_csr(p);
-    const size_t *rp = c->row_ptr;
-    const uint32_t *col = c->col;
-    const double *pr = c->prob;
-    if (sr == SR_EXPECT) {
+    bool max = (sr & SR_BASE) == SR_MAX, support = sr & SR_SUPPORT;
+    if ((sr & SR_BASE) == SR_EXPECT) {
         for (size_t r = 0; r < p->n_rows; r++) {
             double s = 0.0;
-            for (size_t j = rp[r]; j < rp[r + 1]; j++)
-                s += pr[j] * col_in[col[j]];
+            for (size_t j = c->row_ptr[r]; j < c->row_ptr[r + 1]; j++)
+                s += (support ? 1.0 : c->prob[j]) * col_in[c->col[j]];
             row_out[r] = s;
         }
         return;
@@ -313,30 +354,11 @@ static void csr_cols_to_row(const cai_potential *p, const double *col_in,
     for (size_t k = 0; k < p->n_cols; k++)
         w[k] = exp(col_in[k] - m);
     for (size_t r = 0; r < p->n_rows; r++) {
-        double s = 0.0;
-        if (sr == SR_MAX) {
-            for (size_t j = rp[r]; j < rp[r + 1]; j++)
-                s = fmax(s, pr[j] * w[col[j]]);
-        } else {
-            for (size_t j = rp[r]; j < rp[r + 1]; j++)
-                s += pr[j] * w[col[j]];
-        }
-        if (s >= SCALED_SAFE_MIN) {
-            row_out[r] = m + log(s);
-            continue;
-        }
-        /* near underflow: redo this row in the log domain */
-        cai_lse a;
-        cai_lse_init(&a);
-        double mx = -INFINITY;
-        for (size_t j = rp[r]; j < rp[r + 1]; j++) {
-            double x = log(pr[j]) + col_in[col[j]];
-            if (sr == SR_MAX)
-                mx = fmax(mx, x);
-            else
-                cai_lse_add(&a, x);
-        }
-        row_out[r] = sr == SR_MAX ? mx : cai_lse_result(&a);
+        double s = max ? support ? csr_row_scaled(c, r, w, true, true)
+                                 : csr_row_scaled(c, r, w, true, false)
+                       : support ? csr_row_scaled(c, r, w, false, true)
+                                 : csr_row_scaled(c, r, w, false, false);
+        row_out[r] = s >= SCALED_SAFE_MIN ? m + log(s) : csr_row_log(c, r, col_in, max, support);
     }
 }
 
@@ -347,6 +369,7 @@ static void csr_rows_to_col(const cai_potential *p, const double *row_in,
     const size_t *rp = c->row_ptr;
     const uint32_t *col = c->col;
     const double *pr = c->prob;
+    bool max = (sr & SR_BASE) == SR_MAX, support = sr & SR_SUPPORT;
     size_t K = p->n_cols;
     double m = -INFINITY;
     for (size_t r = 0; r < p->n_rows; r++)
@@ -364,11 +387,8 @@ static void csr_rows_to_col(const cai_potential *p, const double *row_in,
             continue;
         double v = exp(row_in[r] - m);
         for (size_t j = rp[r]; j < rp[r + 1]; j++) {
-            double x = pr[j] * v;
-            if (sr == SR_MAX)
-                lin[col[j]] = fmax(lin[col[j]], x);
-            else
-                lin[col[j]] += x;
+            double x = support ? v : pr[j] * v;
+            lin[col[j]] = max ? fmax(lin[col[j]], x) : lin[col[j]] + x;
         }
     }
     int fallback = 0;
@@ -392,9 +412,9 @@ static void csr_rows_to_col(const cai_potential *p, const double *row_in,
             continue;
         for (size_t j = rp[r]; j < rp[r + 1]; j++)
             if (lin[col[j]] == 0.0)
-                col_out[col[j]] = fmax(col_out[col[j]], row_in[r] + log(pr[j]));
+                col_out[col[j]] = fmax(col_out[col[j]], row_in[r] + (support ? 0.0 : log(pr[j])));
     }
-    if (sr == SR_MAX)
+    if (max)
         return;
     double *sum = scratch + K;
     for (size_t k = 0; k < K; k++)
@@ -404,21 +424,22 @@ static void csr_rows_to_col(const cai_potential *p, const double *row_in,
             continue;
         for (size_t j = rp[r]; j < rp[r + 1]; j++)
             if (lin[col[j]] == 0.0 && col_out[col[j]] > -INFINITY)
-                sum[col[j]] += exp(row_in[r] + log(pr[j]) - col_out[col[j]]);
+                sum[col[j]] += exp(row_in[r] + (support ? 0.0 : log(pr[j])) - col_out[col[j]]);
     }
     for (size_t k = 0; k < K; k++)
         if (lin[k] == 0.0 && col_out[k] > -INFINITY)
             col_out[k] += log(sum[k]);
 }
 
-static size_t csr_row_argmax(const cai_potential *p, size_t r,
-                             const double *col_in, double *out_val)
+static size_t csr_row_argmax(const cai_potential *p, size_t r, const double *col_in,
+                             semiring sr, double *out_val)
 {
     const csr_potential *c = as_csr(p);
     size_t best = 0;
     double bv = -INFINITY;
     for (size_t j = c->row_ptr[r]; j < c->row_ptr[r + 1]; j++) {
-        double x = log(c->prob[j]) + (col_in ? col_in[c->col[j]] : 0.0);
+        double x = ((sr & SR_SUPPORT) ? 0.0 : log(c->prob[j]))
+                   + (col_in ? col_in[c->col[j]] : 0.0);
         if (x > bv) {
             bv = x;
             best = c->col[j];

@@ -9,11 +9,15 @@
 
 #include "cai/potential.h"
 
-/* How a kernel combines the terms of a row or column. */
+/* How a kernel combines the terms of a row or column: a base operation,
+ * optionally with SR_SUPPORT or-ed in, which replaces every positive entry of
+ * the potential by 1 (log 0), so only its zero pattern counts. */
 typedef enum semiring {
-    SR_SUM,   /* log sum exp: sum-product */
-    SR_MAX,   /* max: max-product */
-    SR_EXPECT /* sum_c p[r,c] * col_in[c]: expectation mode (cols_to_row only) */
+    SR_SUM = 0,     /* log sum exp: sum-product */
+    SR_MAX = 1,     /* max: max-product */
+    SR_EXPECT = 2,  /* sum_c p[r,c] * col_in[c]: expectation mode (cols_to_row only) */
+    SR_BASE = 3,    /* mask of the base operation */
+    SR_SUPPORT = 4  /* flag: the potential's support, not its values */
 } semiring;
 
 /* Below this a scaled linear sum is too close to underflow to trust and the
@@ -31,10 +35,10 @@ typedef struct potential_ops {
     void (*rows_to_col)(const cai_potential *p, const double *row_in,
                         double *col_out, semiring sr, double *scratch);
     /* Lowest column c maximising log p[r,c] + col_in[c] (col_in may be NULL
-     * for zeros); *out_val gets the maximum. 0 and -INFINITY when no column
-     * has positive weight. */
+     * for zeros; sr is SR_MAX, maybe with SR_SUPPORT); *out_val gets the
+     * maximum. 0 and -INFINITY when no column has positive weight. */
     size_t (*row_argmax)(const cai_potential *p, size_t r, const double *col_in,
-                         double *out_val);
+                         semiring sr, double *out_val);
     /* row_out[r] = sum_c p[r,c] * term(ctx, r, c) over the entries with
      * p[r,c] > 0, rows in increasing order (expected log-terms of an
      * expectation factor). */
@@ -58,6 +62,14 @@ struct cai_potential {
     size_t nnz;     /* stored entries */
     size_t bytes;   /* everything this potential allocated */
 };
+
+/* log p[r,c], or 0 / -INFINITY for its support under SR_SUPPORT. */
+static inline double potential_log_value_sr(const cai_potential *p, size_t r, size_t c,
+                                            semiring sr)
+{
+    double v = p->ops->log_value_rc(p, r, c);
+    return (sr & SR_SUPPORT) && v > -__builtin_inf() ? 0.0 : v;
+}
 
 /* Row-major joint index of idx[0..k-2] (the row). */
 size_t potential_row_of(const cai_potential *p, const size_t *idx);

@@ -4,6 +4,7 @@
 #include "cai/logmath.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 /* Largest cluster joint a belief query enumerates. */
@@ -46,6 +47,9 @@ cai_status cai_query_map(const cai_workspace *ws, size_t *out, double *out_log_s
     cai_status st = ready(ws, CAI_MAX_PRODUCT, err);
     if (st != CAI_OK)
         return st;
+    if (ws->plan->max_expect)
+        return cai_error_set(err, CAI_ERR_STATE, NULL, 0, 0,
+                             "a max-product plan with expectation factors has no MAP assignment");
     if (out)
         for (size_t v = 0; v < ws->plan->n_vars; v++)
             out[v] = ws->assign[v];
@@ -125,7 +129,7 @@ cai_status cai_query_factor_belief(const cai_workspace *ws, size_t f, double *ou
             x[i] = cluster_row_state(plan, c, r, i);
         for (size_t col = 0; col < K; col++) {
             x[kp] = col;
-            double lp = p->ops->log_value_rc(p, r, col);
+            double lp = potential_log_value_sr(p, r, col, c->support);
             if (lp == -INFINITY)
                 continue;
             double v = cond_shift(lq_u[x[u]], M[x[u]]) + s.row_in[r] + lp;
@@ -146,16 +150,32 @@ done:
     return st;
 }
 
-cai_status cai_query_conditional(const cai_workspace *ws, size_t x, size_t y, double *out,
-                                 cai_error *err)
+cai_status cai_query_upward(const cai_workspace *ws, size_t var, double *out, cai_error *err)
 {
-    cai_status st = ready(ws, CAI_SUM_PRODUCT, err);
-    if (st != CAI_OK)
-        return st;
+    if (ws == NULL || out == NULL)
+        return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0, "NULL argument");
+    if (!ws->executed)
+        return cai_error_set(err, CAI_ERR_STATE, NULL, 0, 0,
+                             "the workspace has not been executed (call cai_plan_execute first)");
+    if (var >= ws->plan->n_vars)
+        return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0, "unknown variable index %zu", var);
+    const plan_var *pv = &ws->plan->vars[var];
+    for (size_t x = 0; x < pv->card; x++)
+        out[x] = ws->U[pv->off + x];
+    return CAI_OK;
+}
+
+/* The cavity of (x, y) as unnormalised logs, [card y][card x]. */
+static cai_status cavity(const cai_workspace *ws, size_t x, size_t y, double *out,
+                         cai_error *err)
+{
     const cai_plan *plan = ws->plan;
+    if (!ws->executed)
+        return cai_error_set(err, CAI_ERR_STATE, NULL, 0, 0,
+                             "the workspace has not been executed (call cai_plan_execute first)");
     if (x >= plan->n_vars || y >= plan->n_vars || x == y || out == NULL)
         return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0,
-                             "conditional needs two distinct variable indices");
+                             "a cavity needs two distinct variable indices");
     /* y must be the up variable of x's up cluster */
     size_t ci = plan->vars[x].up_cluster;
     const cluster *c = ci == CAI_NONE ? NULL : &plan->clusters[ci];
@@ -171,27 +191,33 @@ cai_status cai_query_conditional(const cai_workspace *ws, size_t x, size_t y, do
         px++;
     size_t cy = plan->vars[y].card, cx = plan->vars[x].card, n_out;
     if (!cai_size_mul(cy, cx, &n_out))
-        return cai_error_set(err, CAI_ERR_OVERFLOW, NULL, 0, 0, "conditional table too large");
+        return cai_error_set(err, CAI_ERR_OVERFLOW, NULL, 0, 0, "cavity table too large");
+    bool max = plan->alg == CAI_MAX_PRODUCT;
+    semiring plain = cluster_sr_plain(plan, c);
     qscratch s = {0};
-    if ((st = qscratch_init(&s, plan, err)) != CAI_OK)
+    cai_status st = qscratch_init(&s, plan, err);
+    if (st != CAI_OK)
         return st;
     cai_lse *acc = malloc(n_out * sizeof *acc);
     if (acc == NULL) {
         st = cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
         goto done;
     }
-    for (size_t e = 0; e < n_out; e++)
+    for (size_t e = 0; e < n_out; e++) {
         cai_lse_init(&acc[e]);
+        out[e] = -INFINITY;
+    }
     const double *U_child = ws->U + plan->vars[c->vars[kp]].off;
-    /* the cavity: every message into the cluster except y's own */
+/* one term of the cavity into cell e: max or log-sum-exp */
+#define ADD(e, v) (max ? (void)(out[e] = fmax(out[e], (v))) : cai_lse_add(&acc[e], (v)))
+    /* every message into the cluster except y's own */
     cluster_row_in(plan, ws->U, c, u < kp ? u : CAI_NONE, s.row_in, s.idx);
     if (u < kp) {
-        p->ops->cols_to_row(p, U_child, s.rv, c->expect ? SR_EXPECT : SR_SUM, s.col);
+        p->ops->cols_to_row(p, U_child, s.rv, cluster_sr(plan, c), s.col);
         if (px < kp) {
             for (size_t r = 0; r < R; r++)
-                cai_lse_add(&acc[cluster_row_state(plan, c, r, u) * cx
-                                 + cluster_row_state(plan, c, r, px)],
-                            s.row_in[r] + s.rv[r]);
+                ADD(cluster_row_state(plan, c, r, u) * cx + cluster_row_state(plan, c, r, px),
+                    s.row_in[r] + s.rv[r]);
         } else {
             /* x is the child: push the rows of each y state through the kernel */
             if (c->expect)
@@ -200,32 +226,48 @@ cai_status cai_query_conditional(const cai_workspace *ws, size_t x, size_t y, do
             for (size_t yv = 0; yv < cy; yv++) {
                 for (size_t r = 0; r < R; r++)
                     s.rv[r] = cluster_row_state(plan, c, r, u) == yv ? s.row_in[r] : -INFINITY;
-                p->ops->rows_to_col(p, s.rv, s.col, SR_SUM, s.col + K);
+                p->ops->rows_to_col(p, s.rv, s.col, plain, s.col + K);
                 for (size_t col = 0; col < K; col++)
-                    cai_lse_add(&acc[yv * cx + col],
-                                s.col[col] + (c->expect ? 0.0 : U_child[col]));
+                    ADD(yv * cx + col, s.col[col] + (c->expect ? 0.0 : U_child[col]));
             }
         }
     } else {
         /* y is the cluster's child variable and x a parent */
         for (size_t r = 0; r < R; r++)
             for (size_t col = 0; col < K; col++)
-                cai_lse_add(&acc[col * cx + cluster_row_state(plan, c, r, px)],
-                            s.row_in[r] + p->ops->log_value_rc(p, r, col));
+                ADD(col * cx + cluster_row_state(plan, c, r, px),
+                    s.row_in[r] + potential_log_value_sr(p, r, col, c->support));
     }
-    for (size_t yv = 0; yv < cy; yv++) {
-        cai_lse z;
-        cai_lse_init(&z);
-        for (size_t xv = 0; xv < cx; xv++)
-            cai_lse_add(&z, cai_lse_result(&acc[yv * cx + xv]));
-        double lz = cai_lse_result(&z);
-        for (size_t xv = 0; xv < cx; xv++)
-            out[yv * cx + xv] = lz > -INFINITY && lz < INFINITY
-                                    ? exp(cai_lse_result(&acc[yv * cx + xv]) - lz)
-                                    : NAN;
-    }
+#undef ADD
+    if (!max)
+        for (size_t e = 0; e < n_out; e++)
+            out[e] = cai_lse_result(&acc[e]);
 done:
     free(acc);
     qscratch_free(&s);
     return st;
+}
+
+cai_status cai_query_cavity(const cai_workspace *ws, size_t x, size_t y, double *out,
+                            cai_error *err)
+{
+    if (ws == NULL)
+        return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0, "NULL workspace");
+    return cavity(ws, x, y, out, err);
+}
+
+cai_status cai_query_conditional(const cai_workspace *ws, size_t x, size_t y, double *out,
+                                 cai_error *err)
+{
+    cai_status st = ready(ws, CAI_SUM_PRODUCT, err);
+    if (st != CAI_OK || (st = cavity(ws, x, y, out, err)) != CAI_OK)
+        return st;
+    size_t cy = ws->plan->vars[y].card, cx = ws->plan->vars[x].card;
+    for (size_t yv = 0; yv < cy; yv++) {
+        double *row = out + yv * cx;
+        double lz = cai_logsumexp(row, cx);
+        for (size_t xv = 0; xv < cx; xv++)
+            row[xv] = lz > -INFINITY && lz < INFINITY ? exp(row[xv] - lz) : NAN;
+    }
+    return CAI_OK;
 }
