@@ -1,19 +1,18 @@
-/* tools/cai.c — the cai command line, a thin layer over the public API.
- *
- *   cai solve MODEL [--algorithm exact|map] [--json] [-o FILE]
- *   cai check MODEL...
- *   cai --help | --version
+/* tools/cai.c — the cai command line, a thin layer over the public API:
+ * dispatch, option parsing, error reporting and atomic output files. The
+ * commands of each model kind live in cmd_factor_graph.c and cmd_mdp.c.
  *
  * Errors are one line on stderr, "FILE:LINE:COL: error: message" (the known
- * parts) or "cai: error: ..." for usage; exit status 0 ok, 1 failure (writing
- * output), 2 bad input: usage, an unreadable or invalid model. */
-#include "cai/cai.h"
+ * parts) or "cai: error: ..." for usage; exit status 0 ok, 1 failure
+ * (writing output, out of memory), 2 bad input: usage, an unreadable or
+ * invalid model or policy file, a solve the library refuses. */
+#include "cli.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
-#include <stdbool.h>
-#include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -22,41 +21,77 @@
 
 #include <gsl/gsl_errno.h>
 
-enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
-
-static const char usage_text[] =
+const char cli_usage_text[] =
     "usage: cai <command> [options]\n"
     "\n"
     "commands:\n"
-    "  solve MODEL [--algorithm exact|map] [--json] [-o FILE]\n"
-    "        exact inference on a tree-shaped factor graph: log Z and every\n"
-    "        variable's marginal (sum-product), the MAP assignment and its\n"
-    "        log score (max-product). Both are printed; --algorithm says\n"
-    "        which one was asked for (default exact).\n"
+    "  solve MODEL [--algorithm ALG] [--temperature ALPHA] [--horizon T]\n"
+    "        [--tol X] [--max-iterations N] [--json] [-o FILE]\n"
+    "        mdp/gridworld: soft value iteration as inference; prints a summary\n"
+    "        and the policy at t = 0 (gridworlds: an arrow per floor cell for\n"
+    "        its most probable action, # wall, G goal, X pit).\n"
+    "        factor_graph: log Z and every marginal (sum-product) and the MAP\n"
+    "        assignment (max-product); both are printed, --algorithm (exact or\n"
+    "        map) says which one was asked for.\n"
+    "  sample MODEL [--seed N] [--count K] [--max-steps N] [--json] [-o FILE]\n"
+    "        and solve's --algorithm, --temperature, --horizon, --tol and\n"
+    "        --max-iterations\n"
+    "        K trajectories from the posterior policy under the true dynamics,\n"
+    "        one per line as \"s0 a0 s1 a1 ... sT\" (JSON: {\"trajectories\":\n"
+    "        [[names...], ...]}). Defaults --seed 0, --count 1. Discounted\n"
+    "        models: a trajectory ends when the death state is drawn, or after\n"
+    "        --max-steps actions (default 1000).\n"
+    "  evaluate MODEL --policy FILE [--json] [-o FILE]\n"
+    "        the soft return (rewards minus alpha KL(pi || pi0), the model's\n"
+    "        alpha) and the plain return of a given policy under the true\n"
+    "        dynamics. FILE is either the JSON written by 'cai solve --json'\n"
+    "        (its \"policy\": [T][S][A], or [S][A] used at every step; its\n"
+    "        \"states\" and \"actions\" must match the model) or a CSV table with\n"
+    "        the header 'state,action,prob' (stationary) or 't,state,action,prob'\n"
+    "        (t = 0..T-1), names as in the model, no quoting; missing entries\n"
+    "        are 0, a state without rows takes the model's action prior, and\n"
+    "        each row must sum to 1 within 1e-9. T is the model's horizon.\n"
     "  check MODEL...\n"
-    "        load and plan each MODEL and report \"MODEL: ok (...)\" or the\n"
-    "        first problem.\n"
+    "        load (and for factor graphs plan) each MODEL and print\n"
+    "        \"MODEL: ok (...)\" or the first problem.\n"
     "\n"
     "options:\n"
-    "  --algorithm A      exact (sum-product) or map (max-product)\n"
-    "  --json             print one JSON object: kind, name, algorithm, log_z,\n"
-    "                     marginals, map, map_log_score, seconds\n"
+    "  --algorithm ALG    exact (sum-product, the default), variational (dynamics\n"
+    "                     in expectation mode; mdp/gridworld only) or map\n"
+    "                     (max-product: the most probable optimal trajectory)\n"
+    "  --temperature ALPHA  alpha >= 0 instead of the model's (0: hard limit)\n"
+    "  --horizon T        T >= 1 steps instead of the model's (finite horizon)\n"
+    "  --tol X            discounted: sup-norm tolerance on V (default 1e-12)\n"
+    "  --max-iterations N discounted: iteration cap (default 100000)\n"
+    "  --seed N, --count K, --max-steps N   see sample\n"
+    "  --policy FILE      see evaluate\n"
+    "  --json             print one JSON object instead of text. solve on an\n"
+    "                     mdp/gridworld: kind, name, algorithm, states, actions\n"
+    "                     (names), horizon (null when discounted), discount (null\n"
+    "                     for a finite horizon), temperature, log_evidence (null\n"
+    "                     unless exact with alpha > 0), objective, V [T+1][S],\n"
+    "                     Q and policy [T][S][A] (Q is null where the action\n"
+    "                     prior is 0), state_marginals [T+1][S]\n"
+    "                     (discounted: V [S], Q and policy [S][A],\n"
+    "                     state_marginals null), iterations, converged, seconds;\n"
+    "                     map adds trajectory (state and action names) and\n"
+    "                     log_score. On a factor graph: kind, name, algorithm,\n"
+    "                     log_z, marginals, map, map_log_score, seconds. evaluate:\n"
+    "                     soft_return, plain_return. Non-finite numbers are null.\n"
     "  -o, --output FILE  write to FILE (through a temporary file and rename,\n"
     "                     so FILE is never half written)\n"
     "  -h, --help         show this help\n"
     "  --version          print the version\n"
     "\n"
     "Errors are printed as FILE:LINE:COL: error: MESSAGE.\n"
-    "Exit status: 0 success, 1 failure writing output, 2 bad input (usage,\n"
-    "an unreadable or invalid model).\n";
+    "Exit status: 0 success, 1 failure writing output (or out of memory),\n"
+    "2 bad input (usage, an unreadable or invalid model or policy file, a\n"
+    "solve the model does not allow, such as exact inference with a discount\n"
+    "and a positive reward).\n";
 
-static int usage_error(const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 1, 2)))
-#endif
-    ;
+/* ---- errors ------------------------------------------------------------ */
 
-static int usage_error(const char *fmt, ...)
+int cli_usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -64,260 +99,31 @@ static int usage_error(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputs(" (see 'cai --help')\n", stderr);
     va_end(ap);
-    return EXIT_USAGE;
+    return CLI_USAGE;
 }
 
-static int exit_code(cai_status st)
-{
-    switch (st) {
-    case CAI_OK:
-        return EXIT_OK;
-    case CAI_ERR_SYNTAX:
-    case CAI_ERR_MODEL:
-    case CAI_ERR_CYCLE:
-    case CAI_ERR_STRUCTURE:
-        return EXIT_USAGE;
-    default:
-        return EXIT_FAIL;
-    }
-}
-
-/* Print e as one line; errors that are not about a position in a file
- * (a cycle found by the planner) are attributed to the model file. */
-static int report(const cai_error *e, const char *path)
+int cli_report(const cai_error *e, const char *path, int rc)
 {
     cai_error copy = *e;
     if (copy.file[0] == '\0' && path != NULL)
         snprintf(copy.file, sizeof copy.file, "%s", path);
     char line[CAI_ERROR_MESSAGE_MAX + CAI_ERROR_FILE_MAX + 64];
     fprintf(stderr, "%s\n", cai_error_format(&copy, line, sizeof line));
-    return exit_code(e->code);
+    return rc;
 }
 
-/* A model that cannot be read is bad input like a malformed one: status 2. */
-static int report_input(const cai_error *e, const char *path)
+int cli_input_status(cai_status st)
 {
-    int rc = report(e, path);
-    return e->code == CAI_ERR_IO ? EXIT_USAGE : rc;
+    if (st == CAI_OK)
+        return CLI_OK;
+    return st == CAI_ERR_NOMEM ? CLI_FAIL : CLI_USAGE;
 }
 
-static double now(void)
+double cli_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* ---- solving ----------------------------------------------------------- */
-
-typedef struct results {
-    double log_z;
-    size_t *offset; /* n + 1 offsets into marg */
-    double *marg;   /* every variable's marginal, concatenated */
-    size_t *map;
-    double map_score;
-    double seconds;
-} results;
-
-static void results_free(results *r)
-{
-    free(r->offset);
-    free(r->marg);
-    free(r->map);
-}
-
-/* Plan and execute algorithm alg on g; the caller frees plan and ws. */
-static cai_status run(const cai_graph *g, cai_algorithm alg, cai_plan **plan,
-                      cai_workspace **ws, cai_error *err)
-{
-    cai_plan_options opt = cai_plan_options_default();
-    opt.algorithm = alg;
-    cai_status st = cai_plan_create(g, &opt, plan, err);
-    if (st == CAI_OK)
-        st = cai_workspace_create(*plan, ws, err);
-    if (st == CAI_OK)
-        st = cai_plan_execute(*plan, *ws, err);
-    return st;
-}
-
-static cai_status solve(const cai_graph *g, results *r, cai_error *err)
-{
-    size_t n = cai_graph_n_variables(g), total = 0, bytes;
-    cai_plan *plan = NULL;
-    cai_workspace *ws = NULL;
-    cai_status st = CAI_OK;
-    double t0 = now();
-
-    if (!cai_size_add(n, 1, &bytes) || !cai_size_mul(bytes, sizeof(size_t), &bytes))
-        return cai_error_set(err, CAI_ERR_OVERFLOW, NULL, 0, 0, "too many variables");
-    r->offset = malloc(bytes);
-    r->map = malloc(bytes);
-    if (r->offset == NULL || r->map == NULL)
-        return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
-    for (size_t v = 0; v < n; v++) {
-        r->offset[v] = total;
-        if (!cai_size_add(total, cai_graph_variable_card(g, v), &total))
-            return cai_error_set(err, CAI_ERR_OVERFLOW, NULL, 0, 0,
-                                 "too many states");
-    }
-    r->offset[n] = total;
-    if (!cai_size_mul(total ? total : 1, sizeof(double), &bytes))
-        return cai_error_set(err, CAI_ERR_OVERFLOW, NULL, 0, 0, "too many states");
-    r->marg = malloc(bytes);
-    if (r->marg == NULL)
-        return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
-
-    if ((st = run(g, CAI_SUM_PRODUCT, &plan, &ws, err)) != CAI_OK)
-        goto fail;
-    r->log_z = cai_query_log_z(ws);
-    for (size_t v = 0; v < n && st == CAI_OK; v++)
-        st = cai_query_marginal(ws, v, r->marg + r->offset[v], err);
-    if (st != CAI_OK)
-        goto fail;
-    cai_workspace_free(ws);
-    cai_plan_free(plan);
-    ws = NULL;
-    plan = NULL;
-
-    if ((st = run(g, CAI_MAX_PRODUCT, &plan, &ws, err)) != CAI_OK)
-        goto fail;
-    if ((st = cai_query_map(ws, r->map, &r->map_score, err)) != CAI_OK)
-        goto fail;
-    r->seconds = now() - t0;
-fail:
-    cai_workspace_free(ws);
-    cai_plan_free(plan);
-    return st;
-}
-
-/* ---- output ------------------------------------------------------------ */
-
-static void write_json(FILE *out, const cai_model *m, const char *algorithm,
-                       const results *r, cai_error *err, cai_status *st)
-{
-    const cai_graph *g = cai_model_graph(m);
-    size_t n = cai_graph_n_variables(g);
-    cai_json *j = NULL;
-    if ((*st = cai_json_create(out, 2, &j, err)) != CAI_OK)
-        return;
-    cai_json_begin_object(j);
-    cai_json_key(j, "kind");
-    cai_json_string(j, cai_model_kind_name(cai_model_get_kind(m)));
-    cai_json_key(j, "name");
-    cai_json_string(j, cai_model_name(m));
-    cai_json_key(j, "algorithm");
-    cai_json_string(j, algorithm);
-    cai_json_key(j, "log_z");
-    cai_json_number(j, r->log_z);
-    cai_json_key(j, "marginals");
-    cai_json_begin_object(j);
-    for (size_t v = 0; v < n; v++) {
-        cai_json_key(j, cai_graph_variable_name(g, v));
-        cai_json_begin_array(j);
-        for (size_t i = r->offset[v]; i < r->offset[v + 1]; i++)
-            cai_json_number(j, r->marg[i]);
-        cai_json_end_array(j);
-    }
-    cai_json_end_object(j);
-    cai_json_key(j, "map");
-    cai_json_begin_object(j);
-    for (size_t v = 0; v < n; v++) {
-        cai_json_key(j, cai_graph_variable_name(g, v));
-        cai_json_size(j, r->map[v]);
-    }
-    cai_json_end_object(j);
-    cai_json_key(j, "map_log_score");
-    cai_json_number(j, r->map_score);
-    cai_json_key(j, "seconds");
-    cai_json_number(j, r->seconds);
-    cai_json_end_object(j);
-    *st = cai_json_finish(j, err);
-    cai_json_free(j);
-}
-
-/* State s of v as text: its name, or its index. */
-static const char *state_label(const cai_graph *g, size_t v, size_t s,
-                               char *buf, size_t size)
-{
-    const char *name = cai_graph_state_name(g, v, s);
-    if (name != NULL)
-        return name;
-    snprintf(buf, size, "%zu", s);
-    return buf;
-}
-
-static int text_width(const char *s)
-{
-    return (int)strlen(s);
-}
-
-static void write_marginals(FILE *out, const cai_graph *g, const results *r)
-{
-    size_t n = cai_graph_n_variables(g);
-    int wv = text_width("variable"), ws = text_width("state");
-    char buf[32];
-    for (size_t v = 0; v < n; v++) {
-        int w = text_width(cai_graph_variable_name(g, v));
-        wv = w > wv ? w : wv;
-        for (size_t s = 0; s < cai_graph_variable_card(g, v); s++) {
-            w = text_width(state_label(g, v, s, buf, sizeof buf));
-            ws = w > ws ? w : ws;
-        }
-    }
-    fprintf(out, "marginals:\n");
-    if (isinf(r->log_z) && r->log_z < 0)
-        fprintf(out, "  undefined: every assignment has zero weight\n");
-    fprintf(out, "  %-*s  %-*s  %s\n", wv, "variable", ws, "state",
-            "probability");
-    for (size_t v = 0; v < n; v++) {
-        size_t ev = cai_graph_evidence(g, v);
-        for (size_t s = 0; s < cai_graph_variable_card(g, v); s++) {
-            fprintf(out, "  %-*s  %-*s  %.6g%s\n", wv,
-                    s == 0 ? cai_graph_variable_name(g, v) : "", ws,
-                    state_label(g, v, s, buf, sizeof buf),
-                    r->marg[r->offset[v] + s],
-                    s == ev ? "   (observed)" : "");
-        }
-    }
-}
-
-static void write_map(FILE *out, const cai_graph *g, const results *r)
-{
-    size_t n = cai_graph_n_variables(g);
-    int wv = 0;
-    char buf[32];
-    for (size_t v = 0; v < n; v++) {
-        int w = text_width(cai_graph_variable_name(g, v));
-        wv = w > wv ? w : wv;
-    }
-    fprintf(out, "MAP assignment (log score %.10g):\n", r->map_score);
-    if (isinf(r->map_score) && r->map_score < 0)
-        fprintf(out, "  (every assignment has zero weight)\n");
-    for (size_t v = 0; v < n; v++)
-        fprintf(out, "  %-*s = %s\n", wv, cai_graph_variable_name(g, v),
-                state_label(g, v, r->map[v], buf, sizeof buf));
-}
-
-static void write_text(FILE *out, const cai_model *m, const char *algorithm,
-                       const results *r)
-{
-    const cai_graph *g = cai_model_graph(m);
-    const char *name = cai_model_name(m);
-    fprintf(out, "model: %s (%s, %zu variables, %zu factors)\n",
-            name[0] ? name : "(unnamed)",
-            cai_model_kind_name(cai_model_get_kind(m)),
-            cai_graph_n_variables(g), cai_graph_n_factors(g));
-    fprintf(out, "algorithm: %s\n\n", algorithm);
-    if (strcmp(algorithm, "map") == 0) {
-        write_map(out, g, r);
-        fprintf(out, "\nlog Z = %.10g\n\n", r->log_z);
-        write_marginals(out, g, r);
-    } else {
-        fprintf(out, "log Z = %.10g\n\n", r->log_z);
-        write_marginals(out, g, r);
-        fputc('\n', out);
-        write_map(out, g, r);
-    }
 }
 
 /* ---- atomic output files ----------------------------------------------- */
@@ -358,115 +164,280 @@ static FILE *open_temp(const char *path, char **out_tmp, cai_error *err)
     return f;
 }
 
-/* Close the temporary file and move it onto path, or remove it. */
-static cai_status commit_temp(FILE *f, char *tmp, const char *path, bool ok,
-                              cai_error *err)
+int cli_output_open(cli_output *o, const char *path)
 {
-    cai_status st = CAI_OK;
-    bool write_failed = ferror(f) != 0;
-    if (fclose(f) != 0 || write_failed) {
-        if (ok)
-            st = cai_error_set(err, CAI_ERR_IO, path, 0, 0, "cannot write: %s",
-                               strerror(errno));
-        ok = false;
-    }
-    if (ok && rename(tmp, path) != 0) {
-        st = cai_error_set(err, CAI_ERR_IO, path, 0, 0, "cannot write: %s",
+    cai_error err;
+    cai_error_clear(&err);
+    o->path = path;
+    o->tmp = NULL;
+    o->f = stdout;
+    if (path == NULL)
+        return CLI_OK;
+    if ((o->f = open_temp(path, &o->tmp, &err)) == NULL)
+        return cli_report(&err, NULL, CLI_FAIL);
+    return CLI_OK;
+}
+
+int cli_output_close(cli_output *o, cai_status st, cai_error *err)
+{
+    const char *name = o->path ? o->path : "<stdout>";
+    if (st == CAI_OK && (fflush(o->f) != 0 || ferror(o->f)))
+        st = cai_error_set(err, CAI_ERR_IO, name, 0, 0, "cannot write: %s",
                            strerror(errno));
-        ok = false;
+    if (st != CAI_OK)
+        snprintf(err->file, sizeof err->file, "%s", name);
+    if (o->path != NULL) {
+        bool ok = st == CAI_OK;
+        if (fclose(o->f) != 0 && ok) {
+            st = cai_error_set(err, CAI_ERR_IO, o->path, 0, 0, "cannot write: %s",
+                               strerror(errno));
+            ok = false;
+        }
+        if (ok && rename(o->tmp, o->path) != 0) {
+            st = cai_error_set(err, CAI_ERR_IO, o->path, 0, 0, "cannot write: %s",
+                               strerror(errno));
+            ok = false;
+        }
+        if (!ok)
+            unlink(o->tmp);
+        free(o->tmp);
+        o->tmp = NULL;
+        o->f = NULL;
     }
-    if (!ok)
-        unlink(tmp);
-    free(tmp);
-    return st;
+    return st == CAI_OK ? CLI_OK : cli_report(err, NULL, CLI_FAIL);
+}
+
+/* ---- options ----------------------------------------------------------- */
+
+/* Which commands take an option. */
+enum { FOR_SOLVE = 1, FOR_SAMPLE = 2, FOR_EVALUATE = 4, FOR_ALL = 7 };
+
+typedef enum opt_id {
+    OPT_HELP, OPT_JSON, OPT_OUTPUT, OPT_ALGORITHM, OPT_TEMPERATURE, OPT_HORIZON,
+    OPT_TOL, OPT_MAX_ITERATIONS, OPT_SEED, OPT_COUNT, OPT_MAX_STEPS, OPT_POLICY
+} opt_id;
+
+static const struct option_entry {
+    const char *name;  /* "--name" */
+    const char *alias; /* short form, or NULL */
+    opt_id id;
+    bool value;        /* takes a value */
+    unsigned commands; /* FOR_* mask */
+} option_table[] = {
+    {"--help", "-h", OPT_HELP, false, FOR_ALL},
+    {"--json", NULL, OPT_JSON, false, FOR_ALL},
+    {"--output", "-o", OPT_OUTPUT, true, FOR_ALL},
+    {"--algorithm", "-a", OPT_ALGORITHM, true, FOR_SOLVE | FOR_SAMPLE},
+    {"--temperature", NULL, OPT_TEMPERATURE, true, FOR_SOLVE | FOR_SAMPLE},
+    {"--horizon", NULL, OPT_HORIZON, true, FOR_SOLVE | FOR_SAMPLE},
+    {"--tol", NULL, OPT_TOL, true, FOR_SOLVE | FOR_SAMPLE},
+    {"--max-iterations", NULL, OPT_MAX_ITERATIONS, true, FOR_SOLVE | FOR_SAMPLE},
+    {"--seed", NULL, OPT_SEED, true, FOR_SAMPLE},
+    {"--count", NULL, OPT_COUNT, true, FOR_SAMPLE},
+    {"--max-steps", NULL, OPT_MAX_STEPS, true, FOR_SAMPLE},
+    {"--policy", NULL, OPT_POLICY, true, FOR_EVALUATE},
+};
+
+#define N_OPTIONS (sizeof option_table / sizeof option_table[0])
+
+/* The option a names, with its value split off "--name=value" or "-oFILE";
+ * NULL when unknown. */
+static const struct option_entry *find_option(const char *a, const char **out_value)
+{
+    *out_value = NULL;
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const struct option_entry *e = &option_table[i];
+        size_t len = strlen(e->name);
+        if (strcmp(a, e->name) == 0 || (e->alias && strcmp(a, e->alias) == 0))
+            return e;
+        if (e->value && strncmp(a, e->name, len) == 0 && a[len] == '=') {
+            *out_value = a + len + 1;
+            return e;
+        }
+        if (e->value && e->alias && strncmp(a, e->alias, 2) == 0 && a[1] != '-') {
+            *out_value = a + 2;
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static bool parse_size(const char *s, size_t *out)
+{
+    if (s[0] < '0' || s[0] > '9')
+        return false;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v > SIZE_MAX)
+        return false;
+    *out = (size_t)v;
+    return true;
+}
+
+static bool parse_double(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v))
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Store the value of option e in *o; a usage error when it is malformed. */
+static int set_option(cli_options *o, const struct option_entry *e, const char *v)
+{
+    size_t n;
+    switch (e->id) {
+    case OPT_OUTPUT:
+        if (v[0] == '\0')
+            return cli_usage_error("%s", "empty output file name");
+        o->output = v;
+        return CLI_OK;
+    case OPT_POLICY:
+        if (v[0] == '\0')
+            return cli_usage_error("%s", "empty policy file name");
+        o->policy = v;
+        return CLI_OK;
+    case OPT_ALGORITHM:
+        if (strcmp(v, "exact") != 0 && strcmp(v, "variational") != 0 &&
+            strcmp(v, "map") != 0)
+            return cli_usage_error("unknown algorithm '%s' (expected exact, "
+                                   "variational or map)", v);
+        o->has_algorithm = true;
+        o->algorithm = v;
+        return CLI_OK;
+    case OPT_TEMPERATURE:
+        if (!parse_double(v, &o->temperature) || o->temperature < 0.0)
+            return cli_usage_error("--temperature: expected a finite number >= 0, "
+                                   "got '%s'", v);
+        o->has_temperature = true;
+        return CLI_OK;
+    case OPT_TOL:
+        if (!parse_double(v, &o->tol) || !(o->tol > 0.0))
+            return cli_usage_error("--tol: expected a finite number > 0, got '%s'", v);
+        o->has_tol = true;
+        return CLI_OK;
+    case OPT_SEED:
+        if (!parse_size(v, &n) || n > ULONG_MAX)
+            return cli_usage_error("--seed: expected an integer >= 0, got '%s'", v);
+        o->seed = (unsigned long)n;
+        o->has_seed = true;
+        return CLI_OK;
+    case OPT_HORIZON:
+    case OPT_MAX_ITERATIONS:
+    case OPT_COUNT:
+    case OPT_MAX_STEPS:
+        if (!parse_size(v, &n) || n == 0)
+            return cli_usage_error("%s: expected an integer >= 1, got '%s'", e->name, v);
+        if (e->id == OPT_HORIZON)
+            o->horizon = n, o->has_horizon = true;
+        else if (e->id == OPT_MAX_ITERATIONS)
+            o->max_iterations = n, o->has_max_iterations = true;
+        else if (e->id == OPT_COUNT)
+            o->count = n, o->has_count = true;
+        else
+            o->max_steps = n, o->has_max_steps = true;
+        return CLI_OK;
+    default:
+        return CLI_OK;
+    }
+}
+
+/* Parse the arguments after the command name. *out_help is set when --help
+ * was asked for (then nothing else is checked). */
+static int parse_options(int argc, char **argv, cli_options *o, unsigned mask,
+                         bool *out_help)
+{
+    bool options_done = false;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (options_done || a[0] != '-' || a[1] == '\0') {
+            if (o->model != NULL)
+                return cli_usage_error("unexpected argument '%s'", a);
+            o->model = a;
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            options_done = true;
+            continue;
+        }
+        const char *value;
+        const struct option_entry *e = find_option(a, &value);
+        if (e == NULL)
+            return cli_usage_error("unknown option '%s'", a);
+        if (!(e->commands & mask))
+            return cli_usage_error("option '%s' does not apply to %s", e->name,
+                                   o->command_name);
+        if (e->id == OPT_HELP) {
+            *out_help = true;
+            return CLI_OK;
+        }
+        if (e->id == OPT_JSON) {
+            o->json = true;
+            continue;
+        }
+        if (value == NULL) {
+            if (i + 1 == argc)
+                return cli_usage_error("option '%s' needs a value", a);
+            value = argv[++i];
+        }
+        int rc = set_option(o, e, value);
+        if (rc != CLI_OK)
+            return rc;
+    }
+    if (o->model == NULL)
+        return cli_usage_error("%s needs a MODEL file", o->command_name);
+    if (o->command == CLI_EVALUATE && o->policy == NULL)
+        return cli_usage_error("%s", "evaluate needs --policy FILE");
+    return CLI_OK;
 }
 
 /* ---- commands ---------------------------------------------------------- */
 
-static int cmd_solve(int argc, char **argv)
+static bool is_mdp_kind(cai_model_kind k)
 {
-    const char *model_path = NULL, *output = NULL, *algorithm = "exact";
-    bool json = false, options_done = false;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (options_done || a[0] != '-' || a[1] == '\0') {
-            if (model_path != NULL)
-                return usage_error("unexpected argument '%s'", a);
-            model_path = a;
-        } else if (strcmp(a, "--") == 0) {
-            options_done = true;
-        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            fputs(usage_text, stdout);
-            return EXIT_OK;
-        } else if (strcmp(a, "--json") == 0) {
-            json = true;
-        } else if (strcmp(a, "--algorithm") == 0 || strcmp(a, "-a") == 0) {
-            if (i + 1 == argc)
-                return usage_error("option '%s' needs a value", a);
-            algorithm = argv[++i];
-        } else if (strncmp(a, "--algorithm=", 12) == 0) {
-            algorithm = a + 12;
-        } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
-            if (i + 1 == argc)
-                return usage_error("option '%s' needs a value", a);
-            output = argv[++i];
-        } else if (strncmp(a, "--output=", 9) == 0) {
-            output = a + 9;
-        } else if (strncmp(a, "-o", 2) == 0) {
-            output = a + 2;
-        } else {
-            return usage_error("unknown option '%s'", a);
-        }
+    return k == CAI_MODEL_MDP || k == CAI_MODEL_GRIDWORLD;
+}
+
+/* solve, sample and evaluate: parse, load, hand over to the model's kind. */
+static int run_command(cli_command cmd, const char *name, unsigned mask, int argc,
+                       char **argv)
+{
+    cli_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.command = cmd;
+    opt.command_name = name;
+    opt.algorithm = "exact";
+    opt.count = 1;
+    bool help = false;
+    int rc = parse_options(argc, argv, &opt, mask, &help);
+    if (help) {
+        fputs(cli_usage_text, stdout);
+        return fflush(stdout) == 0 ? CLI_OK : CLI_FAIL;
     }
-    if (strcmp(algorithm, "exact") != 0 && strcmp(algorithm, "map") != 0)
-        return usage_error("unknown algorithm '%s' (expected exact or map)",
-                           algorithm);
-    if (model_path == NULL)
-        return usage_error("%s", "solve needs a MODEL file");
-    if (output != NULL && output[0] == '\0')
-        return usage_error("%s", "empty output file name");
+    if (rc != CLI_OK)
+        return rc;
 
     cai_error err;
     cai_error_clear(&err);
     cai_model *m = NULL;
-    results r;
-    memset(&r, 0, sizeof r);
-    int rc = EXIT_OK;
-    cai_status st = cai_model_load(model_path, &m, &err);
-    if (st == CAI_OK)
-        st = solve(cai_model_graph(m), &r, &err);
-    if (st != CAI_OK) {
-        rc = report_input(&err, model_path);
-        goto done;
-    }
-
-    FILE *out = stdout;
-    char *tmp = NULL;
-    if (output != NULL && (out = open_temp(output, &tmp, &err)) == NULL) {
-        rc = report(&err, NULL);
-        goto done;
-    }
-    if (json) {
-        write_json(out, m, algorithm, &r, &err, &st);
-    } else {
-        write_text(out, m, algorithm, &r);
-        if (fflush(out) != 0 || ferror(out))
-            st = cai_error_set(&err, CAI_ERR_IO, output, 0, 0,
-                               "cannot write: %s", strerror(errno));
-    }
-    if (st != CAI_OK && output == NULL)
-        snprintf(err.file, sizeof err.file, "%s", "<stdout>");
-    if (output != NULL) {
-        if (st != CAI_OK)
-            snprintf(err.file, sizeof err.file, "%s", output);
-        cai_status cst = commit_temp(out, tmp, output, st == CAI_OK, &err);
-        if (st == CAI_OK)
-            st = cst;
-    }
+    cai_status st = cai_model_load(opt.model, &m, &err);
     if (st != CAI_OK)
-        rc = report(&err, NULL);
-done:
-    results_free(&r);
+        return cli_report(&err, opt.model, cli_input_status(st));
+    cai_model_kind kind = cai_model_get_kind(m);
+    if (is_mdp_kind(kind)) {
+        rc = cmd == CLI_SOLVE    ? cmd_mdp_solve(m, &opt)
+             : cmd == CLI_SAMPLE ? cmd_mdp_sample(m, &opt)
+                                 : cmd_mdp_evaluate(m, &opt);
+    } else if (cmd == CLI_SOLVE) {
+        rc = cmd_factor_graph_solve(m, &opt);
+    } else {
+        rc = cli_usage_error("%s needs an mdp or gridworld model; %s is a %s", name,
+                             opt.model, cai_model_kind_name(kind));
+    }
     cai_model_free(m);
     return rc;
 }
@@ -476,28 +447,18 @@ static int check_one(const char *path)
     cai_error err;
     cai_error_clear(&err);
     cai_model *m = NULL;
-    cai_plan *plan = NULL;
     cai_status st = cai_model_load(path, &m, &err);
-    if (st == CAI_OK)
-        st = cai_plan_create(cai_model_graph(m), NULL, &plan, &err);
-    int rc;
-    if (st == CAI_OK) {
-        const cai_graph *g = cai_model_graph(m);
-        printf("%s: ok (%s, %zu variables, %zu factors)\n", path,
-               cai_model_kind_name(cai_model_get_kind(m)),
-               cai_graph_n_variables(g), cai_graph_n_factors(g));
-        rc = EXIT_OK;
-    } else {
-        rc = report_input(&err, path);
-    }
-    cai_plan_free(plan);
+    if (st != CAI_OK)
+        return cli_report(&err, path, cli_input_status(st));
+    int rc = is_mdp_kind(cai_model_get_kind(m)) ? cmd_mdp_check(m, path)
+                                                 : cmd_factor_graph_check(m, path);
     cai_model_free(m);
     return rc;
 }
 
 static int cmd_check(int argc, char **argv)
 {
-    int n = 0, rc = EXIT_OK;
+    int n = 0, rc = CLI_OK;
     bool options_done = false;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -507,10 +468,10 @@ static int cmd_check(int argc, char **argv)
                 continue;
             }
             if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-                fputs(usage_text, stdout);
-                return EXIT_OK;
+                fputs(cli_usage_text, stdout);
+                return CLI_OK;
             }
-            return usage_error("unknown option '%s'", a);
+            return cli_usage_error("unknown option '%s'", a);
         }
     }
     options_done = false;
@@ -525,11 +486,10 @@ static int cmd_check(int argc, char **argv)
         n++;
     }
     if (n == 0)
-        return usage_error("%s", "check needs a MODEL file");
+        return cli_usage_error("%s", "check needs a MODEL file");
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "cai: error: cannot write output: %s\n",
-                strerror(errno));
-        return EXIT_FAIL;
+        fprintf(stderr, "cai: error: cannot write output: %s\n", strerror(errno));
+        return CLI_FAIL;
     }
     return rc;
 }
@@ -538,31 +498,34 @@ int main(int argc, char **argv)
 {
     gsl_set_error_handler_off();
     if (argc < 2) {
-        fputs(usage_text, stderr);
-        return EXIT_USAGE;
+        fputs(cli_usage_text, stderr);
+        return CLI_USAGE;
     }
     const char *cmd = argv[1];
     int rc;
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 ||
         strcmp(cmd, "help") == 0) {
-        fputs(usage_text, stdout);
-        rc = EXIT_OK;
+        fputs(cli_usage_text, stdout);
+        rc = CLI_OK;
     } else if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
         printf("cai %s\n", cai_version());
-        rc = EXIT_OK;
+        rc = CLI_OK;
     } else if (strcmp(cmd, "solve") == 0) {
-        return cmd_solve(argc - 2, argv + 2);
+        return run_command(CLI_SOLVE, cmd, FOR_SOLVE, argc - 2, argv + 2);
+    } else if (strcmp(cmd, "sample") == 0) {
+        return run_command(CLI_SAMPLE, cmd, FOR_SAMPLE, argc - 2, argv + 2);
+    } else if (strcmp(cmd, "evaluate") == 0) {
+        return run_command(CLI_EVALUATE, cmd, FOR_EVALUATE, argc - 2, argv + 2);
     } else if (strcmp(cmd, "check") == 0) {
         return cmd_check(argc - 2, argv + 2);
     } else if (cmd[0] == '-') {
-        return usage_error("unknown option '%s'", cmd);
+        return cli_usage_error("unknown option '%s'", cmd);
     } else {
-        return usage_error("unknown command '%s'", cmd);
+        return cli_usage_error("unknown command '%s'", cmd);
     }
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "cai: error: cannot write output: %s\n",
-                strerror(errno));
-        return EXIT_FAIL;
+        fprintf(stderr, "cai: error: cannot write output: %s\n", strerror(errno));
+        return CLI_FAIL;
     }
     return rc;
 }

@@ -40,6 +40,7 @@
 
 #include "cai/error.h"
 #include "cai/graph.h"
+#include "cai/mdp.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -48,7 +49,9 @@ extern "C" {
 typedef struct cai_model cai_model;
 
 typedef enum cai_model_kind {
-    CAI_MODEL_FACTOR_GRAPH = 1 /* kind: factor_graph */
+    CAI_MODEL_FACTOR_GRAPH = 1, /* kind: factor_graph */
+    CAI_MODEL_MDP = 2,          /* kind: mdp */
+    CAI_MODEL_GRIDWORLD = 3     /* kind: gridworld */
 } cai_model_kind;
 
 /* Read and check the model at path. *out_model is written only on success;
@@ -75,6 +78,10 @@ const char *cai_model_name(const cai_model *m);
 /* The factor graph of a factor_graph model (evidence applied). Owned by m,
  * valid until cai_model_free(). */
 const cai_graph *cai_model_graph(const cai_model *m);
+
+/* The MDP of an mdp or gridworld model, NULL for other kinds. Owned by m,
+ * valid until cai_model_free(). */
+const cai_mdp *cai_model_mdp(const cai_model *m);
 
 #ifdef __cplusplus
 }

@@ -5,10 +5,12 @@
  * (factor_graph.c, ...), which checks it and fills the cai_model. */
 #include "model_impl.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cai/graph.h"
+#include "cai/mdp.h"
 
 /* The kinds, in the order messages list them. To add one: a member of
  * cai_model_kind, a loader in model_impl.h and a row here. */
@@ -18,9 +20,100 @@ static const struct kind_entry {
     model_kind_loader *load;
 } kinds[] = {
     {"factor_graph", CAI_MODEL_FACTOR_GRAPH, model_load_factor_graph},
+    {"mdp", CAI_MODEL_MDP, model_load_mdp},
+    {"gridworld", CAI_MODEL_GRIDWORLD, model_load_gridworld},
 };
 
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
+
+/* ---- key readers shared by the kinds ----------------------------------- */
+
+cai_status model_read_name(const yr_loader *L, const yr_field *name,
+                           cai_model *m)
+{
+    if (name->value == NULL)
+        return CAI_OK;
+    const char *s;
+    cai_status st = yr_read_string(L, name->value, NULL, "name", false, &s);
+    if (st != CAI_OK)
+        return st;
+    if ((m->name = strdup(s)) == NULL)
+        return yr_nomem(L);
+    return CAI_OK;
+}
+
+cai_status model_read_number(const yr_loader *L, const yr_field *f,
+                             const char *where, double dflt, double *out)
+{
+    double v = dflt;
+    if (f->value != NULL && (!yr_parse_number(f->value, &v) || !isfinite(v)))
+        return yr_fail_at(L, f->value,
+                          "%s%s'%s' must be a finite number, got %s",
+                          where ? where : "", where ? ": " : "", f->key,
+                          yr_describe(f->value).s);
+    *out = v;
+    return CAI_OK;
+}
+
+cai_status model_read_time(const yr_loader *L, const yaml_node_t *root,
+                           const yr_field *horizon, const yr_field *discount,
+                           size_t *out_horizon, double *out_discount)
+{
+    if (horizon->value != NULL && discount->value != NULL) {
+        const yr_field *later = horizon->key_node->start_mark.index >
+                                        discount->key_node->start_mark.index
+                                    ? horizon
+                                    : discount;
+        const yr_field *earlier = later == horizon ? discount : horizon;
+        return yr_fail_at(L, later->key_node,
+                          "give either 'horizon' or 'discount', not both "
+                          "('%s' is at line %zu)",
+                          earlier->key,
+                          (size_t)earlier->key_node->start_mark.line + 1);
+    }
+    if (horizon->value == NULL && discount->value == NULL)
+        return yr_fail_at(L, root,
+                          "missing key 'horizon' or 'discount' in the model "
+                          "(give exactly one)");
+    if (horizon->value != NULL) {
+        size_t T;
+        yr_int_result r = yr_parse_count(horizon->value, MODEL_MAX_COUNT, &T);
+        if (r == YR_INT_TOO_BIG)
+            return yr_fail_at(
+                L, horizon->value, "horizon %s exceeds the maximum %.0f",
+                yr_show(yr_text(horizon->value)).s, MODEL_MAX_COUNT);
+        if (r != YR_INT_OK || T == 0)
+            return yr_fail_at(L, horizon->value,
+                              "'horizon' must be an integer >= 1, got %s",
+                              yr_describe(horizon->value).s);
+        *out_horizon = T;
+        *out_discount = 0.0;
+        return CAI_OK;
+    }
+    double g;
+    if (!yr_parse_number(discount->value, &g) || !(g > 0.0 && g < 1.0))
+        return yr_fail_at(L, discount->value,
+                          "'discount' must be a number in (0, 1), got %s",
+                          yr_describe(discount->value).s);
+    *out_horizon = 0;
+    *out_discount = g;
+    return CAI_OK;
+}
+
+cai_status model_read_temperature(const yr_loader *L, const yr_field *f,
+                                  double *out)
+{
+    double t = 1.0;
+    if (f->value != NULL &&
+        (!yr_parse_number(f->value, &t) || !isfinite(t) || t < 0.0))
+        return yr_fail_at(L, f->value,
+                          "'temperature' must be a finite number >= 0, got %s",
+                          yr_describe(f->value).s);
+    *out = t + 0.0; /* -0 reads as 0 */
+    return CAI_OK;
+}
+
+/* ---- dispatch ---------------------------------------------------------- */
 
 /* "a, b or c" */
 static void list_kinds(char *buf, size_t size)
@@ -64,6 +157,7 @@ void cai_model_free(cai_model *m)
     if (m == NULL)
         return;
     cai_graph_free(m->graph);
+    cai_mdp_free(m->mdp);
     free(m->name);
     free(m);
 }
@@ -137,4 +231,9 @@ const char *cai_model_name(const cai_model *m)
 const cai_graph *cai_model_graph(const cai_model *m)
 {
     return m->graph;
+}
+
+const cai_mdp *cai_model_mdp(const cai_model *m)
+{
+    return m->mdp;
 }

@@ -18,6 +18,7 @@ struct cai_model {
     cai_model_kind kind; /* set by the dispatcher before the loader runs */
     char *name;          /* "" when the model has no name; owned */
     cai_graph *graph;    /* factor_graph models; owned */
+    cai_mdp *mdp;        /* mdp and gridworld models; owned */
 };
 
 /* A kind loader: check root (a mapping holding `kind`, not yet otherwise
@@ -28,5 +29,39 @@ typedef cai_status model_kind_loader(const yr_loader *L, yaml_node_t *root,
 /* kind: factor_graph (lib/io/factor_graph.c) */
 cai_status model_load_factor_graph(const yr_loader *L, yaml_node_t *root,
                                    cai_model *m);
+
+/* kind: mdp (lib/io/mdp.c) */
+cai_status model_load_mdp(const yr_loader *L, yaml_node_t *root, cai_model *m);
+
+/* kind: gridworld (lib/io/gridworld.c) */
+cai_status model_load_gridworld(const yr_loader *L, yaml_node_t *root,
+                                cai_model *m);
+
+/* ---- key readers shared by the kinds (lib/io/model.c) ---- */
+
+/* The largest count the loader accepts for states, actions and horizons:
+ * far beyond any model that fits in memory, small enough that sizes never
+ * overflow and typos like 1e30 are caught. */
+#define MODEL_MAX_COUNT 100000000.0
+
+/* The optional `name` (a string) into m->name. */
+cai_status model_read_name(const yr_loader *L, const yr_field *name,
+                           cai_model *m);
+
+/* The time keys of a control model: exactly one of `horizon` (an integer
+ * in 1..MODEL_MAX_COUNT) and `discount` (in (0, 1)); the other output is
+ * 0. Both given: error at the later key; neither: at root. */
+cai_status model_read_time(const yr_loader *L, const yaml_node_t *root,
+                           const yr_field *horizon, const yr_field *discount,
+                           size_t *out_horizon, double *out_discount);
+
+/* f->value as a finite number (any sign) into *out, dflt when f is absent:
+ * "WHERE: 'KEY' must be a finite number, got ...". */
+cai_status model_read_number(const yr_loader *L, const yr_field *f,
+                             const char *where, double dflt, double *out);
+
+/* `temperature`: a finite number >= 0, 1 when absent. */
+cai_status model_read_temperature(const yr_loader *L, const yr_field *f,
+                                  double *out);
 
 #endif

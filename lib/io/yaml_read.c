@@ -39,6 +39,127 @@ cai_status yr_fail_at(const yr_loader *L, const yaml_node_t *n, const char *fmt,
     return st;
 }
 
+/* Byte offset in L->text of the start of 0-based line `line` (breaks are
+ * \n, \r\n and \r, as libyaml counts them), or false past the end. */
+static bool line_start(const yr_loader *L, size_t line, size_t *out)
+{
+    const char *t = L->text;
+    size_t i = 0, len = L->text_len;
+    for (size_t l = 0; l < line; l++) {
+        while (i < len && t[i] != '\n' && t[i] != '\r')
+            i++;
+        if (i == len)
+            return false;
+        i += (t[i] == '\r' && i + 1 < len && t[i + 1] == '\n') ? 2 : 1;
+    }
+    *out = i;
+    return true;
+}
+
+/* Characters (UTF-8 code points, as libyaml counts columns) in s[0..n). */
+static size_t utf8_chars(const char *s, size_t n)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return c;
+}
+
+/* The 0-based source line and column of byte off of scalar n's value, or
+ * false when it cannot be traced (see yr_scalar_position). Each guess is
+ * checked against the source bytes (the value line must end its source
+ * line after nothing but spaces, or the one-line scalar must be there
+ * verbatim), so text libyaml reads differently (escapes, folding, NEL or
+ * U+2028 line breaks) falls back to the node's own position. */
+static bool scalar_mark(const yr_loader *L, const yaml_node_t *n, size_t off,
+                        size_t *out_line, size_t *out_column)
+{
+    if (L->text == NULL || n->type != YAML_SCALAR_NODE)
+        return false;
+    const char *v = yr_text(n), *t = L->text;
+    size_t vlen = n->data.scalar.length;
+    if (off >= vlen)
+        return false;
+    size_t ls = off, le = off, row = 0; /* the value line holding off */
+    while (ls > 0 && v[ls - 1] != '\n')
+        ls--;
+    while (le < vlen && v[le] != '\n')
+        le++;
+    for (size_t i = 0; i < ls; i++)
+        row += v[i] == '\n';
+    size_t line, s0;
+    if (n->data.scalar.style == YAML_LITERAL_SCALAR_STYLE) {
+        /* one source line per value line, from the line after the header;
+         * a source line is indentation followed by the value line */
+        line = n->start_mark.line + 1 + row;
+        size_t begin;
+        if (!line_start(L, line, &begin))
+            return false;
+        size_t s1 = begin;
+        while (s1 < L->text_len && t[s1] != '\n' && t[s1] != '\r')
+            s1++;
+        if (s1 - begin < le - ls)
+            return false;
+        s0 = s1 - (le - ls);
+        for (size_t i = begin; i < s0; i++)
+            if (t[i] != ' ')
+                return false;
+    } else {
+        /* a scalar on one line, after its opening quote if any */
+        if (n->end_mark.line != n->start_mark.line || row != 0)
+            return false;
+        line = n->start_mark.line;
+        size_t q = n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE ? 0 : 1;
+        if (!line_start(L, line, &s0))
+            return false;
+        for (size_t c = 0; c < n->start_mark.column + q; c++) {
+            if (s0 >= L->text_len || t[s0] == '\n' || t[s0] == '\r')
+                return false;
+            do
+                s0++;
+            while (s0 < L->text_len && ((unsigned char)t[s0] & 0xC0) == 0x80);
+        }
+        ls = 0;
+        le = vlen;
+        if (L->text_len - s0 < vlen)
+            return false;
+    }
+    if (memcmp(t + s0, v + ls, le - ls) != 0)
+        return false;
+    size_t sol;
+    if (!line_start(L, line, &sol))
+        return false;
+    *out_line = line;
+    *out_column = utf8_chars(t + sol, s0 - sol) + utf8_chars(v + ls, off - ls);
+    return true;
+}
+
+void yr_scalar_position(const yr_loader *L, const yaml_node_t *n, size_t off,
+                        size_t *out_line, size_t *out_column)
+{
+    size_t line, column;
+    if (!scalar_mark(L, n, off, &line, &column)) {
+        line = n->start_mark.line;
+        column = n->start_mark.column;
+    }
+    *out_line = line + 1;
+    *out_column = column + 1;
+}
+
+cai_status yr_fail_in_scalar(const yr_loader *L, const yaml_node_t *n,
+                             size_t off, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char msg[CAI_ERROR_MESSAGE_MAX];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    size_t line, column;
+    yr_scalar_position(L, n, off, &line, &column);
+    return cai_error_set(L->err, CAI_ERR_MODEL, L->path, line, column, "%s",
+                         msg);
+}
+
 cai_status yr_nomem(const yr_loader *L)
 {
     return cai_error_set(L->err, CAI_ERR_NOMEM, L->path, 0, 0, "out of memory");
@@ -327,6 +448,109 @@ cai_status yr_find_duplicate(const char *const *names, size_t n,
     return CAI_OK;
 }
 
+/* FNV-1a, 64 bits folded into size_t. */
+static size_t hash_name(const char *s)
+{
+    unsigned long long h = 14695981039346656037ull;
+    for (; *s != '\0'; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ull;
+    }
+    return (size_t)(h ^ (h >> 32));
+}
+
+cai_status yr_names_init(yr_names *t, const char *const *names, size_t n,
+                         size_t *out_dup, size_t *out_first)
+{
+    *t = (yr_names){.n = n, .names = names};
+    *out_dup = CAI_NONE;
+    *out_first = CAI_NONE;
+    if (names == NULL)
+        return CAI_OK;
+    size_t cap = 16; /* a power of two >= 2n keeps probes short */
+    while (cap / 2 < n)
+        if (!cai_size_mul(cap, 2, &cap))
+            return CAI_ERR_OVERFLOW;
+    t->slots = calloc(cap, sizeof *t->slots);
+    if (t->slots == NULL)
+        return CAI_ERR_NOMEM;
+    t->mask = cap - 1;
+    for (size_t i = 0; i < n; i++) {
+        size_t h = hash_name(names[i]) & t->mask;
+        while (t->slots[h] != 0) {
+            size_t j = t->slots[h] - 1;
+            if (strcmp(names[j], names[i]) == 0) {
+                if (*out_dup == CAI_NONE) {
+                    *out_dup = i;
+                    *out_first = j;
+                }
+                break;
+            }
+            h = (h + 1) & t->mask;
+        }
+        if (t->slots[h] == 0)
+            t->slots[h] = i + 1;
+    }
+    return CAI_OK;
+}
+
+size_t yr_names_find(const yr_names *t, const char *name)
+{
+    if (t->names == NULL) {
+        /* canonical decimal below n: no sign, no leading zero */
+        size_t v = 0;
+        if (name[0] == '\0' || (name[0] == '0' && name[1] != '\0'))
+            return CAI_NONE;
+        for (const char *c = name; *c != '\0'; c++) {
+            if (*c < '0' || *c > '9')
+                return CAI_NONE;
+            size_t d = (size_t)(*c - '0');
+            if (v > (t->n - d) / 10 || v * 10 + d >= t->n)
+                return CAI_NONE; /* also catches n == 0 */
+            v = v * 10 + d;
+        }
+        return v;
+    }
+    if (t->slots == NULL)
+        return CAI_NONE;
+    for (size_t h = hash_name(name) & t->mask; t->slots[h] != 0;
+         h = (h + 1) & t->mask)
+        if (strcmp(t->names[t->slots[h] - 1], name) == 0)
+            return t->slots[h] - 1;
+    return CAI_NONE;
+}
+
+const char *yr_names_get(const yr_names *t, size_t i, char *buf, size_t size)
+{
+    if (t->names != NULL)
+        return t->names[i];
+    snprintf(buf, size, "%zu", i);
+    return buf;
+}
+
+void yr_names_hint(const yr_names *t, char *buf, size_t size)
+{
+    if (t->names == NULL) {
+        snprintf(buf, size, "0..%zu", t->n - 1);
+        return;
+    }
+    size_t o = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < t->n && i < 6 && o < size; i++) {
+        int w = snprintf(buf + o, size - o, "%s%s", i ? ", " : "",
+                         i < 5 || t->n == 6 ? yr_show(t->names[i]).s : "...");
+        if (w < 0)
+            break;
+        o += (size_t)w;
+    }
+}
+
+void yr_names_clear(yr_names *t)
+{
+    free(t->slots);
+    t->slots = NULL;
+}
+
 /* ---- values ------------------------------------------------------------ */
 
 cai_status yr_read_string(const yr_loader *L, const yaml_node_t *n,
@@ -509,6 +733,8 @@ cai_status yr_loader_parse(yr_loader *L, const char *txt, size_t len,
     yaml_document_t extra;
     cai_status st = CAI_OK;
     L->doc = NULL;
+    L->text = txt;
+    L->text_len = len;
     if (!yaml_parser_initialize(&parser))
         return yr_nomem(L);
     yaml_parser_set_input_string(&parser, (const unsigned char *)txt, len);

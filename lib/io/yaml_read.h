@@ -36,12 +36,15 @@ typedef struct yr_loader {
     cai_error *err;       /* where errors go; borrowed, may be NULL */
     yaml_document_t *doc; /* &storage once parsed, else NULL */
     yaml_document_t storage;
+    const char *text; /* the source given to yr_loader_parse; borrowed */
+    size_t text_len;
 } yr_loader;
 
 /* Parse txt (len bytes, NUL not needed) as a stream of exactly one
  * non-empty YAML document into L->doc and set *out_root to its root node.
  * empty_msg is the error for an empty document. Syntax errors become
- * CAI_ERR_SYNTAX at libyaml's problem mark. On failure L holds no document. */
+ * CAI_ERR_SYNTAX at libyaml's problem mark. On failure L holds no document.
+ * L keeps txt (for yr_fail_in_scalar), so txt must outlive the walk. */
 cai_status yr_loader_parse(yr_loader *L, const char *txt, size_t len,
                            const char *empty_msg, yaml_node_t **out_root);
 
@@ -58,6 +61,18 @@ cai_status yr_read_file(const char *path, char **out_buf, size_t *out_len,
 /* CAI_ERR_MODEL at node n (line and column 0 when n is NULL). */
 cai_status yr_fail_at(const yr_loader *L, const yaml_node_t *n, const char *fmt,
                       ...) YR_PRINTF(3, 4);
+
+/* The 1-based line and column in the source of the character at byte
+ * offset off of scalar n's value, when it can be traced back to the text:
+ * literal block scalars (|) and scalars on one line written without
+ * escapes. Otherwise (folded or multi-line flow scalars, escapes, a
+ * property before a block scalar) the position of n itself. */
+void yr_scalar_position(const yr_loader *L, const yaml_node_t *n, size_t off,
+                        size_t *out_line, size_t *out_column);
+
+/* CAI_ERR_MODEL at yr_scalar_position(L, n, off). */
+cai_status yr_fail_in_scalar(const yr_loader *L, const yaml_node_t *n,
+                             size_t off, const char *fmt, ...) YR_PRINTF(4, 5);
 
 /* CAI_ERR_NOMEM, "out of memory", no position. */
 cai_status yr_nomem(const yr_loader *L);
@@ -160,6 +175,38 @@ yaml_node_t *yr_lookup(const yr_loader *L, const yaml_node_t *map,
  * (CAI_ERR_NOMEM or CAI_ERR_OVERFLOW, err not filled) for scratch memory. */
 cai_status yr_find_duplicate(const char *const *names, size_t n,
                              size_t *out_dup, size_t *out_first);
+
+/* A name -> index lookup in expected O(1) (a hash table), for models with
+ * millions of names. With names == NULL it stands for the decimal names
+ * "0", "1", ..., "n-1" (canonical spelling only: "03" and "3.0" are not
+ * names) and holds no memory. */
+typedef struct yr_names {
+    size_t n;
+    const char *const *names; /* borrowed; NULL: decimal names */
+    size_t *slots;            /* mask + 1 slots holding index + 1, 0 empty */
+    size_t mask;
+} yr_names;
+
+/* Index names[0..n-1] (borrowed: they must outlive t) into *t. *out_dup is
+ * the position of the first name that repeats an earlier one (*out_first),
+ * or CAI_NONE. Only fails (CAI_ERR_NOMEM or CAI_ERR_OVERFLOW, err not
+ * filled) for memory; *t needs yr_names_clear() either way. */
+cai_status yr_names_init(yr_names *t, const char *const *names, size_t n,
+                         size_t *out_dup, size_t *out_first);
+
+/* The index of name, or CAI_NONE. */
+size_t yr_names_find(const yr_names *t, const char *name);
+
+/* The name of index i < t->n into buf (decimal names are formatted there);
+ * returns the name. */
+const char *yr_names_get(const yr_names *t, size_t i, char *buf, size_t size);
+
+/* "a, b, c, ..." (the first few names) or "0..n-1", for "unknown name"
+ * messages. Always NUL-terminated. */
+void yr_names_hint(const yr_names *t, char *buf, size_t size);
+
+/* Release the table; accepts a zeroed or cleared *t. */
+void yr_names_clear(yr_names *t);
 
 /* ---- values ------------------------------------------------------------ */
 

@@ -1,0 +1,285 @@
+/* lib/control/mdp.c — an MDP: checked once, stored once. */
+#include "mdp_impl.h"
+
+#include "cai/logmath.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SUM_TOL 1e-9
+
+static void free_names(char **names, size_t n)
+{
+    if (names == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+void cai_mdp_free(cai_mdp *m)
+{
+    if (m == NULL)
+        return;
+    free_names(m->state_names, m->S);
+    free_names(m->action_names, m->A);
+    free(m->rho);
+    free(m->row_ptr);
+    free(m->next);
+    free(m->prob);
+    free(m->reward);
+    free(m->terminal);
+    free(m->prior);
+    free(m->grid);
+    free(m);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Copy n names (or make "0".."n-1") and check they are distinct. */
+static cai_status copy_names(const char *const *names, size_t n, const char *what,
+                             char ***out, cai_error *err)
+{
+    char **v = calloc(n, sizeof *v);
+    char **sorted = malloc(n * sizeof *sorted);
+    cai_status st = CAI_OK;
+    if (v == NULL || sorted == NULL) {
+        st = cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char buf[32];
+        const char *s = names ? names[i] : buf;
+        if (names == NULL)
+            snprintf(buf, sizeof buf, "%zu", i);
+        if (s == NULL || s[0] == '\0') {
+            st = cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0, "%s %zu has no name", what, i);
+            goto fail;
+        }
+        size_t len = strlen(s) + 1;
+        if ((v[i] = malloc(len)) == NULL) {
+            st = cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+            goto fail;
+        }
+        memcpy(v[i], s, len);
+        sorted[i] = v[i];
+    }
+    qsort(sorted, n, sizeof *sorted, cmp_str);
+    for (size_t i = 1; i < n; i++)
+        if (strcmp(sorted[i - 1], sorted[i]) == 0) {
+            st = cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0, "%s name '%s' appears twice",
+                               what, sorted[i]);
+            goto fail;
+        }
+    free(sorted);
+    *out = v;
+    return CAI_OK;
+fail:
+    free(sorted);
+    free_names(v, n);
+    return st;
+}
+
+/* A distribution: finite, nonnegative, summing to one. */
+static cai_status check_dist(const double *p, size_t n, const char *what, cai_error *err)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!(p[i] >= 0 && p[i] <= 1))
+            return cai_error_set(err, CAI_ERR_NUMERIC, NULL, 0, 0,
+                                 "%s: probability %g at %zu is not in [0, 1]", what, p[i], i);
+        s += p[i];
+    }
+    if (!(fabs(s - 1) <= SUM_TOL))
+        return cai_error_set(err, CAI_ERR_NUMERIC, NULL, 0, 0,
+                             "%s: probabilities sum to %.17g, not 1", what, s);
+    return CAI_OK;
+}
+
+static cai_status check_finite(const double *v, size_t n, const char *what, cai_error *err)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return cai_error_set(err, CAI_ERR_NUMERIC, NULL, 0, 0, "%s %zu is %g, not finite",
+                                 what, i, v[i]);
+    return CAI_OK;
+}
+
+static void *copy_array(const void *src, size_t n, size_t elem)
+{
+    size_t bytes;
+    if (!cai_size_mul(n ? n : 1, elem, &bytes))
+        return NULL;
+    void *d = malloc(bytes);
+    if (d && src)
+        memcpy(d, src, n * elem);
+    return d;
+}
+
+static cai_status check_spec(const cai_mdp_spec *sp, size_t *out_SA, cai_error *err)
+{
+    size_t S = sp->n_states, A = sp->n_actions, SA;
+    if (S == 0 || A == 0)
+        return cai_error_set(err, CAI_ERR_RANGE, NULL, 0, 0,
+                             "an MDP needs at least one state and one action");
+    if (S >= UINT32_MAX || !cai_size_mul(S, A, &SA) || SA >= SIZE_MAX / 16)
+        return cai_error_set(err, CAI_ERR_OVERFLOW, NULL, 0, 0,
+                             "%zu states x %zu actions is too large", S, A);
+    if (sp->initial == NULL || sp->row_ptr == NULL || sp->reward == NULL)
+        return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0,
+                             "an MDP needs an initial distribution, dynamics and rewards");
+    bool finite = sp->horizon > 0, disc = sp->discount != 0;
+    if (finite == disc)
+        return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0,
+                             "give exactly one of a horizon and a discount");
+    if (disc && !(sp->discount > 0 && sp->discount < 1))
+        return cai_error_set(err, CAI_ERR_RANGE, NULL, 0, 0,
+                             "discount %g is not in (0, 1)", sp->discount);
+    if (disc && sp->terminal)
+        return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0,
+                             "terminal rewards need a finite horizon");
+    if (!(sp->temperature >= 0 && isfinite(sp->temperature)))
+        return cai_error_set(err, CAI_ERR_RANGE, NULL, 0, 0,
+                             "temperature %g is not a finite number >= 0", sp->temperature);
+    cai_status st;
+    if ((st = check_dist(sp->initial, S, "initial", err)) != CAI_OK
+        || (st = check_finite(sp->reward, SA, "reward", err)) != CAI_OK
+        || (sp->terminal && (st = check_finite(sp->terminal, S, "terminal reward", err)) != CAI_OK))
+        return st;
+    if (sp->row_ptr[0] != 0)
+        return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0, "row_ptr[0] must be 0");
+    for (size_t r = 0; r < SA; r++) {
+        size_t s = r / A, a = r % A;
+        if (sp->row_ptr[r + 1] < sp->row_ptr[r])
+            return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0, "row_ptr decreases at row %zu", r);
+        if (sp->row_ptr[r + 1] == sp->row_ptr[r])
+            return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0,
+                                 "state %zu, action %zu has no transitions", s, a);
+        double sum = 0;
+        for (size_t j = sp->row_ptr[r]; j < sp->row_ptr[r + 1]; j++) {
+            if (sp->next[j] >= S || (j > sp->row_ptr[r] && sp->next[j] <= sp->next[j - 1]))
+                return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0,
+                                     "state %zu, action %zu: successors must be increasing "
+                                     "state indices < %zu", s, a, S);
+            if (!(sp->prob[j] >= 0 && sp->prob[j] <= 1))
+                return cai_error_set(err, CAI_ERR_NUMERIC, NULL, 0, 0,
+                                     "state %zu, action %zu: probability %g is not in [0, 1]",
+                                     s, a, sp->prob[j]);
+            sum += sp->prob[j];
+        }
+        if (!(fabs(sum - 1) <= SUM_TOL))
+            return cai_error_set(err, CAI_ERR_NUMERIC, NULL, 0, 0,
+                                 "state %zu, action %zu: transition probabilities sum to "
+                                 "%.17g, not 1", s, a, sum);
+        if (sp->action_prior) {
+            char what[64];
+            snprintf(what, sizeof what, "action prior of state %zu", s);
+            if (a == 0 && (st = check_dist(sp->action_prior + s * A, A, what, err)) != CAI_OK)
+                return st;
+        }
+    }
+    *out_SA = SA;
+    return CAI_OK;
+}
+
+cai_status cai_mdp_create(const cai_mdp_spec *sp, cai_mdp **out_mdp, cai_error *err)
+{
+    if (sp == NULL || out_mdp == NULL)
+        return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0, "NULL argument");
+    size_t SA = 0;
+    cai_status st = check_spec(sp, &SA, err);
+    if (st != CAI_OK)
+        return st;
+    size_t S = sp->n_states, A = sp->n_actions, nnz = sp->row_ptr[SA];
+    cai_mdp *m = calloc(1, sizeof *m);
+    if (m == NULL)
+        return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+    m->S = S;
+    m->A = A;
+    m->T = sp->horizon;
+    m->gamma = sp->discount;
+    m->alpha = sp->temperature;
+    if ((st = copy_names(sp->state_names, S, "state", &m->state_names, err)) != CAI_OK
+        || (st = copy_names(sp->action_names, A, "action", &m->action_names, err)) != CAI_OK)
+        goto fail;
+    m->rho = copy_array(sp->initial, S, sizeof(double));
+    m->row_ptr = copy_array(sp->row_ptr, SA + 1, sizeof(size_t));
+    m->next = copy_array(sp->next, nnz, sizeof(size_t));
+    m->prob = copy_array(sp->prob, nnz, sizeof(double));
+    m->reward = copy_array(sp->reward, SA, sizeof(double));
+    m->terminal = copy_array(sp->terminal, S, sizeof(double));
+    m->prior = copy_array(sp->action_prior, SA, sizeof(double));
+    if (!m->rho || !m->row_ptr || !m->next || !m->prob || !m->reward || !m->terminal
+        || !m->prior) {
+        st = cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+        goto fail;
+    }
+    if (sp->terminal == NULL)
+        for (size_t s = 0; s < S; s++)
+            m->terminal[s] = 0.0;
+    if (sp->action_prior == NULL)
+        for (size_t i = 0; i < SA; i++)
+            m->prior[i] = 1.0 / (double)A;
+    *out_mdp = m;
+    return CAI_OK;
+fail:
+    cai_mdp_free(m);
+    return st;
+}
+
+size_t cai_mdp_n_states(const cai_mdp *m) { return m->S; }
+size_t cai_mdp_n_actions(const cai_mdp *m) { return m->A; }
+const char *cai_mdp_state_name(const cai_mdp *m, size_t s) { return s < m->S ? m->state_names[s] : NULL; }
+const char *cai_mdp_action_name(const cai_mdp *m, size_t a) { return a < m->A ? m->action_names[a] : NULL; }
+size_t cai_mdp_horizon(const cai_mdp *m) { return m->T; }
+double cai_mdp_discount(const cai_mdp *m) { return m->gamma; }
+double cai_mdp_temperature(const cai_mdp *m) { return m->alpha; }
+size_t cai_mdp_n_transitions(const cai_mdp *m) { return m->row_ptr[m->S * m->A]; }
+const double *cai_mdp_initial(const cai_mdp *m) { return m->rho; }
+const double *cai_mdp_reward(const cai_mdp *m) { return m->reward; }
+const double *cai_mdp_terminal(const cai_mdp *m) { return m->terminal; }
+const double *cai_mdp_action_prior(const cai_mdp *m) { return m->prior; }
+
+void cai_mdp_dynamics(const cai_mdp *m, const size_t **row_ptr, const size_t **next,
+                      const double **prob)
+{
+    if (row_ptr)
+        *row_ptr = m->row_ptr;
+    if (next)
+        *next = m->next;
+    if (prob)
+        *prob = m->prob;
+}
+
+const char *cai_mdp_grid(const cai_mdp *m, size_t *out_rows, size_t *out_cols)
+{
+    if (out_rows)
+        *out_rows = m->grid_rows;
+    if (out_cols)
+        *out_cols = m->grid_cols;
+    return m->grid;
+}
+
+static size_t find_name(char *const *names, size_t n, const char *name)
+{
+    for (size_t i = 0; name && i < n; i++)
+        if (strcmp(names[i], name) == 0)
+            return i;
+    return CAI_NONE;
+}
+
+size_t cai_mdp_find_state(const cai_mdp *m, const char *name)
+{
+    return find_name(m->state_names, m->S, name);
+}
+
+size_t cai_mdp_find_action(const cai_mdp *m, const char *name)
+{
+    return find_name(m->action_names, m->A, name);
+}

@@ -1,0 +1,62 @@
+/* lib/control/mdp_impl.h — the MDP's insides, shared by the control files. */
+#ifndef CAI_CONTROL_MDP_IMPL_H
+#define CAI_CONTROL_MDP_IMPL_H
+
+#include "cai/graph.h"
+#include "cai/mdp.h"
+#include "cai/plan.h"
+
+struct cai_mdp {
+    size_t S, A;
+    char **state_names, **action_names;
+    double *rho;       /* S */
+    size_t *row_ptr;   /* S*A + 1 */
+    size_t *next;      /* nnz */
+    double *prob;      /* nnz */
+    double *reward;    /* S*A */
+    double *terminal;  /* S (zeros when none) */
+    double *prior;     /* S*A */
+    size_t T;
+    double gamma;
+    double alpha;
+    char *grid;        /* rows * cols map characters, or NULL */
+    size_t grid_rows, grid_cols;
+};
+
+/* The graph of one solve and where its variables are. */
+typedef struct compiled {
+    cai_graph *g;
+    size_t T;          /* time steps unrolled (1 for a discounted slice) */
+    size_t *s;         /* T + 1 state variables */
+    size_t *a;         /* T action variables */
+    size_t S_next;     /* cardinality of the last state variable (S + 1 with death) */
+} compiled;
+
+struct cai_solution {
+    const cai_mdp *m;
+    cai_control_algorithm alg;
+    double alpha;
+    size_t T;          /* 0 when discounted */
+    compiled c;
+    cai_plan *plan;
+    cai_workspace *ws;
+    double *V;         /* discounted: the fixed point (S) */
+    double *fwd;       /* alpha = 0 or map: state distributions (T+1)*S, or NULL */
+    size_t *traj;      /* map: 2T + 1 */
+    double log_score;
+    double log_evidence, objective;
+    size_t iterations;
+    bool converged;
+};
+
+/* Build the graph for a solve: finite horizon unrolled T steps, or one
+ * discounted slice whose next state has the extra death state. */
+cai_status control_compile(const cai_mdp *m, cai_control_algorithm alg, double alpha,
+                           size_t T, bool discounted, compiled *out, cai_error *err);
+
+void control_compiled_free(compiled *c);
+
+/* The relative tolerance that makes an action a maximiser at alpha = 0. */
+#define CAI_HARD_TIE 1e-9
+
+#endif

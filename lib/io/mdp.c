@@ -1,0 +1,810 @@
+/* lib/io/mdp.c — the `kind: mdp` loader.
+ *
+ *     kind: mdp
+ *     name: corridor                  # optional string
+ *     states: [s0, s1, s2]            # distinct names, or a count n:
+ * "0".."n-1" actions: [left, right]          # likewise initial: {s0: 1.0} #
+ * probabilities, missing = 0, sum 1 transitions:                    # every
+ * (state, action) must be covered
+ *       - {state: s0, action: right, next: {s1: 0.9, s0: 0.1}}
+ *       - {state: "*", action: "*", next: {s2: 1.0}}
+ *     rewards:                        # optional; state and action default "*"
+ *       - {state: s1, value: 1.0}
+ *     reward_default: 0               # optional: pairs no reward covers
+ *     terminal_rewards: {s2: 10}      # optional, finite horizon only
+ *     action_prior:                   # optional, default uniform
+ *       - {state: "*", probs: {left: 0.5, right: 0.5}}
+ *     horizon: 20                     # or discount: 0.95 (exactly one)
+ *     temperature: 1.0                # optional, default 1, >= 0
+ *
+ * Wildcards ("*", quoted: a bare * is a YAML alias): for each (state,
+ * action) the most specific entry wins — state and action given, then state
+ * given, then action given, then both "*". Two entries of the same
+ * specificity that name the same state and action (so cover the same
+ * pairs) are an error at the second. In transitions both keys are
+ * required; in rewards both default to "*"; action_prior entries have only
+ * a state (default "*").
+ *
+ * With a count the names are the canonical decimals "0".."n-1": {state: 3}
+ * and {state: "3"} both name state 3 ("03" names nothing). Probability
+ * maps give missing names 0 and must be nonnegative and sum to 1 within
+ * 1e-9; zero entries are not stored in the dynamics.
+ *
+ * Everything is checked here, with positions, before cai_mdp_create. The
+ * work is linear in the file plus S*A: names are looked up in hash tables,
+ * each wildcard level is one array indexed by its key, and the CSR rows
+ * are filled in one pass over the (state, action) pairs. Messages number
+ * entries from 0 ("transition 0" is the first). */
+#include "model_impl.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cai/graph.h"
+#include "cai/logmath.h"
+#include "cai/mdp.h"
+
+#define SUM_TOL 1e-9
+#define WILD ((size_t)-2) /* "*" in a state or action slot */
+
+/* "WHERE: " or "" */
+typedef struct pfx {
+    char s[96];
+} pfx;
+
+static pfx pfx_of(const char *where)
+{
+    pfx p;
+    snprintf(p.s, sizeof p.s, "%s%s", where ? where : "", where ? ": " : "");
+    return p;
+}
+
+/* ---- names ------------------------------------------------------------- */
+
+/* The two name spaces of the model. */
+typedef struct axes {
+    yr_names states, actions;
+    const char **state_list, **action_list; /* NULL for counts */
+} axes;
+
+static void axes_clear(axes *ax)
+{
+    yr_names_clear(&ax->states);
+    yr_names_clear(&ax->actions);
+    free(ax->state_list);
+    free(ax->action_list);
+}
+
+/* `states` or `actions` (key; what is "state" or "action"): a positive
+ * count or a sequence of distinct names. */
+static cai_status load_axis(const yr_loader *L, const yaml_node_t *n,
+                            const char *key, const char *what, yr_names *out,
+                            const char ***out_list)
+{
+    size_t count, dup, first;
+    if (n->type == YAML_SCALAR_NODE) {
+        yr_int_result r = yr_parse_count(n, MODEL_MAX_COUNT, &count);
+        if (r == YR_INT_TOO_BIG)
+            return yr_fail_at(
+                L, n, "'%s': a count of %s %ss exceeds the maximum %.0f", key,
+                yr_show(yr_text(n)).s, what, MODEL_MAX_COUNT);
+        if (r == YR_INT_OK && count > 0) {
+            /* decimal names take no memory: cannot fail */
+            yr_names_init(out, NULL, count, &dup, &first);
+            *out_list = NULL;
+            return CAI_OK;
+        }
+    }
+    if (n->type != YAML_SEQUENCE_NODE)
+        return yr_fail_at(L, n,
+                          "'%s' must be a sequence of %s names or a positive "
+                          "count, got %s",
+                          key, what, yr_describe(n).s);
+    count = yr_seq_len(n);
+    if (count == 0)
+        return yr_fail_at(L, n, "'%s' must not be empty", key);
+    if ((double)count > MODEL_MAX_COUNT)
+        return yr_fail_at(L, n, "'%s': %zu %ss exceed the maximum %.0f", key,
+                          count, what, MODEL_MAX_COUNT);
+    const char **list = malloc(count * sizeof *list);
+    if (list == NULL)
+        return yr_nomem(L);
+    cai_status st = CAI_OK;
+    for (size_t i = 0; i < count; i++) {
+        yaml_node_t *x = yr_seq_item(L, n, i);
+        if (x == NULL || !yr_is_string(x) || x->data.scalar.length == 0) {
+            st =
+                yr_fail_at(L, x ? x : n,
+                           "'%s' entry %zu must be a non-empty %s name, got %s",
+                           key, i, what, x ? yr_describe(x).s : "nothing");
+            goto fail;
+        }
+        if (strcmp(yr_text(x), "*") == 0) {
+            st = yr_fail_at(L, x,
+                            "'%s' entry %zu: '*' cannot name a %s "
+                            "(it is the wildcard)",
+                            key, i, what);
+            goto fail;
+        }
+        list[i] = yr_text(x);
+    }
+    st = yr_names_init(out, list, count, &dup, &first);
+    if (st != CAI_OK) {
+        st = yr_nomem(L);
+        goto fail;
+    }
+    if (dup != CAI_NONE) {
+        st = yr_fail_at(L, yr_seq_item(L, n, dup),
+                        "duplicate %s name '%s' in '%s' (first at line %zu)",
+                        what, yr_show(list[dup]).s, key,
+                        (size_t)yr_seq_item(L, n, first)->start_mark.line + 1);
+        goto fail;
+    }
+    *out_list = list;
+    return CAI_OK;
+fail:
+    yr_names_clear(out);
+    free(list);
+    return st;
+}
+
+/* "unknown state 'x' (states: a, b, c)" at n. */
+static cai_status unknown_name(const yr_loader *L, const yaml_node_t *n,
+                               const yr_names *t, const char *what,
+                               const char *where, const char *name)
+{
+    char hint[200];
+    yr_names_hint(t, hint, sizeof hint);
+    return yr_fail_at(L, n, "%sunknown %s '%s' (%ss: %s)", pfx_of(where).s,
+                      what, yr_show(name).s, what, hint);
+}
+
+/* The state or action (what) named by node n, the value of key; "*" gives
+ * WILD. */
+static cai_status read_ref(const yr_loader *L, const yaml_node_t *n,
+                           const yr_names *t, const char *what,
+                           const char *where, const char *key, size_t *out)
+{
+    if (!yr_is_string(n) || n->data.scalar.length == 0)
+        return yr_fail_at(L, n, "%s'%s' must be a %s name or \"*\", got %s",
+                          pfx_of(where).s, key, what, yr_describe(n).s);
+    if (strcmp(yr_text(n), "*") == 0) {
+        *out = WILD;
+        return CAI_OK;
+    }
+    size_t i = yr_names_find(t, yr_text(n));
+    if (i == CAI_NONE)
+        return unknown_name(L, n, t, what, where, yr_text(n));
+    *out = i;
+    return CAI_OK;
+}
+
+/* A name for messages: the name, or "*" for WILD. */
+static const char *ref_name(const yr_names *t, size_t i, char *buf, size_t size)
+{
+    return i == WILD ? "*" : yr_names_get(t, i, buf, size);
+}
+
+/* ---- sparse distributions ---------------------------------------------- */
+
+typedef struct succ {
+    size_t s; /* state or action index */
+    double p;
+} succ;
+
+/* The entries of many distributions, one after the other. */
+typedef struct pool {
+    succ *v;
+    size_t n, cap;
+} pool;
+
+static bool pool_reserve(pool *p, size_t more)
+{
+    size_t need;
+    if (!cai_size_add(p->n, more, &need))
+        return false;
+    if (need <= p->cap)
+        return true;
+    size_t cap = p->cap ? p->cap : 64, bytes;
+    while (cap < need)
+        if (!cai_size_mul(cap, 2, &cap))
+            return false;
+    if (!cai_size_mul(cap, sizeof(succ), &bytes))
+        return false;
+    succ *v = realloc(p->v, bytes);
+    if (v == NULL)
+        return false;
+    p->v = v;
+    p->cap = cap;
+    return true;
+}
+
+static int cmp_succ(const void *a, const void *b)
+{
+    const succ *x = a, *y = b;
+    return (x->s > y->s) - (x->s < y->s);
+}
+
+/* Node n, the value of key, as a distribution {name: p} over t (names of
+ * what), appended to out sorted by index without its zeros; *out_k entries.
+ * The sum is taken in index order, as cai_mdp_create takes it. */
+static cai_status read_dist(const yr_loader *L, const yaml_node_t *n,
+                            const yr_names *t, const char *what,
+                            const char *where, const char *key, pool *out,
+                            size_t *out_k)
+{
+    yr_named_number *items;
+    size_t k;
+    cai_status st = yr_read_number_map(L, n, where, key, &items, &k);
+    if (st != CAI_OK)
+        return st;
+    pfx pre = pfx_of(where);
+    if (!pool_reserve(out, k)) {
+        st = yr_nomem(L);
+        goto done;
+    }
+    succ *dst = out->v + out->n;
+    size_t m = 0;
+    for (size_t i = 0; i < k; i++) {
+        const yr_named_number *it = &items[i];
+        size_t idx = yr_names_find(t, it->name);
+        if (idx == CAI_NONE) {
+            st = unknown_name(L, it->key, t, what, where, it->name);
+            goto done;
+        }
+        if (it->value < 0.0) {
+            st = yr_fail_at(
+                L, it->node, "%snegative probability %s for '%s' in '%s'",
+                pre.s, yr_show(yr_text(it->node)).s, yr_show(it->name).s, key);
+            goto done;
+        }
+        if (it->value > 1.0) {
+            st = yr_fail_at(L, it->node,
+                            "%sprobability %s for '%s' in '%s' is greater "
+                            "than 1",
+                            pre.s, yr_show(yr_text(it->node)).s,
+                            yr_show(it->name).s, key);
+            goto done;
+        }
+        if (it->value > 0.0)
+            dst[m++] = (succ){idx, it->value};
+    }
+    qsort(dst, m, sizeof *dst, cmp_succ);
+    double sum = 0.0;
+    for (size_t i = 0; i < m; i++)
+        sum += dst[i].p;
+    if (!(fabs(sum - 1.0) <= SUM_TOL)) {
+        st = yr_fail_at(L, n,
+                        "%sprobabilities in '%s' sum to %.17g, not 1 (within "
+                        "1e-9)",
+                        pre.s, key, sum);
+        goto done;
+    }
+    out->n += m;
+    *out_k = m;
+done:
+    free(items);
+    return st;
+}
+
+/* ---- wildcard resolution ----------------------------------------------- */
+
+/* The winning entry for every (state, action): one slot per key at each
+ * specificity, so resolving all S*A pairs is one pass. */
+typedef struct wild {
+    size_t S, A;
+    size_t *both;      /* S*A, allocated with the first such entry */
+    size_t *by_state;  /* S */
+    size_t *by_action; /* A */
+    size_t any;
+} wild;
+
+static size_t *none_array(size_t n)
+{
+    size_t bytes;
+    if (!cai_size_mul(n, sizeof(size_t), &bytes))
+        return NULL;
+    size_t *v = malloc(bytes);
+    if (v != NULL)
+        memset(v, 0xFF, bytes); /* every slot CAI_NONE */
+    return v;
+}
+
+static void wild_clear(wild *w)
+{
+    free(w->both);
+    free(w->by_state);
+    free(w->by_action);
+}
+
+static cai_status wild_init(const yr_loader *L, wild *w, size_t S, size_t A)
+{
+    *w = (wild){.S = S, .A = A, .any = CAI_NONE};
+    w->by_state = none_array(S);
+    w->by_action = none_array(A);
+    if (w->by_state == NULL || w->by_action == NULL) {
+        wild_clear(w);
+        return yr_nomem(L);
+    }
+    return CAI_OK;
+}
+
+static size_t wild_get(const wild *w, size_t s, size_t a)
+{
+    size_t e;
+    if (w->both != NULL && (e = w->both[s * w->A + a]) != CAI_NONE)
+        return e;
+    if ((e = w->by_state[s]) != CAI_NONE)
+        return e;
+    if ((e = w->by_action[a]) != CAI_NONE)
+        return e;
+    return w->any;
+}
+
+/* Entry e of seq (what, e.g. "transition") gives state s and action a
+ * (either may be WILD; has_action false when entries have no action).
+ * Claims its slot, or fails at the entry when an earlier one holds it. */
+static cai_status wild_add(const yr_loader *L, wild *w, const yaml_node_t *seq,
+                           const char *what, const axes *ax, size_t s, size_t a,
+                           bool has_action, size_t e)
+{
+    size_t *slot;
+    if (s != WILD && a != WILD) {
+        if (w->both == NULL && (w->both = none_array(w->S * w->A)) == NULL)
+            return yr_nomem(L);
+        slot = &w->both[s * w->A + a];
+    } else if (s != WILD) {
+        slot = &w->by_state[s];
+    } else if (a != WILD) {
+        slot = &w->by_action[a];
+    } else {
+        slot = &w->any;
+    }
+    if (*slot == CAI_NONE) {
+        *slot = e;
+        return CAI_OK;
+    }
+    size_t prev = *slot;
+    char sb[32], ab[32], pair[256];
+    yr_shown sn = yr_show(ref_name(&ax->states, s, sb, sizeof sb));
+    if (has_action)
+        snprintf(pair, sizeof pair, "state '%s' and action '%s'", sn.s,
+                 yr_show(ref_name(&ax->actions, a, ab, sizeof ab)).s);
+    else
+        snprintf(pair, sizeof pair, "state '%s'", sn.s);
+    return yr_fail_at(L, yr_seq_item(L, seq, e),
+                      "%s %zu conflicts with %s %zu (line %zu): both give %s, "
+                      "so neither is more specific",
+                      what, e, what, prev,
+                      (size_t)yr_seq_item(L, seq, prev)->start_mark.line + 1,
+                      pair);
+}
+
+/* ---- sections ---------------------------------------------------------- */
+
+/* Item e of seq, named where in messages, must be a mapping (like the
+ * example `like`) whose keys are among f; fills f. */
+static cai_status read_entry(const yr_loader *L, const yaml_node_t *seq,
+                             size_t e, const char *where, const char *like,
+                             yr_field *f, size_t nf, yaml_node_t **out_item)
+{
+    yaml_node_t *item = yr_seq_item(L, seq, e);
+    if (item == NULL)
+        return yr_fail_at(L, seq, "malformed sequence");
+    if (item->type != YAML_MAPPING_NODE)
+        return yr_fail_at(L, item, "%s must be a mapping like %s, got %s",
+                          where, like, yr_describe(item).s);
+    cai_status st = yr_read_fields(L, item, where, f, nf);
+    if (st != CAI_OK)
+        return st;
+    *out_item = item;
+    return CAI_OK;
+}
+
+/* An optional state or action slot of an entry: WILD when absent. */
+static cai_status read_slot(const yr_loader *L, const yr_field *f,
+                            const yr_names *t, const char *what,
+                            const char *where, size_t *out)
+{
+    if (f->value == NULL) {
+        *out = WILD;
+        return CAI_OK;
+    }
+    return read_ref(L, f->value, t, what, where, f->key, out);
+}
+
+/* The dynamics: a CSR row per (state, action), row s * A + a. */
+typedef struct csr {
+    size_t *row_ptr, *next;
+    double *prob;
+} csr;
+
+static cai_status load_transitions(const yr_loader *L, const yaml_node_t *n,
+                                   const axes *ax, csr *out)
+{
+    if (n->type != YAML_SEQUENCE_NODE)
+        return yr_fail_at(L, n,
+                          "'transitions' must be a sequence of {state, "
+                          "action, next} mappings, got %s",
+                          yr_describe(n).s);
+    size_t S = ax->states.n, A = ax->actions.n, SA = S * A;
+    size_t E = yr_seq_len(n), nnz = 0;
+    size_t *off = none_array(E + 1);
+    pool P = {0};
+    wild W;
+    cai_status st = wild_init(L, &W, S, A);
+    if (st != CAI_OK) {
+        free(off);
+        return st;
+    }
+    if (off == NULL) {
+        st = yr_nomem(L);
+        goto done;
+    }
+    for (size_t e = 0; e < E; e++) {
+        char where[64];
+        snprintf(where, sizeof where, "transition %zu", e);
+        yr_field f[3] = {{"state", NULL, NULL},
+                         {"action", NULL, NULL},
+                         {"next", NULL, NULL}};
+        yaml_node_t *item;
+        size_t s, a, k;
+        if ((st = read_entry(L, n, e, where,
+                             "{state: s0, action: a0, next: {s1: 1}}", f, 3,
+                             &item)) != CAI_OK ||
+            (st = yr_require(L, item, where, &f[0])) != CAI_OK ||
+            (st = yr_require(L, item, where, &f[1])) != CAI_OK ||
+            (st = yr_require(L, item, where, &f[2])) != CAI_OK ||
+            (st = read_slot(L, &f[0], &ax->states, "state", where, &s)) !=
+                CAI_OK ||
+            (st = read_slot(L, &f[1], &ax->actions, "action", where, &a)) !=
+                CAI_OK)
+            goto done;
+        off[e] = P.n;
+        if ((st = read_dist(L, f[2].value, &ax->states, "state", where, "next",
+                            &P, &k)) != CAI_OK ||
+            (st = wild_add(L, &W, n, "transition", ax, s, a, true, e)) !=
+                CAI_OK)
+            goto done;
+    }
+    off[E] = P.n;
+    for (size_t r = 0; r < SA; r++) {
+        size_t e = wild_get(&W, r / A, r % A);
+        if (e == CAI_NONE) {
+            char sb[32], ab[32];
+            st = yr_fail_at(
+                L, n,
+                "'transitions' do not cover state '%s', action '%s' (give "
+                "an entry for it, or a wildcard)",
+                yr_show(yr_names_get(&ax->states, r / A, sb, sizeof sb)).s,
+                yr_show(yr_names_get(&ax->actions, r % A, ab, sizeof ab)).s);
+            goto done;
+        }
+        if (!cai_size_add(nnz, off[e + 1] - off[e], &nnz)) {
+            st = yr_overflow(L, "'transitions': too many nonzeros");
+            goto done;
+        }
+    }
+    size_t rp_bytes, nx_bytes, pr_bytes;
+    if (!cai_size_mul(SA + 1, sizeof(size_t), &rp_bytes) ||
+        !cai_size_mul(nnz, sizeof(size_t), &nx_bytes) ||
+        !cai_size_mul(nnz, sizeof(double), &pr_bytes)) {
+        st = yr_overflow(L, "'transitions': too many nonzeros");
+        goto done;
+    }
+    out->row_ptr = malloc(rp_bytes);
+    out->next = malloc(nx_bytes ? nx_bytes : 1);
+    out->prob = malloc(pr_bytes ? pr_bytes : 1);
+    if (out->row_ptr == NULL || out->next == NULL || out->prob == NULL) {
+        st = yr_nomem(L); /* the caller frees out */
+        goto done;
+    }
+    size_t j = 0;
+    out->row_ptr[0] = 0;
+    for (size_t r = 0; r < SA; r++) {
+        size_t e = wild_get(&W, r / A, r % A);
+        for (size_t i = off[e]; i < off[e + 1]; i++, j++) {
+            out->next[j] = P.v[i].s;
+            out->prob[j] = P.v[i].p;
+        }
+        out->row_ptr[r + 1] = j;
+    }
+done:
+    wild_clear(&W);
+    free(P.v);
+    free(off);
+    return st;
+}
+
+/* reward (S*A) from `rewards` and reward_default. */
+static cai_status load_rewards(const yr_loader *L, const yaml_node_t *n,
+                               const axes *ax, double dflt, double *reward)
+{
+    size_t S = ax->states.n, A = ax->actions.n, SA = S * A;
+    if (n == NULL) {
+        for (size_t r = 0; r < SA; r++)
+            reward[r] = dflt;
+        return CAI_OK;
+    }
+    if (n->type != YAML_SEQUENCE_NODE)
+        return yr_fail_at(L, n,
+                          "'rewards' must be a sequence of {state, action, "
+                          "value} mappings, got %s",
+                          yr_describe(n).s);
+    size_t E = yr_seq_len(n), bytes;
+    if (!cai_size_mul(E ? E : 1, sizeof(double), &bytes))
+        return yr_overflow(L, "'rewards': too many entries");
+    double *vals = malloc(bytes);
+    wild W;
+    cai_status st = wild_init(L, &W, S, A);
+    if (st != CAI_OK) {
+        free(vals);
+        return st;
+    }
+    if (vals == NULL) {
+        st = yr_nomem(L);
+        goto done;
+    }
+    for (size_t e = 0; e < E; e++) {
+        char where[64];
+        snprintf(where, sizeof where, "reward %zu", e);
+        yr_field f[3] = {{"state", NULL, NULL},
+                         {"action", NULL, NULL},
+                         {"value", NULL, NULL}};
+        yaml_node_t *item;
+        size_t s, a;
+        if ((st =
+                 read_entry(L, n, e, where, "{state: s0, action: a0, value: 1}",
+                            f, 3, &item)) != CAI_OK ||
+            (st = yr_require(L, item, where, &f[2])) != CAI_OK ||
+            (st = read_slot(L, &f[0], &ax->states, "state", where, &s)) !=
+                CAI_OK ||
+            (st = read_slot(L, &f[1], &ax->actions, "action", where, &a)) !=
+                CAI_OK ||
+            (st = model_read_number(L, &f[2], where, 0.0, &vals[e])) !=
+                CAI_OK ||
+            (st = wild_add(L, &W, n, "reward", ax, s, a, true, e)) != CAI_OK)
+            goto done;
+    }
+    for (size_t r = 0; r < SA; r++) {
+        size_t e = wild_get(&W, r / A, r % A);
+        reward[r] = e == CAI_NONE ? dflt : vals[e];
+    }
+done:
+    wild_clear(&W);
+    free(vals);
+    return st;
+}
+
+/* terminal (S, zeroed) from the mapping `terminal_rewards`. */
+static cai_status load_terminal(const yr_loader *L, const yaml_node_t *n,
+                                const axes *ax, double *terminal)
+{
+    yr_named_number *items;
+    size_t k;
+    cai_status st =
+        yr_read_number_map(L, n, NULL, "terminal_rewards", &items, &k);
+    if (st != CAI_OK)
+        return st;
+    for (size_t i = 0; i < k; i++) {
+        size_t s = yr_names_find(&ax->states, items[i].name);
+        if (s == CAI_NONE) {
+            st = unknown_name(L, items[i].key, &ax->states, "state",
+                              "terminal_rewards", items[i].name);
+            break;
+        }
+        terminal[s] = items[i].value;
+    }
+    free(items);
+    return st;
+}
+
+/* prior (S*A) from `action_prior`; states no entry covers are uniform. */
+static cai_status load_prior(const yr_loader *L, const yaml_node_t *n,
+                             const axes *ax, double *prior)
+{
+    if (n->type != YAML_SEQUENCE_NODE)
+        return yr_fail_at(L, n,
+                          "'action_prior' must be a sequence of {state, "
+                          "probs} mappings, got %s",
+                          yr_describe(n).s);
+    size_t S = ax->states.n, A = ax->actions.n;
+    size_t E = yr_seq_len(n);
+    size_t *off = none_array(E + 1);
+    pool P = {0};
+    wild W;
+    cai_status st = wild_init(L, &W, S, A);
+    if (st != CAI_OK) {
+        free(off);
+        return st;
+    }
+    if (off == NULL) {
+        st = yr_nomem(L);
+        goto done;
+    }
+    for (size_t e = 0; e < E; e++) {
+        char where[64];
+        snprintf(where, sizeof where, "action prior %zu", e);
+        yr_field f[2] = {{"state", NULL, NULL}, {"probs", NULL, NULL}};
+        yaml_node_t *item;
+        size_t s, k;
+        if ((st = read_entry(L, n, e, where,
+                             "{state: \"*\", probs: {a0: 0.5, a1: 0.5}}", f, 2,
+                             &item)) != CAI_OK ||
+            (st = yr_require(L, item, where, &f[1])) != CAI_OK ||
+            (st = read_slot(L, &f[0], &ax->states, "state", where, &s)) !=
+                CAI_OK)
+            goto done;
+        off[e] = P.n;
+        if ((st = read_dist(L, f[1].value, &ax->actions, "action", where,
+                            "probs", &P, &k)) != CAI_OK ||
+            (st = wild_add(L, &W, n, "action prior", ax, s, WILD, false, e)) !=
+                CAI_OK)
+            goto done;
+    }
+    off[E] = P.n;
+    for (size_t s = 0; s < S; s++) {
+        double *row = prior + s * A;
+        size_t e = wild_get(&W, s, 0);
+        for (size_t a = 0; a < A; a++)
+            row[a] = e == CAI_NONE ? 1.0 / (double)A : 0.0;
+        if (e != CAI_NONE)
+            for (size_t i = off[e]; i < off[e + 1]; i++)
+                row[P.v[i].s] = P.v[i].p;
+    }
+done:
+    wild_clear(&W);
+    free(P.v);
+    free(off);
+    return st;
+}
+
+/* ---- the model --------------------------------------------------------- */
+
+enum {
+    K_KIND,
+    K_NAME,
+    K_STATES,
+    K_ACTIONS,
+    K_INITIAL,
+    K_TRANSITIONS,
+    K_REWARDS,
+    K_REWARD_DEFAULT,
+    K_TERMINAL,
+    K_PRIOR,
+    K_HORIZON,
+    K_DISCOUNT,
+    K_TEMPERATURE,
+    K_COUNT
+};
+
+/* A zeroed array of n doubles (n > 0), NULL when it does not fit. */
+static double *zeros(size_t n)
+{
+    size_t bytes;
+    if (!cai_size_mul(n, sizeof(double), &bytes))
+        return NULL;
+    return calloc(1, bytes);
+}
+
+cai_status model_load_mdp(const yr_loader *L, yaml_node_t *root, cai_model *m)
+{
+    const char *where = "the model";
+    yr_field f[K_COUNT] = {
+        [K_KIND] = {"kind", NULL, NULL},
+        [K_NAME] = {"name", NULL, NULL},
+        [K_STATES] = {"states", NULL, NULL},
+        [K_ACTIONS] = {"actions", NULL, NULL},
+        [K_INITIAL] = {"initial", NULL, NULL},
+        [K_TRANSITIONS] = {"transitions", NULL, NULL},
+        [K_REWARDS] = {"rewards", NULL, NULL},
+        [K_REWARD_DEFAULT] = {"reward_default", NULL, NULL},
+        [K_TERMINAL] = {"terminal_rewards", NULL, NULL},
+        [K_PRIOR] = {"action_prior", NULL, NULL},
+        [K_HORIZON] = {"horizon", NULL, NULL},
+        [K_DISCOUNT] = {"discount", NULL, NULL},
+        [K_TEMPERATURE] = {"temperature", NULL, NULL},
+    };
+    cai_status st = yr_read_fields(L, root, where, f, K_COUNT);
+    if (st != CAI_OK)
+        return st;
+    if ((st = model_read_name(L, &f[K_NAME], m)) != CAI_OK ||
+        (st = yr_require(L, root, where, &f[K_STATES])) != CAI_OK ||
+        (st = yr_require(L, root, where, &f[K_ACTIONS])) != CAI_OK ||
+        (st = yr_require(L, root, where, &f[K_INITIAL])) != CAI_OK ||
+        (st = yr_require(L, root, where, &f[K_TRANSITIONS])) != CAI_OK)
+        return st;
+
+    axes ax = {0};
+    cai_mdp_spec sp = {0};
+    double *rho = NULL, *reward = NULL, *terminal = NULL, *prior = NULL;
+    csr dyn = {0};
+    pool init = {0};
+    if ((st = load_axis(L, f[K_STATES].value, "states", "state", &ax.states,
+                        &ax.state_list)) != CAI_OK ||
+        (st = load_axis(L, f[K_ACTIONS].value, "actions", "action", &ax.actions,
+                        &ax.action_list)) != CAI_OK)
+        goto done;
+    size_t S = ax.states.n, A = ax.actions.n, SA;
+    if (!cai_size_mul(S, A, &SA) || (double)SA > MODEL_MAX_COUNT) {
+        st = yr_fail_at(L, f[K_ACTIONS].value,
+                        "%zu states x %zu actions is too many pairs (the "
+                        "maximum is %.0f)",
+                        S, A, MODEL_MAX_COUNT);
+        goto done;
+    }
+    if ((st = model_read_time(L, root, &f[K_HORIZON], &f[K_DISCOUNT],
+                              &sp.horizon, &sp.discount)) != CAI_OK ||
+        (st = model_read_temperature(L, &f[K_TEMPERATURE], &sp.temperature)) !=
+            CAI_OK)
+        goto done;
+    double dflt;
+    if ((st = model_read_number(L, &f[K_REWARD_DEFAULT], NULL, 0.0, &dflt)) !=
+        CAI_OK)
+        goto done;
+    if (f[K_TERMINAL].value != NULL && sp.horizon == 0) {
+        st = yr_fail_at(L, f[K_TERMINAL].key_node,
+                        "'terminal_rewards' need a finite horizon (this model "
+                        "has a discount)");
+        goto done;
+    }
+
+    rho = zeros(S);
+    reward = zeros(SA);
+    if (f[K_TERMINAL].value != NULL)
+        terminal = zeros(S);
+    if (f[K_PRIOR].value != NULL)
+        prior = zeros(SA);
+    if (rho == NULL || reward == NULL ||
+        (f[K_TERMINAL].value != NULL && terminal == NULL) ||
+        (f[K_PRIOR].value != NULL && prior == NULL)) {
+        st = yr_nomem(L);
+        goto done;
+    }
+    size_t k;
+    if ((st = read_dist(L, f[K_INITIAL].value, &ax.states, "state", NULL,
+                        "initial", &init, &k)) != CAI_OK)
+        goto done;
+    for (size_t i = 0; i < k; i++)
+        rho[init.v[i].s] = init.v[i].p;
+    if ((st = load_transitions(L, f[K_TRANSITIONS].value, &ax, &dyn)) !=
+            CAI_OK ||
+        (st = load_rewards(L, f[K_REWARDS].value, &ax, dflt, reward)) !=
+            CAI_OK ||
+        (terminal != NULL && (st = load_terminal(L, f[K_TERMINAL].value, &ax,
+                                                 terminal)) != CAI_OK) ||
+        (prior != NULL &&
+         (st = load_prior(L, f[K_PRIOR].value, &ax, prior)) != CAI_OK))
+        goto done;
+
+    sp.n_states = S;
+    sp.n_actions = A;
+    sp.state_names = ax.state_list;
+    sp.action_names = ax.action_list;
+    sp.initial = rho;
+    sp.row_ptr = dyn.row_ptr;
+    sp.next = dyn.next;
+    sp.prob = dyn.prob;
+    sp.reward = reward;
+    sp.terminal = terminal;
+    sp.action_prior = prior;
+    cai_error sub;
+    cai_error_clear(&sub);
+    st = cai_mdp_create(&sp, &m->mdp, &sub);
+    if (st != CAI_OK)
+        st = yr_engine_fail(L, root, st, &sub, where);
+done:
+    free(init.v);
+    free(dyn.row_ptr);
+    free(dyn.next);
+    free(dyn.prob);
+    free(prior);
+    free(terminal);
+    free(reward);
+    free(rho);
+    axes_clear(&ax);
+    return st;
+}

@@ -1,0 +1,1136 @@
+/* tests/test_cli_mdp.c — the cai command line on mdp and gridworld models,
+ * run as a program (CAI_EXE) in a temporary directory. The models are
+ * written from arrays held here, and every number read back out of the JSON
+ * is compared with an independent computation in this file: plain nested
+ * loops over the equations of ../shared/DESIGN.md ("Control as inference"),
+ * brute-force enumeration of trajectories for the MAP, and hand-computed
+ * returns. Errors are checked for their exit status and their one-line
+ * "FILE:LINE:COL: error: ..." form. */
+#include "harness.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char dir[64];
+
+/* ---- running the program ----------------------------------------------- */
+
+static char *slurp(const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    size_t cap = 1 << 20, len = 0;
+    char *s = malloc(cap);
+    if (s != NULL) {
+        len = fread(s, 1, cap - 1, f);
+        s[len] = '\0';
+    }
+    fclose(f);
+    return s;
+}
+
+static void write_file(const char *name, const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_FATAL(f != NULL);
+    fputs(text, f);
+    fclose(f);
+}
+
+typedef struct outcome {
+    int status; /* exit status, -1 if it did not exit normally */
+    char *out;  /* stdout */
+    char *err;  /* stderr */
+} outcome;
+
+static outcome run(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+/* Run "cai ARGS" in dir (ARGS is shell text), capturing both streams. */
+static outcome run(const char *fmt, ...)
+{
+    char args[1024], cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s >stdout.txt 2>stderr.txt", dir,
+             CAI_EXE, args);
+    outcome o;
+    int rc = system(cmd);
+    o.status = (rc != -1 && WIFEXITED(rc)) ? WEXITSTATUS(rc) : -1;
+    o.out = slurp("stdout.txt");
+    o.err = slurp("stderr.txt");
+    CU_ASSERT_FATAL(o.out != NULL && o.err != NULL);
+    return o;
+}
+
+static void done(outcome *o)
+{
+    free(o->out);
+    free(o->err);
+}
+
+/* A bad input: status 2, nothing on stdout, exactly one line on stderr that
+ * starts with want. */
+static void expect_error(const char *args, const char *want)
+{
+    outcome o = run("%s", args);
+    CU_ASSERT_EQUAL(o.status, 2);
+    CU_ASSERT_STRING_EQUAL(o.out, "");
+    bool ok = strncmp(o.err, want, strlen(want)) == 0;
+    if (!ok)
+        fprintf(stderr, "\n  cai %s\n  want: %s\n  got:  %s", args, want, o.err);
+    CU_ASSERT(ok);
+    size_t n = strlen(o.err);
+    CU_ASSERT(n > 0 && strchr(o.err, '\n') == o.err + n - 1);
+    done(&o);
+}
+
+static int suite_init(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/cai-test-cli-mdp-XXXXXX");
+    return mkdtemp(dir) == NULL ? -1 : 0;
+}
+
+static int suite_clean(void)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return -1;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        remove(path);
+    }
+    closedir(d);
+    return rmdir(dir);
+}
+
+/* ---- reading JSON back ------------------------------------------------- */
+
+/* A JSON value flattened: numbers (null as NAN) or strings, in order, with
+ * the length of each nesting level (checked rectangular). */
+typedef struct jval {
+    bool null;       /* the value itself is null */
+    size_t depth;    /* levels of arrays */
+    size_t dims[4];
+    size_t n;        /* leaves */
+    double v[4096];
+    char s[512][24];
+    bool ok;         /* parsed, rectangular */
+} jval;
+
+static const char *jskip(const char *p)
+{
+    while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')
+        p++;
+    return p;
+}
+
+static const char *jparse(const char *p, jval *j, size_t level)
+{
+    p = jskip(p);
+    if (*p == '[') {
+        if (level >= 4)
+            return NULL;
+        if (j->depth < level + 1)
+            j->depth = level + 1;
+        size_t n = 0;
+        p = jskip(p + 1);
+        while (*p != ']') {
+            if ((p = jparse(p, j, level + 1)) == NULL)
+                return NULL;
+            n++;
+            p = jskip(p);
+            if (*p == ',')
+                p = jskip(p + 1);
+            else if (*p != ']')
+                return NULL;
+        }
+        if (j->dims[level] == 0)
+            j->dims[level] = n;
+        else if (j->dims[level] != n)
+            return NULL;
+        return p + 1;
+    }
+    if (j->n >= 4096)
+        return NULL;
+    if (*p == '"') {
+        const char *e = strchr(p + 1, '"');
+        if (e == NULL || e - p - 1 >= 24 || j->n >= 512)
+            return NULL;
+        memcpy(j->s[j->n], p + 1, (size_t)(e - p - 1));
+        j->s[j->n][e - p - 1] = '\0';
+        j->v[j->n++] = NAN;
+        return e + 1;
+    }
+    if (strncmp(p, "null", 4) == 0) {
+        j->v[j->n++] = NAN;
+        return p + 4;
+    }
+    char *end;
+    double x = strtod(p, &end);
+    if (end == p)
+        return NULL;
+    j->v[j->n++] = x;
+    return end;
+}
+
+/* The member key of the object text (the first "key": in it). */
+static jval *jget(const char *text, const char *key)
+{
+    static jval j;
+    memset(&j, 0, sizeof j);
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = strstr(text, pat);
+    if (p == NULL)
+        return &j;
+    p = jskip(p + strlen(pat));
+    if (strncmp(p, "null", 4) == 0) {
+        j.null = j.ok = true;
+        return &j;
+    }
+    j.ok = jparse(p, &j, 0) != NULL;
+    return &j;
+}
+
+static double jnum(const char *text, const char *key)
+{
+    jval *j = jget(text, key);
+    return j->ok && !j->null && j->depth == 0 && j->n == 1 ? j->v[0] : NAN;
+}
+
+static bool jnull(const char *text, const char *key)
+{
+    return jget(text, key)->null;
+}
+
+/* ---- the models -------------------------------------------------------- */
+
+#define MAXS 4
+#define MAXA 2
+#define MAXT 6
+
+typedef struct model {
+    size_t S, A, T;           /* T = 0: discounted */
+    double gamma, alpha;
+    const char *states[MAXS], *actions[MAXA];
+    double rho[MAXS];
+    double P[MAXS][MAXA][MAXS];
+    double r[MAXS][MAXA];
+    double rT[MAXS];
+    double pi0[MAXS][MAXA];
+} model;
+
+/* Finite horizon, stochastic, a non-uniform prior with a zero and terminal
+ * rewards. */
+static const model tiny = {
+    .S = 3, .A = 2, .T = 4, .alpha = 0.8,
+    .states = {"s0", "s1", "s2"}, .actions = {"a", "b"},
+    .rho = {0.6, 0.4, 0.0},
+    .P = {{{0.3, 0.7, 0.0}, {0.0, 0.0, 1.0}},
+          {{0.0, 0.5, 0.5}, {0.2, 0.8, 0.0}},
+          {{0.1, 0.0, 0.9}, {0.1, 0.0, 0.9}}},
+    .r = {{-0.5, -0.25}, {1.0, 1.0}, {-0.25, 2.0}},
+    .rT = {0.0, 0.0, 1.5},
+    .pi0 = {{0.5, 0.5}, {0.7, 0.3}, {1.0, 0.0}},
+};
+
+/* Discounted, every reward <= 0 (so exact inference is allowed). */
+static const model disc = {
+    .S = 3, .A = 2, .T = 0, .gamma = 0.9, .alpha = 0.5,
+    .states = {"u", "v", "w"}, .actions = {"left", "right"},
+    .rho = {1.0, 0.0, 0.0},
+    .P = {{{0.8, 0.2, 0.0}, {0.1, 0.9, 0.0}},
+          {{0.5, 0.5, 0.0}, {0.0, 0.2, 0.8}},
+          {{0.0, 0.0, 1.0}, {0.0, 0.3, 0.7}}},
+    .r = {{-1.0, -1.5}, {-1.0, -0.5}, {0.0, -0.2}},
+    .pi0 = {{0.5, 0.5}, {0.5, 0.5}, {0.5, 0.5}},
+};
+
+/* Every (state, action) spelled out, so the test does not depend on the
+ * loader's wildcards (tested in test_io). */
+static void write_model(const char *file, const model *m, const char *extra)
+{
+    char text[8192];
+    size_t o = 0;
+#define PUT(...) (o += (size_t)snprintf(text + o, sizeof text - o, __VA_ARGS__))
+    PUT("kind: mdp\nname: test %s\nstates: [", file);
+    for (size_t s = 0; s < m->S; s++)
+        PUT("%s%s", s ? ", " : "", m->states[s]);
+    PUT("]\nactions: [");
+    for (size_t a = 0; a < m->A; a++)
+        PUT("%s%s", a ? ", " : "", m->actions[a]);
+    PUT("]\ninitial: {");
+    for (size_t s = 0, k = 0; s < m->S; s++)
+        if (m->rho[s] > 0)
+            PUT("%s%s: %.17g", k++ ? ", " : "", m->states[s], m->rho[s]);
+    PUT("}\ntransitions:\n");
+    for (size_t s = 0; s < m->S; s++)
+        for (size_t a = 0; a < m->A; a++) {
+            PUT("  - {state: %s, action: %s, next: {", m->states[s], m->actions[a]);
+            for (size_t t = 0, k = 0; t < m->S; t++)
+                if (m->P[s][a][t] > 0)
+                    PUT("%s%s: %.17g", k++ ? ", " : "", m->states[t], m->P[s][a][t]);
+            PUT("}}\n");
+        }
+    PUT("rewards:\n");
+    for (size_t s = 0; s < m->S; s++)
+        for (size_t a = 0; a < m->A; a++)
+            PUT("  - {state: %s, action: %s, value: %.17g}\n", m->states[s],
+                m->actions[a], m->r[s][a]);
+    PUT("action_prior:\n");
+    for (size_t s = 0; s < m->S; s++) {
+        PUT("  - {state: %s, probs: {", m->states[s]);
+        for (size_t a = 0; a < m->A; a++)
+            PUT("%s%s: %.17g", a ? ", " : "", m->actions[a], m->pi0[s][a]);
+        PUT("}}\n");
+    }
+    if (m->T > 0) {
+        PUT("terminal_rewards: {");
+        for (size_t s = 0; s < m->S; s++)
+            PUT("%s%s: %.17g", s ? ", " : "", m->states[s], m->rT[s]);
+        PUT("}\nhorizon: %zu\n", m->T);
+    } else {
+        PUT("discount: %.17g\n", m->gamma);
+    }
+    PUT("temperature: %.17g\n%s", m->alpha, extra ? extra : "");
+#undef PUT
+    write_file(file, text);
+}
+
+/* ---- the oracle: DESIGN.md's equations as plain loops -------------------- */
+
+typedef struct answer {
+    size_t T;                           /* 0: discounted (index 0 only) */
+    double V[MAXT + 1][MAXS];
+    double Q[MAXT][MAXS][MAXA];
+    double pi[MAXT][MAXS][MAXA];
+    double marg[MAXT + 1][MAXS];
+    double log_evidence, objective;
+} answer;
+
+/* alpha log sum_i w_i exp(x_i / alpha) over w_i > 0; alpha = 0: max. */
+static double soft_max(const double *w, const double *x, size_t n, double alpha)
+{
+    double mx = -INFINITY, sum = 0.0;
+    for (size_t i = 0; i < n; i++)
+        if (w[i] > 0 && x[i] > mx)
+            mx = x[i];
+    if (alpha == 0.0 || isinf(mx))
+        return mx;
+    for (size_t i = 0; i < n; i++)
+        if (w[i] > 0)
+            sum += w[i] * exp((x[i] - mx) / alpha);
+    return mx + alpha * log(sum);
+}
+
+/* Q from the next V: exact or variational, discounted when gamma > 0. */
+static void backup(const model *m, bool exact, double alpha, const double *Vn,
+                   double Q[MAXS][MAXA], double *V, double pi[MAXS][MAXA])
+{
+    for (size_t s = 0; s < m->S; s++) {
+        for (size_t a = 0; a < m->A; a++) {
+            const double *P = m->P[s][a];
+            double g = m->gamma > 0 ? m->gamma : 1.0, e = 0.0;
+            if (exact) {
+                double w[MAXS + 1], x[MAXS + 1];
+                for (size_t t = 0; t < m->S; t++)
+                    w[t] = g * P[t], x[t] = Vn[t];
+                w[m->S] = 1.0 - g; /* death: V = 0 */
+                x[m->S] = 0.0;
+                e = soft_max(w, x, m->S + 1, alpha);
+            } else {
+                for (size_t t = 0; t < m->S; t++)
+                    e += g * P[t] * Vn[t];
+            }
+            Q[s][a] = m->pi0[s][a] > 0 ? m->r[s][a] + e : -INFINITY;
+        }
+        V[s] = soft_max(m->pi0[s], Q[s], m->A, alpha);
+        for (size_t a = 0; a < m->A; a++)
+            pi[s][a] = m->pi0[s][a] > 0 ? m->pi0[s][a] * exp((Q[s][a] - V[s]) / alpha) : 0;
+    }
+}
+
+static answer oracle(const model *m, bool exact, double alpha, size_t T)
+{
+    answer o;
+    memset(&o, 0, sizeof o);
+    o.T = T;
+    if (T == 0) { /* discounted: to the fixed point */
+        double V[MAXS] = {0};
+        for (int it = 0; it < 100000; it++) {
+            double diff = 0.0;
+            backup(m, exact, alpha, V, o.Q[0], o.V[0], o.pi[0]);
+            for (size_t s = 0; s < m->S; s++) {
+                diff = fmax(diff, fabs(o.V[0][s] - V[s]));
+                V[s] = o.V[0][s];
+            }
+            if (diff < 1e-14)
+                break;
+        }
+    } else {
+        memcpy(o.V[T], m->rT, sizeof m->rT);
+        for (size_t t = T; t-- > 0;)
+            backup(m, exact, alpha, o.V[t + 1], o.Q[t], o.V[t], o.pi[t]);
+    }
+    double z = 0.0;
+    for (size_t s = 0; s < m->S; s++) {
+        o.objective += m->rho[s] * o.V[0][s];
+        z += m->rho[s] * exp(o.V[0][s] / alpha);
+    }
+    o.log_evidence = log(z);
+    if (T == 0)
+        return o;
+    /* exact: the posterior, whose dynamics are P exp(V'/alpha) / exp((Q-r)/alpha);
+     * variational: rho pushed through pi and P */
+    for (size_t s = 0; s < m->S; s++)
+        o.marg[0][s] = exact ? m->rho[s] * exp(o.V[0][s] / alpha) / z : m->rho[s];
+    for (size_t t = 0; t < T; t++)
+        for (size_t s = 0; s < m->S; s++)
+            for (size_t a = 0; a < m->A; a++) {
+                if (o.pi[t][s][a] == 0)
+                    continue;
+                double c = exact ? exp(-(o.Q[t][s][a] - m->r[s][a]) / alpha) : 1.0;
+                for (size_t n = 0; n < m->S; n++)
+                    o.marg[t + 1][n] += o.marg[t][s] * o.pi[t][s][a] * m->P[s][a][n] * c *
+                                        (exact ? exp(o.V[t + 1][n] / alpha) : 1.0);
+            }
+    return o;
+}
+
+static size_t index_of(const char *const *names, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0)
+            return i;
+    return (size_t)-1;
+}
+
+/* ---- solve --json against the oracle ------------------------------------ */
+
+static void check_names(const char *text, const char *key, const char *const *names,
+                        size_t n)
+{
+    jval *j = jget(text, key);
+    CU_ASSERT_FATAL(j->ok && j->depth == 1 && j->dims[0] == n);
+    for (size_t i = 0; i < n; i++)
+        CU_ASSERT_STRING_EQUAL(j->s[i], names[i]);
+}
+
+/* key's array against want (rows of stride numbers; T levels unless
+ * discounted), shape included. */
+static void check_array(const char *text, const char *key, size_t T, size_t rows,
+                        size_t cols, const double *want, size_t t_stride)
+{
+    jval *j = jget(text, key);
+    CU_ASSERT_FATAL(j->ok && !j->null);
+    size_t depth = (T ? 1 : 0) + 1 + (cols > 1), k = 0;
+    CU_ASSERT_EQUAL_FATAL(j->depth, depth);
+    if (T)
+        CU_ASSERT_EQUAL(j->dims[0], T);
+    CU_ASSERT_EQUAL(j->dims[T ? 1 : 0], rows);
+    if (cols > 1)
+        CU_ASSERT_EQUAL(j->dims[depth - 1], cols);
+    CU_ASSERT_EQUAL_FATAL(j->n, (T ? T : 1) * rows * cols);
+    for (size_t t = 0; t < (T ? T : 1); t++)
+        for (size_t i = 0; i < rows * cols; i++, k++) {
+            double w = want[t * t_stride + (i / cols) * (cols > 1 ? MAXA : 1) + i % cols];
+            if (isinf(w)) { /* written as null */
+                CU_ASSERT(isnan(j->v[k]));
+            } else {
+                CAI_ASSERT_CLOSE(j->v[k], w, 1e-9);
+            }
+        }
+}
+
+static void check_solve_json(const char *text, const model *m, const char *algorithm,
+                             double alpha, size_t T)
+{
+    bool exact = strcmp(algorithm, "exact") == 0;
+    answer want = oracle(m, exact, alpha, T);
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"algorithm\": \"%s\"", algorithm);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, pat));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "\"kind\": \"mdp\""));
+    check_names(text, "states", m->states, m->S);
+    check_names(text, "actions", m->actions, m->A);
+    CAI_ASSERT_CLOSE(jnum(text, "temperature"), alpha, 1e-15);
+    if (T > 0) {
+        CU_ASSERT_EQUAL(jnum(text, "horizon"), (double)T);
+        CU_ASSERT(jnull(text, "discount"));
+    } else {
+        CU_ASSERT(jnull(text, "horizon"));
+        CAI_ASSERT_CLOSE(jnum(text, "discount"), m->gamma, 1e-15);
+    }
+    if (exact && alpha > 0) {
+        CAI_ASSERT_CLOSE(jnum(text, "log_evidence"), want.log_evidence, 1e-9);
+    } else {
+        CU_ASSERT(jnull(text, "log_evidence"));
+    }
+    CAI_ASSERT_CLOSE(jnum(text, "objective"), want.objective, 1e-9);
+    check_array(text, "V", T ? T + 1 : 0, m->S, 1, &want.V[0][0], MAXS);
+    check_array(text, "Q", T, m->S, m->A, &want.Q[0][0][0], MAXS * MAXA);
+    if (alpha > 0)
+        check_array(text, "policy", T, m->S, m->A, &want.pi[0][0][0], MAXS * MAXA);
+    if (T > 0 && alpha > 0)
+        check_array(text, "state_marginals", T + 1, m->S, 1, &want.marg[0][0], MAXS);
+    if (T == 0) {
+        CU_ASSERT(jnull(text, "state_marginals"));
+        CU_ASSERT(jnum(text, "iterations") > 1);
+    } else {
+        CU_ASSERT_EQUAL(jnum(text, "iterations"), 1.0);
+    }
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "\"converged\": true"));
+    double sec = jnum(text, "seconds");
+    CU_ASSERT(sec >= 0.0 && sec < 10.0);
+    CU_ASSERT(jget(text, "trajectory")->n == 0);
+}
+
+static void test_solve_json(void)
+{
+    write_model("tiny.yaml", &tiny, NULL);
+    write_model("disc.yaml", &disc, NULL);
+    const char *algs[] = {"exact", "variational"};
+    for (size_t i = 0; i < 2; i++) {
+        outcome o = run("solve tiny.yaml --json --algorithm %s", algs[i]);
+        CU_ASSERT_EQUAL(o.status, 0);
+        CU_ASSERT_STRING_EQUAL(o.err, "");
+        check_solve_json(o.out, &tiny, algs[i], tiny.alpha, tiny.T);
+        done(&o);
+        /* overrides */
+        o = run("solve tiny.yaml --json --algorithm=%s --temperature 1.7 --horizon 2",
+                algs[i]);
+        CU_ASSERT_EQUAL(o.status, 0);
+        check_solve_json(o.out, &tiny, algs[i], 1.7, 2);
+        done(&o);
+        o = run("solve disc.yaml --json --algorithm %s --tol 1e-13", algs[i]);
+        CU_ASSERT_EQUAL(o.status, 0);
+        CU_ASSERT_STRING_EQUAL(o.err, "");
+        check_solve_json(o.out, &disc, algs[i], disc.alpha, 0);
+        done(&o);
+    }
+    /* alpha = 0: no log evidence; V is the hard backup */
+    outcome o = run("solve tiny.yaml --json --temperature 0 --algorithm variational");
+    CU_ASSERT_EQUAL(o.status, 0);
+    check_solve_json(o.out, &tiny, "variational", 0.0, tiny.T);
+    done(&o);
+    o = run("solve tiny.yaml --json --temperature 0");
+    CU_ASSERT_EQUAL(o.status, 0);
+    check_solve_json(o.out, &tiny, "exact", 0.0, tiny.T);
+    done(&o);
+    /* an iteration cap that stops early is reported, not an error */
+    o = run("solve disc.yaml --json --max-iterations 3");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_EQUAL(jnum(o.out, "iterations"), 3.0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "\"converged\": false"));
+    done(&o);
+}
+
+/* MAP: a trajectory of the model with the best score over all of them. */
+static double path_score(const model *m, const size_t *x, size_t T)
+{
+    double score = log(m->rho[x[0]]);
+    for (size_t t = 0; t < T; t++) {
+        size_t s = x[2 * t], a = x[2 * t + 1], n = x[2 * t + 2];
+        score += log(m->P[s][a][n]) + log(m->pi0[s][a]) + m->r[s][a] / m->alpha;
+    }
+    return score + m->rT[x[2 * T]] / m->alpha;
+}
+
+static double best_score(const model *m, size_t *x, size_t k, size_t T)
+{
+    if (k == 2 * T + 1)
+        return path_score(m, x, T);
+    double best = -INFINITY;
+    for (x[k] = 0; x[k] < (k % 2 ? m->A : m->S); x[k]++)
+        best = fmax(best, best_score(m, x, k + 1, T));
+    return best;
+}
+
+static void test_map(void)
+{
+    write_model("tiny.yaml", &tiny, NULL);
+    outcome o = run("solve tiny.yaml --json --algorithm map");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_STRING_EQUAL(o.err, "");
+    jval *j = jget(o.out, "trajectory");
+    CU_ASSERT_FATAL(j->ok && j->depth == 1 && j->n == 2 * tiny.T + 1);
+    size_t x[2 * MAXT + 1];
+    for (size_t i = 0; i < j->n; i++) {
+        x[i] = i % 2 ? index_of(tiny.actions, tiny.A, j->s[i])
+                     : index_of(tiny.states, tiny.S, j->s[i]);
+        CU_ASSERT_FATAL(x[i] != (size_t)-1);
+    }
+    double score = path_score(&tiny, x, tiny.T);
+    CU_ASSERT(isfinite(score)); /* a legal trajectory */
+    size_t y[2 * MAXT + 1];
+    CAI_ASSERT_CLOSE(score, best_score(&tiny, y, 0, tiny.T), 1e-9);
+    CAI_ASSERT_CLOSE(jnum(o.out, "log_score"), score, 1e-9);
+    CU_ASSERT(jnull(o.out, "log_evidence"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "\"algorithm\": \"map\""));
+    done(&o);
+
+    /* the text form names the trajectory */
+    o = run("solve tiny.yaml --algorithm map");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "MAP trajectory (log score "));
+    done(&o);
+}
+
+/* ---- human output ------------------------------------------------------ */
+
+static void test_solve_text(void)
+{
+    write_model("tiny.yaml", &tiny, NULL);
+    write_model("disc.yaml", &disc, NULL);
+    answer want = oracle(&tiny, true, tiny.alpha, tiny.T);
+    outcome o = run("solve tiny.yaml");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_STRING_EQUAL(o.err, "");
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "model: test tiny.yaml (mdp, 3 states, 2 actions, "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "\nhorizon: 4\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "\ntemperature: 0.8\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "\nalgorithm: exact\n"));
+    const char *p = strstr(o.out, "\nlog evidence: ");
+    CU_ASSERT_FATAL(p != NULL);
+    CAI_ASSERT_CLOSE(strtod(p + 15, NULL), want.log_evidence, 1e-9);
+    p = strstr(o.out, "\nobjective: ");
+    CU_ASSERT_FATAL(p != NULL);
+    CAI_ASSERT_CLOSE(strtod(p + 12, NULL), want.objective, 1e-9);
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "\nseconds: "));
+    CU_ASSERT_PTR_NULL(strstr(o.out, "iterations"));
+    p = strstr(o.out, "policy at t = 0:\n");
+    CU_ASSERT_FATAL(p != NULL);
+    for (size_t s = 0; s < tiny.S; s++) {
+        char row[16];
+        snprintf(row, sizeof row, "\n  %s ", tiny.states[s]);
+        const char *q = strstr(p, row);
+        CU_ASSERT_FATAL(q != NULL);
+        double x[2];
+        CU_ASSERT_EQUAL(sscanf(q + strlen(row), "%lf %lf", &x[0], &x[1]), 2);
+        for (size_t a = 0; a < tiny.A; a++)
+            CU_ASSERT(fabs(x[a] - want.pi[0][s][a]) <= 6e-5);
+    }
+    done(&o);
+
+    o = run("solve tiny.yaml --algorithm variational");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_PTR_NULL(strstr(o.out, "log evidence"));
+    done(&o);
+
+    o = run("solve disc.yaml");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "\ndiscount: 0.9\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, " (converged)\n"));
+    CU_ASSERT_PTR_NULL(strstr(o.out, "horizon"));
+    done(&o);
+
+    /* a large model shows its first rows */
+    write_file("big.yaml", "kind: mdp\nstates: 60\nactions: [go, stay]\n"
+                           "initial: {\"0\": 1}\n"
+                           "transitions:\n  - {state: \"*\", action: \"*\", next: {\"0\": 1}}\n"
+                           "rewards: []\nhorizon: 2\n");
+    o = run("solve big.yaml");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_STRING_EQUAL(o.err, "");
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "\n  19 "));
+    CU_ASSERT_PTR_NULL(strstr(o.out, "\n  20 "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "40 more states omitted"));
+    done(&o);
+}
+
+static const char grid_yaml[] = "kind: gridworld\n"
+                                "map: |\n"
+                                "  S..G\n"
+                                "  .#.X\n"
+                                "slip: 0\n"
+                                "rewards: {step: -1, goal: 10, pit: -100}\n"
+                                "horizon: 6\n"
+                                "temperature: 0.01\n";
+
+static void test_gridworld(void)
+{
+    write_file("grid.yaml", grid_yaml);
+    outcome o = run("solve grid.yaml");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_STRING_EQUAL(o.err, "");
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "(gridworld, 8 states, 4 actions, "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "\n  >>>G\n  ^#^X\n"));
+    done(&o);
+
+    o = run("check grid.yaml");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_STRING_EQUAL(o.out, "grid.yaml: ok (gridworld, 8 states, 4 actions, "
+                                  "32 transitions)\n");
+    CU_ASSERT_STRING_EQUAL(o.err, "");
+    done(&o);
+
+    o = run("solve grid.yaml --json");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "\"kind\": \"gridworld\""));
+    jval *j = jget(o.out, "states");
+    CU_ASSERT(j->ok && j->n == 8 && strcmp(j->s[0], "r0c0") == 0 &&
+              strcmp(j->s[4], "r1c0") == 0 && strcmp(j->s[7], "done") == 0);
+    j = jget(o.out, "actions");
+    CU_ASSERT(j->ok && j->n == 4 && strcmp(j->s[0], "up") == 0 &&
+              strcmp(j->s[3], "right") == 0);
+    j = jget(o.out, "policy");
+    CU_ASSERT(j->ok && j->depth == 3 && j->dims[0] == 6 && j->dims[1] == 8 &&
+              j->dims[2] == 4);
+    done(&o);
+
+    o = run("sample grid.yaml --count 3 --seed 5");
+    CU_ASSERT_EQUAL(o.status, 0);
+    /* the start, right three times, the goal's action, into done */
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "r0c0 right r0c1 right r0c2 right r0c3 "));
+    done(&o);
+}
+
+static void test_check(void)
+{
+    write_model("tiny.yaml", &tiny, NULL);
+    write_model("disc.yaml", &disc, NULL);
+    outcome o = run("check tiny.yaml disc.yaml");
+    CU_ASSERT_EQUAL(o.status, 0);
+    /* nonzeros of P: 11 each */
+    CU_ASSERT_STRING_EQUAL(o.out, "tiny.yaml: ok (mdp, 3 states, 2 actions, 11 transitions)\n"
+                                  "disc.yaml: ok (mdp, 3 states, 2 actions, 11 transitions)\n");
+    CU_ASSERT_STRING_EQUAL(o.err, "");
+    done(&o);
+}
+
+/* ---- sample ------------------------------------------------------------ */
+
+/* Each line a legal trajectory of m of T steps (T = 0: at most max). */
+static size_t check_trajectories(const char *text, const model *m, size_t T, size_t max)
+{
+    size_t lines = 0;
+    char *copy = strdup(text), *save = NULL;
+    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        size_t x[2 * 64 + 1], n = 0;
+        char *s2 = NULL;
+        for (char *w = strtok_r(line, " ", &s2); w; w = strtok_r(NULL, " ", &s2)) {
+            CU_ASSERT_FATAL(n < 2 * 64 + 1);
+            x[n] = n % 2 ? index_of(m->actions, m->A, w) : index_of(m->states, m->S, w);
+            CU_ASSERT_FATAL(x[n] != (size_t)-1);
+            n++;
+        }
+        CU_ASSERT(n % 2 == 1);
+        if (T) {
+            CU_ASSERT_EQUAL(n, 2 * T + 1);
+        } else {
+            CU_ASSERT(n <= 2 * max + 1);
+        }
+        CU_ASSERT(m->rho[x[0]] > 0);
+        for (size_t i = 1; i + 1 < n; i += 2) {
+            CU_ASSERT(m->pi0[x[i - 1]][x[i]] > 0);
+            CU_ASSERT(m->P[x[i - 1]][x[i]][x[i + 1]] > 0);
+        }
+        lines++;
+    }
+    free(copy);
+    return lines;
+}
+
+static void test_sample(void)
+{
+    write_model("tiny.yaml", &tiny, NULL);
+    write_model("disc.yaml", &disc, NULL);
+    outcome a = run("sample tiny.yaml --seed 42 --count 25");
+    outcome b = run("sample --count 25 --seed=42 tiny.yaml");
+    CU_ASSERT_EQUAL(a.status, 0);
+    CU_ASSERT_STRING_EQUAL(a.err, "");
+    CU_ASSERT_STRING_EQUAL(a.out, b.out); /* deterministic for a seed */
+    CU_ASSERT_EQUAL(check_trajectories(a.out, &tiny, tiny.T, 0), 25);
+    done(&b);
+
+    b = run("sample tiny.yaml --seed 42 --count 25 --json");
+    CU_ASSERT_EQUAL(b.status, 0);
+    jval *j = jget(b.out, "trajectories");
+    CU_ASSERT_FATAL(j->ok && j->depth == 2 && j->dims[0] == 25 &&
+                    j->dims[1] == 2 * tiny.T + 1);
+    /* the same trajectories as the text */
+    char *text = calloc(1, 1 << 16);
+    for (size_t k = 0, o = 0; k < 25; k++)
+        for (size_t i = 0; i <= 2 * tiny.T; i++)
+            o += (size_t)sprintf(text + o, "%s%s", j->s[k * (2 * tiny.T + 1) + i],
+                                 i == 2 * tiny.T ? "\n" : " ");
+    CU_ASSERT_STRING_EQUAL(text, a.out);
+    free(text);
+    done(&a);
+    done(&b);
+
+    a = run("sample tiny.yaml --algorithm variational --temperature 0.3 --horizon 3 "
+            "--count 10");
+    CU_ASSERT_EQUAL(a.status, 0);
+    CU_ASSERT_EQUAL(check_trajectories(a.out, &tiny, 3, 0), 10);
+    done(&a);
+
+    /* discounted: ended by death or the cap */
+    a = run("sample disc.yaml --seed 7 --count 20 --max-steps 30");
+    CU_ASSERT_EQUAL(a.status, 0);
+    CU_ASSERT_STRING_EQUAL(a.err, "");
+    CU_ASSERT_EQUAL(check_trajectories(a.out, &disc, 0, 30), 20);
+    done(&a);
+}
+
+/* ---- evaluate ---------------------------------------------------------- */
+
+/* Soft and plain return of a policy [T][S][A] (stationary: t ignored) by
+ * pushing rho forward: E[sum r - alpha KL(pi || pi0)] and E[sum r] + rT. */
+static void returns(const model *m, const double pi[MAXT][MAXS][MAXA], bool stationary,
+                    double *soft, double *plain)
+{
+    double d[MAXS], next[MAXS], kl = 0.0;
+    memcpy(d, m->rho, sizeof d);
+    *plain = 0.0;
+    for (size_t t = 0; t < m->T; t++) {
+        const double(*p)[MAXA] = pi[stationary ? 0 : t];
+        memset(next, 0, sizeof next);
+        for (size_t s = 0; s < m->S; s++)
+            for (size_t a = 0; a < m->A; a++) {
+                double w = d[s] * p[s][a];
+                if (w == 0)
+                    continue;
+                *plain += w * m->r[s][a];
+                kl += w * log(p[s][a] / m->pi0[s][a]);
+                for (size_t n = 0; n < m->S; n++)
+                    next[n] += w * m->P[s][a][n];
+            }
+        memcpy(d, next, sizeof d);
+    }
+    for (size_t s = 0; s < m->S; s++)
+        *plain += d[s] * m->rT[s];
+    *soft = *plain - m->alpha * kl;
+}
+
+static void test_evaluate(void)
+{
+    write_model("tiny.yaml", &tiny, NULL);
+    write_model("disc.yaml", &disc, NULL);
+    /* the soft return of the variational policy is its objective */
+    const char *models[] = {"tiny.yaml", "disc.yaml"};
+    for (size_t i = 0; i < 2; i++) {
+        outcome o = run("solve %s --algorithm variational --json -o sol.json", models[i]);
+        CU_ASSERT_EQUAL(o.status, 0);
+        CU_ASSERT_STRING_EQUAL(o.out, "");
+        done(&o);
+        char *sol = slurp("sol.json");
+        CU_ASSERT_FATAL(sol != NULL);
+        o = run("evaluate %s --policy sol.json --json", models[i]);
+        CU_ASSERT_EQUAL(o.status, 0);
+        CU_ASSERT_STRING_EQUAL(o.err, "");
+        CAI_ASSERT_CLOSE(jnum(o.out, "soft_return"), jnum(sol, "objective"), 1e-9);
+        CU_ASSERT(isfinite(jnum(o.out, "plain_return")));
+        done(&o);
+        free(sol);
+    }
+
+    /* the exact policy, time-dependent, against the forward computation */
+    answer ex = oracle(&tiny, true, tiny.alpha, tiny.T);
+    double soft, plain;
+    returns(&tiny, ex.pi, false, &soft, &plain);
+    outcome o = run("solve tiny.yaml --json -o sol.json");
+    CU_ASSERT_EQUAL(o.status, 0);
+    done(&o);
+    o = run("evaluate tiny.yaml --policy sol.json");
+    CU_ASSERT_EQUAL(o.status, 0);
+    double got_soft = NAN, got_plain = NAN;
+    CU_ASSERT_EQUAL(sscanf(o.out, "soft_return: %lf\nplain_return: %lf", &got_soft,
+                           &got_plain), 2);
+    CAI_ASSERT_CLOSE(got_soft, soft, 1e-9);
+    CAI_ASSERT_CLOSE(got_plain, plain, 1e-9);
+    done(&o);
+
+    /* a stationary CSV; s2 has no rows, so it takes the prior */
+    double pi[MAXT][MAXS][MAXA] = {{{0.25, 0.75}, {0.6, 0.4}, {1.0, 0.0}}};
+    returns(&tiny, pi, true, &soft, &plain);
+    write_file("pol.csv", "state,action,prob\n"
+                          "s0,a,0.25\n"
+                          " s0 , b , 0.75 \r\n"
+                          "\n"
+                          "s1,a,0.6\n"
+                          "s1,b,0.4\n");
+    o = run("evaluate tiny.yaml --policy pol.csv --json");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_STRING_EQUAL(o.err, "");
+    CAI_ASSERT_CLOSE(jnum(o.out, "soft_return"), soft, 1e-9);
+    CAI_ASSERT_CLOSE(jnum(o.out, "plain_return"), plain, 1e-9);
+    done(&o);
+
+    /* by hand: from x, stay (r 1) or go (r 0) to y, where every action earns
+     * 2; T = 2, alpha 1, uniform prior. pi(x) = (1/2, 1/2), pi(y) = (1, 0):
+     * plain = 0.5 + (0.5 * 0.5 + 0.5 * 2) = 1.75, and the KL is log 2 in y,
+     * reached at t = 1 with probability 1/2. */
+    write_file("hand.yaml", "kind: mdp\nstates: [x, y]\nactions: [stay, go]\n"
+                            "initial: {x: 1}\n"
+                            "transitions:\n"
+                            "  - {state: x, action: stay, next: {x: 1}}\n"
+                            "  - {state: x, action: go, next: {y: 1}}\n"
+                            "  - {state: y, action: \"*\", next: {y: 1}}\n"
+                            "rewards:\n"
+                            "  - {state: x, action: stay, value: 1}\n"
+                            "  - {state: x, action: go, value: 0}\n"
+                            "  - {state: y, value: 2}\n"
+                            "horizon: 2\n");
+    write_file("hand.csv", "t,state,action,prob\n"
+                           "0,x,stay,0.5\n0,x,go,0.5\n0,y,stay,1\n"
+                           "1,x,stay,0.5\n1,x,go,0.5\n1,y,stay,1\n");
+    o = run("evaluate hand.yaml --policy hand.csv --json");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_STRING_EQUAL(o.err, "");
+    CAI_ASSERT_CLOSE(jnum(o.out, "plain_return"), 1.75, 1e-12);
+    CAI_ASSERT_CLOSE(jnum(o.out, "soft_return"), 1.75 - 0.5 * log(2.0), 1e-12);
+    done(&o);
+}
+
+/* ---- errors ------------------------------------------------------------ */
+
+static void test_policy_errors(void)
+{
+    write_model("tiny.yaml", &tiny, NULL);
+    write_model("disc.yaml", &disc, NULL);
+    static const struct {
+        const char *file, *text, *model, *want;
+    } cases[] = {
+        {"p.csv", "state,action,prob\ns0,a,0.5\nzz,b,0.5\n", "tiny",
+         "p.csv:3:1: error: unknown state 'zz'"},
+        {"p.csv", "state,action,prob\ns1, q, 1\n", "tiny",
+         "p.csv:2:5: error: unknown action 'q'"},
+        {"p.csv", "state,action,prob\n\ns0,a,0.5\ns0,b,0.4\n", "tiny",
+         "p.csv:3:1: error: the probabilities of state 's0' (t = 0) sum to 0.9"},
+        {"p.csv", "state,action,prob\ns0,a,1.5\n", "tiny",
+         "p.csv:2:6: error: expected a probability in [0, 1], found '1.5'"},
+        {"p.csv", "state,action,prob\ns0,a,1\ns0,a,1\n", "tiny",
+         "p.csv:3:1: error: state 's0' action 'a' (t = 0) is given twice"},
+        {"p.csv", "state,action,prob\ns0,a\n", "tiny",
+         "p.csv:2:1: error: expected 3 fields, found 2"},
+        {"p.csv", "t,state,action,prob\n4,s0,a,1\n", "tiny",
+         "p.csv:2:1: error: t must be an integer in 0..3"},
+        {"p.csv", "t,state,action,prob\n", "disc",
+         "p.csv:1:1: error: a discounted model takes a stationary policy"},
+        {"p.csv", "state;action;prob\n", "tiny",
+         "p.csv:1:1: error: expected the header 'state,action,prob'"},
+        {"p.csv", "", "tiny", "p.csv:1:1: error: empty policy file"},
+        {"p.json", "{\"policy\": [[0.5, 0.5] [0.5]]}", "tiny",
+         "p.json:1:24: error: expected ',' or ']'"},
+        {"p.json", "{\"policy\": [[0.5, 0.5], [0.5, 0.5]]}", "tiny",
+         "p.json:1:12: error: expected 3 states, found 2"},
+        {"p.json", "{\"policy\":\n  [[[0.5, 0.5], [0.5, 0.5], [0.5, 0.5]]]}", "tiny",
+         "p.json:2:3: error: expected 4 time steps"},
+        {"p.json", "{\"policy\": [[0.5, 0.5], [null, 1], [0.5, 0.5]]}", "disc",
+         "p.json:1:26: error: expected a probability, found null"},
+        {"p.json", "{\"policy\": [[0.5, 0.5], [0.2, 0.5], [0.5, 0.5]]}", "disc",
+         "p.json:1:25: error: the probabilities of state 'v' sum to 0.7"},
+        {"p.json", "{\"policy\": [[[0.5, 0.5]]]}", "disc",
+         "p.json:1:12: error: a discounted model takes a stationary policy"},
+        {"p.json", "{\"states\": [\"u\", \"x\", \"w\"], \"policy\": []}", "disc",
+         "p.json:1:18: error: state 1 is 'x' here but 'v' in the model"},
+        {"p.json", "{\"kind\": \"mdp\"}", "disc", "p.json:1:1: error: no 'policy' member"},
+        {"p.json", "{\"policy\": [[1, 0], [1, 0], [1, 0]]} x", "disc",
+         "p.json:1:38: error: unexpected text after the JSON object"},
+        {"p.json", "{\"a\": \"unterminated", "disc",
+         "p.json:1:7: error: unterminated string"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char args[256];
+        write_file(cases[i].file, cases[i].text);
+        snprintf(args, sizeof args, "evaluate %s.yaml --policy %s", cases[i].model,
+                 cases[i].file);
+        expect_error(args, cases[i].want);
+    }
+    expect_error("evaluate tiny.yaml --policy missing.csv",
+                 "missing.csv: error: cannot open");
+}
+
+static void test_model_errors(void)
+{
+    write_model("tiny.yaml", &tiny, NULL);
+    /* a loader error, with its line and column */
+    write_model("bad.yaml", &tiny, "horizn: 3\n");
+    size_t line = 0;
+    char *text = slurp("bad.yaml");
+    for (const char *p = text; *p; p++)
+        line += *p == '\n';
+    free(text);
+    char want[64];
+    snprintf(want, sizeof want, "bad.yaml:%zu:1: error: ", line);
+    expect_error("solve bad.yaml", want);
+    expect_error("solve --json bad.yaml", want);
+    expect_error("check bad.yaml", want);
+    expect_error("sample bad.yaml", want);
+    expect_error("evaluate bad.yaml --policy p.csv", want);
+    expect_error("solve nothere.yaml", "nothere.yaml: error: cannot open");
+
+    /* refused solves */
+    model pos = disc;
+    pos.r[2][0] = 0.5;
+    write_model("pos.yaml", &pos, NULL);
+    expect_error("solve pos.yaml", "pos.yaml: error: ");
+    expect_error("sample pos.yaml", "pos.yaml: error: ");
+    outcome o = run("solve pos.yaml --algorithm variational --json");
+    CU_ASSERT_EQUAL(o.status, 0); /* variational accepts it */
+    check_solve_json(o.out, &pos, "variational", pos.alpha, 0);
+    done(&o);
+    write_model("disc.yaml", &disc, NULL);
+    expect_error("solve disc.yaml --algorithm map", "disc.yaml: error: ");
+}
+
+static void test_usage_errors(void)
+{
+    write_model("tiny.yaml", &tiny, NULL);
+    write_model("disc.yaml", &disc, NULL);
+    write_file("fg.yaml", "kind: factor_graph\nvariables: [{name: A, card: 2}]\n"
+                          "factors: [{scope: [A], table: [1, 3]}]\n");
+    static const char *const cases[][2] = {
+        {"solve tiny.yaml --temperature -1",
+         "cai: error: --temperature: expected a finite number >= 0, got '-1'"},
+        {"solve tiny.yaml --temperature nan", "cai: error: --temperature: expected"},
+        {"solve tiny.yaml --horizon 0", "cai: error: --horizon: expected an integer >= 1"},
+        {"solve tiny.yaml --horizon 2.5", "cai: error: --horizon: expected an integer"},
+        {"solve tiny.yaml --tol 0", "cai: error: --tol: expected a finite number > 0"},
+        {"solve tiny.yaml --algorithm loopy", "cai: error: unknown algorithm 'loopy'"},
+        {"solve tiny.yaml --seed 3", "cai: error: option '--seed' does not apply to solve"},
+        {"solve tiny.yaml --policy p.csv", "cai: error: option '--policy' does not apply"},
+        {"sample tiny.yaml --count 0", "cai: error: --count: expected an integer >= 1"},
+        {"sample tiny.yaml --seed -3", "cai: error: --seed: expected an integer >= 0"},
+        {"sample tiny.yaml --max-steps 10",
+         "cai: error: option '--max-steps' needs a discounted model"},
+        {"solve tiny.yaml --tol 1e-6", "cai: error: option '--tol' needs a discounted model"},
+        {"solve tiny.yaml --max-iterations 5",
+         "cai: error: option '--max-iterations' needs a discounted model"},
+        {"solve disc.yaml --horizon 5",
+         "cai: error: option '--horizon' needs a finite-horizon model"},
+        {"evaluate tiny.yaml", "cai: error: evaluate needs --policy FILE"},
+        {"evaluate tiny.yaml --policy p.csv --temperature 1",
+         "cai: error: option '--temperature' does not apply to evaluate"},
+        {"sample", "cai: error: sample needs a MODEL file"},
+        {"sample tiny.yaml --seed", "cai: error: option '--seed' needs a value"},
+        {"solve fg.yaml --algorithm variational",
+         "cai: error: --algorithm variational needs an mdp or gridworld model"},
+        {"solve fg.yaml --temperature 1",
+         "cai: error: option '--temperature' needs an mdp or gridworld model"},
+        {"solve fg.yaml --horizon 3",
+         "cai: error: option '--horizon' needs an mdp or gridworld model"},
+        {"sample fg.yaml", "cai: error: sample needs an mdp or gridworld model"},
+        {"evaluate fg.yaml --policy p.csv",
+         "cai: error: evaluate needs an mdp or gridworld model"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        expect_error(cases[i][0], cases[i][1]);
+
+    /* factor graphs keep exact and map */
+    outcome o = run("solve fg.yaml --algorithm map --json");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CAI_ASSERT_CLOSE(jnum(o.out, "log_z"), log(4.0), 1e-12);
+    done(&o);
+    o = run("check fg.yaml tiny.yaml");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "fg.yaml: ok (factor_graph, 1 variables"));
+    done(&o);
+}
+
+static void test_help(void)
+{
+    outcome o = run("--help");
+    CU_ASSERT_EQUAL(o.status, 0);
+    const char *want[] = {"solve MODEL", "sample MODEL", "evaluate MODEL", "check MODEL",
+                          "--temperature", "--horizon", "--tol", "--max-iterations",
+                          "--seed", "--count", "--max-steps", "--policy",
+                          "state,action,prob", "t,state,action,prob", "log_evidence (null"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        CU_ASSERT_PTR_NOT_NULL(strstr(o.out, want[i]));
+    done(&o);
+    o = run("evaluate --help");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "usage: cai"));
+    done(&o);
+}
+
+static void test_output_file(void)
+{
+    write_model("tiny.yaml", &tiny, NULL);
+    outcome o = run("solve tiny.yaml --json -o out.json --algorithm variational");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_STRING_EQUAL(o.out, "");
+    CU_ASSERT_STRING_EQUAL(o.err, "");
+    done(&o);
+    char *text = slurp("out.json");
+    CU_ASSERT_FATAL(text != NULL);
+    check_solve_json(text, &tiny, "variational", tiny.alpha, tiny.T);
+    free(text);
+    o = run("sample tiny.yaml --count 2 -o out.txt");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_STRING_EQUAL(o.out, "");
+    done(&o);
+    text = slurp("out.txt");
+    CU_ASSERT_FATAL(text != NULL);
+    CU_ASSERT_EQUAL(check_trajectories(text, &tiny, tiny.T, 0), 2);
+    free(text);
+    /* a refused solve leaves no file */
+    model pos = disc;
+    pos.r[0][0] = 1.0;
+    write_model("pos.yaml", &pos, NULL);
+    o = run("solve pos.yaml --json -o fresh.json");
+    CU_ASSERT_EQUAL(o.status, 2);
+    done(&o);
+    CU_ASSERT_PTR_NULL(slurp("fresh.json"));
+    o = run("solve tiny.yaml -o no/such/dir/out.json");
+    CU_ASSERT_EQUAL(o.status, 1);
+    CU_ASSERT(strncmp(o.err, "no/such/dir/out.json: error: ", 29) == 0);
+    done(&o);
+    /* a failed write to stdout is status 1 */
+    struct stat st;
+    if (stat("/dev/full", &st) != 0)
+        return;
+    const char *cmds[] = {"solve tiny.yaml --json", "solve tiny.yaml",
+                          "sample tiny.yaml --count 50", "evaluate tiny.yaml --policy out.json"};
+    for (size_t i = 0; i < 4; i++) {
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s >/dev/full 2>stderr.txt", dir, CAI_EXE,
+                 cmds[i]);
+        int rc = system(cmd);
+        CU_ASSERT(rc != -1 && WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
+        char *err = slurp("stderr.txt");
+        CU_ASSERT(err != NULL && strncmp(err, "<stdout>: error: ", 17) == 0);
+        free(err);
+    }
+}
+
+void cai_test_register(void)
+{
+    CU_pSuite s = CU_add_suite("cli_mdp", suite_init, suite_clean);
+    CU_add_test(s, "--help", test_help);
+    CU_add_test(s, "solve --json vs the oracle", test_solve_json);
+    CU_add_test(s, "map", test_map);
+    CU_add_test(s, "solve text", test_solve_text);
+    CU_add_test(s, "gridworld", test_gridworld);
+    CU_add_test(s, "check", test_check);
+    CU_add_test(s, "sample", test_sample);
+    CU_add_test(s, "evaluate", test_evaluate);
+    CU_add_test(s, "policy file errors", test_policy_errors);
+    CU_add_test(s, "model errors", test_model_errors);
+    CU_add_test(s, "usage errors", test_usage_errors);
+    CU_add_test(s, "-o FILE", test_output_file);
+}

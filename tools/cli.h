@@ -1,0 +1,117 @@
+/* tools/cli.h — what the files of the cai command line share: the parsed
+ * options, the error and exit-status conventions and atomic output files.
+ *
+ * cai.c parses the options and loads the model, then hands both to the
+ * command of the model's kind (cmd_factor_graph.c, cmd_mdp.c). */
+#ifndef CAI_TOOLS_CLI_H
+#define CAI_TOOLS_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "cai/cai.h"
+
+/* Exit statuses: 2 for every bad input (usage, an unreadable or invalid
+ * model or policy file, a solve the library refuses), 1 for a failure that
+ * is not the input's fault (writing the output, out of memory). */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+typedef enum cli_command { CLI_SOLVE, CLI_SAMPLE, CLI_EVALUATE } cli_command;
+
+/* The options of solve, sample and evaluate, checked for syntax and range
+ * by cai.c; whether they fit the model is up to the command of its kind.
+ * A has_* flag says the option was given. */
+typedef struct cli_options {
+    cli_command command;
+    const char *command_name;    /* "solve", ... */
+    const char *model;           /* MODEL */
+    const char *output;          /* -o FILE, or NULL for stdout */
+    const char *policy;          /* --policy FILE (evaluate) */
+    bool json;                   /* --json */
+    bool has_algorithm;
+    const char *algorithm;       /* "exact", "variational" or "map" */
+    bool has_temperature;
+    double temperature;          /* finite, >= 0 */
+    bool has_horizon;
+    size_t horizon;              /* >= 1 */
+    bool has_tol;
+    double tol;                  /* finite, > 0 */
+    bool has_max_iterations;
+    size_t max_iterations;       /* >= 1 */
+    bool has_seed;
+    unsigned long seed;          /* default 0 */
+    bool has_count;
+    size_t count;                /* >= 1, default 1 */
+    bool has_max_steps;
+    size_t max_steps;            /* >= 1 */
+} cli_options;
+
+/* Print "cai: error: MESSAGE (see 'cai --help')" and return CLI_USAGE. */
+int cli_usage_error(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+/* Print e as one line "FILE:LINE:COL: error: MESSAGE" (the known parts; an
+ * error without a file is attributed to path when path is not NULL) and
+ * return rc. */
+int cli_report(const cai_error *e, const char *path, int rc);
+
+/* The exit status of a failure while reading input or solving: CLI_FAIL for
+ * out of memory, CLI_USAGE for everything else. */
+int cli_input_status(cai_status st);
+
+/* Seconds on a monotonic clock. */
+double cli_now(void);
+
+/* Where the output goes: stdout, or a temporary file next to path that
+ * replaces path only when everything was written. */
+typedef struct cli_output {
+    FILE *f;
+    char *tmp;        /* the temporary file, NULL for stdout */
+    const char *path; /* -o FILE, or NULL */
+} cli_output;
+
+/* Open the output; on failure report it and return CLI_FAIL. */
+int cli_output_open(cli_output *o, const char *path);
+
+/* Finish the output. st/err say whether writing it went well (a JSON
+ * writer's status); a stream error is detected here as well. On success the
+ * temporary file is renamed onto the destination and CLI_OK returned; on
+ * failure it is removed, the error reported and CLI_FAIL returned. */
+int cli_output_close(cli_output *o, cai_status st, cai_error *err);
+
+/* The command-line help, printed by --help. */
+extern const char cli_usage_text[];
+
+/* ---- the commands of each kind ---- */
+
+/* factor_graph: solve (exact and map); the MDP options are usage errors. */
+int cmd_factor_graph_solve(const cai_model *m, const cli_options *opt);
+
+/* check a factor graph: plan it and print "PATH: ok (...)". */
+int cmd_factor_graph_check(const cai_model *m, const char *path);
+
+/* mdp and gridworld: solve, sample, evaluate, check. */
+int cmd_mdp_solve(const cai_model *m, const cli_options *opt);
+int cmd_mdp_sample(const cai_model *m, const cli_options *opt);
+int cmd_mdp_evaluate(const cai_model *m, const cli_options *opt);
+int cmd_mdp_check(const cai_model *m, const char *path);
+
+/* ---- policy files (policy_file.c) ---- */
+
+/* Read the policy in path for m: either the JSON object `cai solve --json`
+ * writes (its "policy" member, [T][S][A] or [S][A]; "states" and "actions",
+ * when present, must name m's states and actions in order) or a CSV table
+ * with the header "state,action,prob" (stationary) or "t,state,action,prob"
+ * (missing entries are 0; a state, at a t, without any row takes the model's
+ * action prior). Every row (t, s) must sum to 1 within 1e-9.
+ * On success *out_policy (free()) holds T*S*A values, or S*A when
+ * *out_stationary. Errors carry the file, line and column (CAI_ERR_IO,
+ * CAI_ERR_SYNTAX for malformed JSON or CSV, CAI_ERR_MODEL for content). */
+cai_status cli_policy_read(const char *path, const cai_mdp *m, double **out_policy,
+                           bool *out_stationary, cai_error *err);
+
+#endif

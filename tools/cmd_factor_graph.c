@@ -1,0 +1,287 @@
+/* tools/cmd_factor_graph.c — `cai solve` and `cai check` on factor_graph
+ * models: log Z and every marginal (sum-product), the MAP assignment and its
+ * log score (max-product). */
+#include "cli.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- solving ----------------------------------------------------------- */
+
+typedef struct results {
+    double log_z;
+    size_t *offset; /* n + 1 offsets into marg */
+    double *marg;   /* every variable's marginal, concatenated */
+    size_t *map;
+    double map_score;
+    double seconds;
+} results;
+
+static void results_free(results *r)
+{
+    free(r->offset);
+    free(r->marg);
+    free(r->map);
+}
+
+/* Plan and execute algorithm alg on g; the caller frees plan and ws. */
+static cai_status run(const cai_graph *g, cai_algorithm alg, cai_plan **plan,
+                      cai_workspace **ws, cai_error *err)
+{
+    cai_plan_options opt = cai_plan_options_default();
+    opt.algorithm = alg;
+    cai_status st = cai_plan_create(g, &opt, plan, err);
+    if (st == CAI_OK)
+        st = cai_workspace_create(*plan, ws, err);
+    if (st == CAI_OK)
+        st = cai_plan_execute(*plan, *ws, err);
+    return st;
+}
+
+static cai_status solve(const cai_graph *g, results *r, cai_error *err)
+{
+    size_t n = cai_graph_n_variables(g), total = 0, bytes;
+    cai_plan *plan = NULL;
+    cai_workspace *ws = NULL;
+    cai_status st = CAI_OK;
+    double t0 = cli_now();
+
+    if (!cai_size_add(n, 1, &bytes) || !cai_size_mul(bytes, sizeof(size_t), &bytes))
+        return cai_error_set(err, CAI_ERR_OVERFLOW, NULL, 0, 0, "too many variables");
+    r->offset = malloc(bytes);
+    r->map = malloc(bytes);
+    if (r->offset == NULL || r->map == NULL)
+        return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+    for (size_t v = 0; v < n; v++) {
+        r->offset[v] = total;
+        if (!cai_size_add(total, cai_graph_variable_card(g, v), &total))
+            return cai_error_set(err, CAI_ERR_OVERFLOW, NULL, 0, 0,
+                                 "too many states");
+    }
+    r->offset[n] = total;
+    if (!cai_size_mul(total ? total : 1, sizeof(double), &bytes))
+        return cai_error_set(err, CAI_ERR_OVERFLOW, NULL, 0, 0, "too many states");
+    r->marg = malloc(bytes);
+    if (r->marg == NULL)
+        return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+
+    if ((st = run(g, CAI_SUM_PRODUCT, &plan, &ws, err)) != CAI_OK)
+        goto fail;
+    r->log_z = cai_query_log_z(ws);
+    for (size_t v = 0; v < n && st == CAI_OK; v++)
+        st = cai_query_marginal(ws, v, r->marg + r->offset[v], err);
+    if (st != CAI_OK)
+        goto fail;
+    cai_workspace_free(ws);
+    cai_plan_free(plan);
+    ws = NULL;
+    plan = NULL;
+
+    if ((st = run(g, CAI_MAX_PRODUCT, &plan, &ws, err)) != CAI_OK)
+        goto fail;
+    if ((st = cai_query_map(ws, r->map, &r->map_score, err)) != CAI_OK)
+        goto fail;
+    r->seconds = cli_now() - t0;
+fail:
+    cai_workspace_free(ws);
+    cai_plan_free(plan);
+    return st;
+}
+
+/* ---- output ------------------------------------------------------------ */
+
+static void write_json(FILE *out, const cai_model *m, const char *algorithm,
+                       const results *r, cai_error *err, cai_status *st)
+{
+    const cai_graph *g = cai_model_graph(m);
+    size_t n = cai_graph_n_variables(g);
+    cai_json *j = NULL;
+    if ((*st = cai_json_create(out, 2, &j, err)) != CAI_OK)
+        return;
+    cai_json_begin_object(j);
+    cai_json_key(j, "kind");
+    cai_json_string(j, cai_model_kind_name(cai_model_get_kind(m)));
+    cai_json_key(j, "name");
+    cai_json_string(j, cai_model_name(m));
+    cai_json_key(j, "algorithm");
+    cai_json_string(j, algorithm);
+    cai_json_key(j, "log_z");
+    cai_json_number(j, r->log_z);
+    cai_json_key(j, "marginals");
+    cai_json_begin_object(j);
+    for (size_t v = 0; v < n; v++) {
+        cai_json_key(j, cai_graph_variable_name(g, v));
+        cai_json_begin_array(j);
+        for (size_t i = r->offset[v]; i < r->offset[v + 1]; i++)
+            cai_json_number(j, r->marg[i]);
+        cai_json_end_array(j);
+    }
+    cai_json_end_object(j);
+    cai_json_key(j, "map");
+    cai_json_begin_object(j);
+    for (size_t v = 0; v < n; v++) {
+        cai_json_key(j, cai_graph_variable_name(g, v));
+        cai_json_size(j, r->map[v]);
+    }
+    cai_json_end_object(j);
+    cai_json_key(j, "map_log_score");
+    cai_json_number(j, r->map_score);
+    cai_json_key(j, "seconds");
+    cai_json_number(j, r->seconds);
+    cai_json_end_object(j);
+    *st = cai_json_finish(j, err);
+    cai_json_free(j);
+}
+
+/* State s of v as text: its name, or its index. */
+static const char *state_label(const cai_graph *g, size_t v, size_t s,
+                               char *buf, size_t size)
+{
+    const char *name = cai_graph_state_name(g, v, s);
+    if (name != NULL)
+        return name;
+    snprintf(buf, size, "%zu", s);
+    return buf;
+}
+
+static int text_width(const char *s)
+{
+    return (int)strlen(s);
+}
+
+static void write_marginals(FILE *out, const cai_graph *g, const results *r)
+{
+    size_t n = cai_graph_n_variables(g);
+    int wv = text_width("variable"), ws = text_width("state");
+    char buf[32];
+    for (size_t v = 0; v < n; v++) {
+        int w = text_width(cai_graph_variable_name(g, v));
+        wv = w > wv ? w : wv;
+        for (size_t s = 0; s < cai_graph_variable_card(g, v); s++) {
+            w = text_width(state_label(g, v, s, buf, sizeof buf));
+            ws = w > ws ? w : ws;
+        }
+    }
+    fprintf(out, "marginals:\n");
+    if (isinf(r->log_z) && r->log_z < 0)
+        fprintf(out, "  undefined: every assignment has zero weight\n");
+    fprintf(out, "  %-*s  %-*s  %s\n", wv, "variable", ws, "state",
+            "probability");
+    for (size_t v = 0; v < n; v++) {
+        size_t ev = cai_graph_evidence(g, v);
+        for (size_t s = 0; s < cai_graph_variable_card(g, v); s++) {
+            fprintf(out, "  %-*s  %-*s  %.6g%s\n", wv,
+                    s == 0 ? cai_graph_variable_name(g, v) : "", ws,
+                    state_label(g, v, s, buf, sizeof buf),
+                    r->marg[r->offset[v] + s],
+                    s == ev ? "   (observed)" : "");
+        }
+    }
+}
+
+static void write_map(FILE *out, const cai_graph *g, const results *r)
+{
+    size_t n = cai_graph_n_variables(g);
+    int wv = 0;
+    char buf[32];
+    for (size_t v = 0; v < n; v++) {
+        int w = text_width(cai_graph_variable_name(g, v));
+        wv = w > wv ? w : wv;
+    }
+    fprintf(out, "MAP assignment (log score %.10g):\n", r->map_score);
+    if (isinf(r->map_score) && r->map_score < 0)
+        fprintf(out, "  (every assignment has zero weight)\n");
+    for (size_t v = 0; v < n; v++)
+        fprintf(out, "  %-*s = %s\n", wv, cai_graph_variable_name(g, v),
+                state_label(g, v, r->map[v], buf, sizeof buf));
+}
+
+static void write_text(FILE *out, const cai_model *m, const char *algorithm,
+                       const results *r)
+{
+    const cai_graph *g = cai_model_graph(m);
+    const char *name = cai_model_name(m);
+    fprintf(out, "model: %s (%s, %zu variables, %zu factors)\n",
+            name[0] ? name : "(unnamed)",
+            cai_model_kind_name(cai_model_get_kind(m)),
+            cai_graph_n_variables(g), cai_graph_n_factors(g));
+    fprintf(out, "algorithm: %s\n\n", algorithm);
+    if (strcmp(algorithm, "map") == 0) {
+        write_map(out, g, r);
+        fprintf(out, "\nlog Z = %.10g\n\n", r->log_z);
+        write_marginals(out, g, r);
+    } else {
+        fprintf(out, "log Z = %.10g\n\n", r->log_z);
+        write_marginals(out, g, r);
+        fputc('\n', out);
+        write_map(out, g, r);
+    }
+}
+
+/* ---- commands ---------------------------------------------------------- */
+
+/* The mdp options make no sense on a factor graph: usage errors. */
+static int check_options(const cli_options *opt)
+{
+    const char *bad = opt->has_temperature      ? "--temperature"
+                      : opt->has_horizon        ? "--horizon"
+                      : opt->has_tol            ? "--tol"
+                      : opt->has_max_iterations ? "--max-iterations"
+                                                : NULL;
+    if (bad != NULL)
+        return cli_usage_error("option '%s' needs an mdp or gridworld model; %s "
+                               "is a factor_graph", bad, opt->model);
+    if (strcmp(opt->algorithm, "variational") == 0)
+        return cli_usage_error("--algorithm variational needs an mdp or gridworld "
+                               "model; %s is a factor_graph (use exact or map)",
+                               opt->model);
+    return CLI_OK;
+}
+
+int cmd_factor_graph_solve(const cai_model *m, const cli_options *opt)
+{
+    int rc = check_options(opt);
+    if (rc != CLI_OK)
+        return rc;
+    cai_error err;
+    cai_error_clear(&err);
+    results r;
+    memset(&r, 0, sizeof r);
+    cai_status st = solve(cai_model_graph(m), &r, &err);
+    if (st != CAI_OK) {
+        rc = cli_report(&err, opt->model, cli_input_status(st));
+        goto done;
+    }
+    cli_output out;
+    if ((rc = cli_output_open(&out, opt->output)) != CLI_OK)
+        goto done;
+    if (opt->json)
+        write_json(out.f, m, opt->algorithm, &r, &err, &st);
+    else
+        write_text(out.f, m, opt->algorithm, &r);
+    rc = cli_output_close(&out, st, &err);
+done:
+    results_free(&r);
+    return rc;
+}
+
+int cmd_factor_graph_check(const cai_model *m, const char *path)
+{
+    cai_error err;
+    cai_error_clear(&err);
+    cai_plan *plan = NULL;
+    cai_status st = cai_plan_create(cai_model_graph(m), NULL, &plan, &err);
+    int rc;
+    if (st == CAI_OK) {
+        const cai_graph *g = cai_model_graph(m);
+        printf("%s: ok (%s, %zu variables, %zu factors)\n", path,
+               cai_model_kind_name(cai_model_get_kind(m)),
+               cai_graph_n_variables(g), cai_graph_n_factors(g));
+        rc = CLI_OK;
+    } else {
+        rc = cli_report(&err, path, cli_input_status(st));
+    }
+    cai_plan_free(plan);
+    return rc;
+}
