@@ -8,6 +8,7 @@
  * uniform in (-1, 0] per (state, action); the initial state is 0. */
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_rng.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,17 +82,18 @@ int main(int argc, char **argv)
             printf("  - {state: %lu, action: %lu, next: {", s, a);
             double left = 1;
             for (unsigned long k = 0; k < B; k++) {
-                /* the last probability takes the rounding so rows sum to 1 */
-                double p = k + 1 < B ? w[k] / tot : left;
+                /* six decimals each; the last takes the rest, so the printed row sums
+                 * to 1 up to the parse's rounding */
+                double p = k + 1 < B ? round(w[k] / tot * 1e6) / 1e6 : left;
                 left -= p;
-                printf("%s%lu: %.17g", k ? ", " : "", succ[k], p);
+                printf("%s%lu: %.6f", k ? ", " : "", succ[k], p);
             }
             printf("}}\n");
         }
     printf("rewards:\n");
     for (unsigned long s = 0; s < S; s++)
         for (unsigned long a = 0; a < A; a++)
-            printf("  - {state: %lu, action: %lu, value: %.6f}\n", s, a,
+            printf("  - {state: %lu, action: %lu, value: %.4f}\n", s, a,
                    -gsl_rng_uniform(rng));
     free(succ);
     free(w);
