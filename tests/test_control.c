@@ -570,6 +570,13 @@ static void test_gridworld(void)
         CAI_ASSERT_CLOSE(cai_mdp_reward(m)[5 * 4 + a], 0, 0);
     }
     CAI_ASSERT_CLOSE(cai_mdp_initial(m)[0], 1, 0);
+    /* name lookups, both ways */
+    for (size_t s = 0; s < cai_mdp_n_states(m); s++)
+        CU_ASSERT_EQUAL(cai_mdp_find_state(m, cai_mdp_state_name(m, s)), s);
+    for (size_t a = 0; a < 4; a++)
+        CU_ASSERT_EQUAL(cai_mdp_find_action(m, cai_mdp_action_name(m, a)), a);
+    CU_ASSERT_EQUAL(cai_mdp_find_state(m, "r9c9"), CAI_NONE);
+    CU_ASSERT_EQUAL(cai_mdp_find_action(m, "jump"), CAI_NONE);
     cai_mdp_free(m);
     /* no S, two S, a bad character */
     sp.map = "..\n.G";

@@ -29,6 +29,36 @@
  * decimal notation or .inf, -.inf, .nan, inf, -inf, nan (any case); quoted
  * scalars are strings. Unknown or repeated keys are errors.
  *
+ * kind: mdp and kind: gridworld (an MDP, cai_model_mdp)
+ *
+ *     kind: mdp
+ *     states: [s0, s1, s2]           # or a count n: states "0".."n-1"
+ *     actions: [left, right]         # or a count
+ *     initial: {s0: 1.0}             # missing = 0; sums to 1 within 1e-9
+ *     transitions:                   # every (state, action) covered
+ *       - {state: s0, action: right, next: {s1: 0.9, s0: 0.1}}
+ *       - {state: "*", action: "*", next: {s2: 1.0}}
+ *     rewards: [{state: s1, value: 1.0}]   # state/action default "*"
+ *     reward_default: 0              # optional
+ *     terminal_rewards: {s2: 10}     # optional, finite horizon only
+ *     action_prior: [{state: "*", probs: {left: 0.5, right: 0.5}}]
+ *     horizon: 20                    # or discount: 0.95 (exactly one)
+ *     temperature: 1.0               # default 1
+ *
+ *     kind: gridworld
+ *     map: |                         # S start . floor # wall G goal X pit
+ *       S..#
+ *       .#.G
+ *     slip: 0.1                      # default 0
+ *     rewards: {step: -1, goal: 10, pit: -10}   # defaults -1, 0, -100
+ *     horizon: 30                    # or discount
+ *     temperature: 1
+ *
+ * Wildcards ("*") in transitions, rewards and action_prior: the most
+ * specific entry wins (state and action > state > action > both); two
+ * entries of one specificity for the same pair are an error. The full rules
+ * are at the top of lib/io/mdp.c and lib/io/gridworld.c.
+ *
  * Messages number variables, factors, states and table entries from 0, as
  * the graph does ("factor 2" is cai_graph factor 2, the third in the file,
  * the same factor the planner's messages name); the line and column are

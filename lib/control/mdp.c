@@ -26,6 +26,8 @@ void cai_mdp_free(cai_mdp *m)
         return;
     free_names(m->state_names, m->S);
     free_names(m->action_names, m->A);
+    free(m->state_index);
+    free(m->action_index);
     free(m->rho);
     free(m->row_ptr);
     free(m->next);
@@ -37,19 +39,27 @@ void cai_mdp_free(cai_mdp *m)
     free(m);
 }
 
-static int cmp_str(const void *a, const void *b)
+/* qsort has no context argument: sort (name, index) pairs instead. */
+typedef struct named {
+    const char *name;
+    size_t index;
+} named;
+
+static int cmp_named(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return strcmp(((const named *)a)->name, ((const named *)b)->name);
 }
 
-/* Copy n names (or make "0".."n-1") and check they are distinct. */
+/* Copy n names (or make "0".."n-1"), check they are distinct and return the
+ * indices sorted by name in *out_index. */
 static cai_status copy_names(const char *const *names, size_t n, const char *what,
-                             char ***out, cai_error *err)
+                             char ***out, size_t **out_index, cai_error *err)
 {
     char **v = calloc(n, sizeof *v);
-    char **sorted = malloc(n * sizeof *sorted);
+    named *sorted = malloc(n * sizeof *sorted);
+    size_t *index = malloc(n * sizeof *index);
     cai_status st = CAI_OK;
-    if (v == NULL || sorted == NULL) {
+    if (v == NULL || sorted == NULL || index == NULL) {
         st = cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
         goto fail;
     }
@@ -68,20 +78,24 @@ static cai_status copy_names(const char *const *names, size_t n, const char *wha
             goto fail;
         }
         memcpy(v[i], s, len);
-        sorted[i] = v[i];
+        sorted[i] = (named){.name = v[i], .index = i};
     }
-    qsort(sorted, n, sizeof *sorted, cmp_str);
-    for (size_t i = 1; i < n; i++)
-        if (strcmp(sorted[i - 1], sorted[i]) == 0) {
+    qsort(sorted, n, sizeof *sorted, cmp_named);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && strcmp(sorted[i - 1].name, sorted[i].name) == 0) {
             st = cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0, "%s name '%s' appears twice",
-                               what, sorted[i]);
+                               what, sorted[i].name);
             goto fail;
         }
+        index[i] = sorted[i].index;
+    }
     free(sorted);
     *out = v;
+    *out_index = index;
     return CAI_OK;
 fail:
     free(sorted);
+    free(index);
     free_names(v, n);
     return st;
 }
@@ -205,8 +219,10 @@ cai_status cai_mdp_create(const cai_mdp_spec *sp, cai_mdp **out_mdp, cai_error *
     m->T = sp->horizon;
     m->gamma = sp->discount;
     m->alpha = sp->temperature;
-    if ((st = copy_names(sp->state_names, S, "state", &m->state_names, err)) != CAI_OK
-        || (st = copy_names(sp->action_names, A, "action", &m->action_names, err)) != CAI_OK)
+    if ((st = copy_names(sp->state_names, S, "state", &m->state_names, &m->state_index, err))
+            != CAI_OK
+        || (st = copy_names(sp->action_names, A, "action", &m->action_names, &m->action_index,
+                            err)) != CAI_OK)
         goto fail;
     m->rho = copy_array(sp->initial, S, sizeof(double));
     m->row_ptr = copy_array(sp->row_ptr, SA + 1, sizeof(size_t));
@@ -266,20 +282,29 @@ const char *cai_mdp_grid(const cai_mdp *m, size_t *out_rows, size_t *out_cols)
     return m->grid;
 }
 
-static size_t find_name(char *const *names, size_t n, const char *name)
+/* Binary search of the name-sorted index: O(log n) per lookup. */
+static size_t find_name(char *const *names, const size_t *index, size_t n, const char *name)
 {
-    for (size_t i = 0; name && i < n; i++)
-        if (strcmp(names[i], name) == 0)
-            return i;
+    size_t lo = 0, hi = n;
+    while (name && lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(names[index[mid]], name);
+        if (c == 0)
+            return index[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     return CAI_NONE;
 }
 
 size_t cai_mdp_find_state(const cai_mdp *m, const char *name)
 {
-    return find_name(m->state_names, m->S, name);
+    return find_name(m->state_names, m->state_index, m->S, name);
 }
 
 size_t cai_mdp_find_action(const cai_mdp *m, const char *name)
 {
-    return find_name(m->action_names, m->A, name);
+    return find_name(m->action_names, m->action_index, m->A, name);
 }

@@ -9,6 +9,7 @@
 struct cai_mdp {
     size_t S, A;
     char **state_names, **action_names;
+    size_t *state_index, *action_index; /* indices sorted by name, for lookups */
     double *rho;       /* S */
     size_t *row_ptr;   /* S*A + 1 */
     size_t *next;      /* nnz */
