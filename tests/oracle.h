@@ -85,6 +85,37 @@ static inline size_t tm_joint_size(const tm_model *m)
     return n;
 }
 
+/* The largest joint the random generators build, so that the oracles'
+ * enumeration stays fast. */
+#define TM_JOINT_CAP 20000
+
+/* Lower the cardinality of random variables (those above 2) one at a time
+ * until the joint of m has at most cap states. */
+static inline void tm_cap_joint(tm_model *m, gsl_rng *r, size_t cap)
+{
+    while (tm_joint_size(m) > cap) {
+        size_t v = gsl_rng_uniform_int(r, m->n);
+        if (m->card[v] > 2)
+            m->card[v]--;
+    }
+}
+
+/* For random trees grown over the variables in the order perm[0..n-1]:
+ * placed[v] marks the variables already in a tree and list[0..*n_placed-1]
+ * holds them in the order placed. Place the first of perm[from..n-1] not
+ * yet placed and return it, or CAI_NONE when there is none. */
+static inline size_t tm_place_next(const size_t *perm, size_t from, size_t n,
+                                   int *placed, size_t *list, size_t *n_placed)
+{
+    for (size_t j = from; j < n; j++)
+        if (!placed[perm[j]]) {
+            placed[perm[j]] = 1;
+            list[(*n_placed)++] = perm[j];
+            return perm[j];
+        }
+    return CAI_NONE;
+}
+
 /* Dense log-table from given log values (copied). Built through
  * cai_potential_table_create, or through _create_linear when linear != 0. */
 static inline size_t tm_pot_dense(tm_model *m, size_t k, const size_t *cards,

@@ -4,100 +4,32 @@
  * from; errors are checked for their exit status and their one-line
  * "FILE:LINE:COL: error: ..." form. */
 #include "harness.h"
+#include "support.h"
 
 #include <dirent.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "cai/version.h"
 
-static char dir[64];
-
 /* ---- running the program ----------------------------------------------- */
-
-static char *slurp(const char *name)
-{
-    char path[256];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    size_t cap = 1 << 16, len = 0;
-    char *s = malloc(cap);
-    if (s != NULL) {
-        len = fread(s, 1, cap - 1, f);
-        s[len] = '\0';
-    }
-    fclose(f);
-    return s;
-}
 
 static bool exists(const char *name)
 {
     char path[256];
     struct stat st;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(path, sizeof path, "%s/%s", cai_test_dir(), name);
     return stat(path, &st) == 0;
 }
 
-static void write_file(const char *name, const char *text)
-{
-    char path[256];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    CU_ASSERT_FATAL(f != NULL);
-    fputs(text, f);
-    fclose(f);
-}
-
-typedef struct outcome {
-    int status; /* exit status, -1 if it did not exit normally */
-    char *out;  /* stdout */
-    char *err;  /* stderr */
-} outcome;
-
-/* Run "cai ARGS" in dir (ARGS is shell text), capturing both streams. */
-static outcome run(const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 1, 2)))
-#endif
-    ;
-
-static outcome run(const char *fmt, ...)
-{
-    char args[1024], cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s >stdout.txt 2>stderr.txt",
-             dir, CAI_EXE, args);
-    outcome o;
-    int rc = system(cmd);
-    o.status = (rc != -1 && WIFEXITED(rc)) ? WEXITSTATUS(rc) : -1;
-    o.out = slurp("stdout.txt");
-    o.err = slurp("stderr.txt");
-    CU_ASSERT_FATAL(o.out != NULL && o.err != NULL);
-    return o;
-}
-
-static void done(outcome *o)
-{
-    free(o->out);
-    free(o->err);
-}
-
-/* Files in dir other than the captured streams and the models. */
+/* Files in the directory other than the captured streams and the models. */
 static size_t stray_files(void)
 {
-    DIR *d = opendir(dir);
+    DIR *d = opendir(cai_test_dir());
     size_t n = 0;
     if (d == NULL)
         return 1000;
@@ -117,24 +49,7 @@ static size_t stray_files(void)
 
 static int suite_init(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/cai-test-cli-XXXXXX");
-    return mkdtemp(dir) == NULL ? -1 : 0;
-}
-
-static int suite_clean(void)
-{
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return -1;
-    for (struct dirent *e; (e = readdir(d)) != NULL;) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char path[512];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        remove(path);
-    }
-    closedir(d);
-    return rmdir(dir);
+    return cai_test_dir_create("/tmp/cai-test-cli-XXXXXX");
 }
 
 /* ---- the test model ---------------------------------------------------- */
@@ -221,7 +136,7 @@ static void write_model(const char *name)
              "  - {scope: [P, S], log_table: [%s]}\n"
              "evidence: {S: %zu}\n",
              p_states[0], p_states[1], p_states[2], a, b, c, d, s_observed);
-    write_file(name, text);
+    cai_test_write_file(name, text);
 }
 
 /* ---- reading JSON back ------------------------------------------------- */
@@ -294,27 +209,27 @@ static void check_json(const char *text, const char *algorithm)
 
 static void test_version(void)
 {
-    outcome o = run("--version");
+    cai_test_outcome o = cai_test_run("--version");
     CU_ASSERT_EQUAL(o.status, 0);
     CU_ASSERT_STRING_EQUAL(o.out, "cai " CAI_VERSION "\n");
     CU_ASSERT_STRING_EQUAL(o.out, "cai 0.1.0\n");
     CU_ASSERT_STRING_EQUAL(o.err, "");
-    done(&o);
+    cai_test_outcome_free(&o);
 }
 
 static void test_help(void)
 {
-    outcome o = run("--help");
+    cai_test_outcome o = cai_test_run("--help");
     CU_ASSERT_EQUAL(o.status, 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "usage: cai"));
     CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "solve MODEL"));
     CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "check MODEL"));
     CU_ASSERT_STRING_EQUAL(o.err, "");
-    done(&o);
-    o = run("solve --help");
+    cai_test_outcome_free(&o);
+    o = cai_test_run("solve --help");
     CU_ASSERT_EQUAL(o.status, 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "--algorithm"));
-    done(&o);
+    cai_test_outcome_free(&o);
 }
 
 static void test_usage_errors(void)
@@ -334,39 +249,40 @@ static void test_usage_errors(void)
     };
     write_model("m.yaml");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        outcome o = run("%s", cases[i][0]);
+        cai_test_outcome o = cai_test_run("%s", cases[i][0]);
         CU_ASSERT_EQUAL(o.status, 2);
         CU_ASSERT(strncmp(o.err, cases[i][1], strlen(cases[i][1])) == 0);
         if (i > 0) /* one line */
             CU_ASSERT_PTR_EQUAL(strchr(o.err, '\n'), o.err + strlen(o.err) - 1);
         CU_ASSERT_STRING_EQUAL(o.out, "");
-        done(&o);
+        cai_test_outcome_free(&o);
     }
 }
 
 static void test_solve_json(void)
 {
     write_model("m.yaml");
-    outcome o = run("solve m.yaml --json");
+    cai_test_outcome o = cai_test_run("solve m.yaml --json");
     CU_ASSERT_EQUAL(o.status, 0);
     CU_ASSERT_STRING_EQUAL(o.err, "");
     check_json(o.out, "exact");
-    done(&o);
-    o = run("solve --algorithm=map --json m.yaml");
+    cai_test_outcome_free(&o);
+    o = cai_test_run("solve --algorithm=map --json m.yaml");
     CU_ASSERT_EQUAL(o.status, 0);
     check_json(o.out, "map");
-    done(&o);
-    o = run("solve m.yaml --algorithm map --json");
+    cai_test_outcome_free(&o);
+    o = cai_test_run("solve m.yaml --algorithm map --json");
     CU_ASSERT_EQUAL(o.status, 0);
     check_json(o.out, "map");
-    done(&o);
+    cai_test_outcome_free(&o);
 }
 
 /* The human summary of the documented example, against hand-computed
  * values: with A = 0, B's weights are 0.1, 2 e^-1.5 and 0. */
 static void test_solve_text(void)
 {
-    outcome o = run("solve '%s/models/example.yaml'", CAI_SOURCE_ROOT);
+    cai_test_outcome o =
+        cai_test_run("solve '%s/models/example.yaml'", CAI_SOURCE_ROOT);
     CU_ASSERT_EQUAL(o.status, 0);
     CU_ASSERT_STRING_EQUAL(o.err, "");
     CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "example"));
@@ -383,75 +299,75 @@ static void test_solve_text(void)
     CAI_ASSERT_CLOSE(strtod(p + 10, NULL), log(2.0) - 1.5, 1e-9);
     CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "B = mid"));
     CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "A = 0"));
-    done(&o);
+    cai_test_outcome_free(&o);
 
     /* the README's first demo */
-    o = run("solve '%s/models/umbrella.yaml'", CAI_SOURCE_ROOT);
+    o = cai_test_run("solve '%s/models/umbrella.yaml'", CAI_SOURCE_ROOT);
     CU_ASSERT_EQUAL(o.status, 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "weather_1"));
     CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "rainy"));
-    done(&o);
+    cai_test_outcome_free(&o);
 }
 
 static void test_check(void)
 {
     write_model("m.yaml");
-    outcome o = run("check m.yaml");
+    cai_test_outcome o = cai_test_run("check m.yaml");
     CU_ASSERT_EQUAL(o.status, 0);
     CU_ASSERT_STRING_EQUAL(o.out,
                            "m.yaml: ok (factor_graph, 4 variables, 4 factors)\n");
     CU_ASSERT_STRING_EQUAL(o.err, "");
-    done(&o);
+    cai_test_outcome_free(&o);
 }
 
 static void test_model_errors(void)
 {
-    write_file("bad.yaml", "kind: factor_graph\n"
+    cai_test_write_file("bad.yaml", "kind: factor_graph\n"
                            "variables: [{name: A, card: 2}]\n"
                            "factors:\n"
                            "  - {scope: [A], tabel: [1, 2]}\n");
     const char *want = "bad.yaml:4:18: error: unknown key 'tabel' in factor 0";
     for (int i = 0; i < 3; i++) {
-        outcome o = run(i == 0 ? "check bad.yaml"
+        cai_test_outcome o = cai_test_run(i == 0 ? "check bad.yaml"
                         : i == 1 ? "solve bad.yaml"
                                  : "solve --json bad.yaml");
         CU_ASSERT_EQUAL(o.status, 2);
         CU_ASSERT(strncmp(o.err, want, strlen(want)) == 0);
         CU_ASSERT_PTR_EQUAL(strchr(o.err, '\n'), o.err + strlen(o.err) - 1);
         CU_ASSERT_STRING_EQUAL(o.out, "");
-        done(&o);
+        cai_test_outcome_free(&o);
     }
 
-    write_file("syntax.yaml", "kind: factor_graph\nvariables: [\n");
-    outcome o = run("solve syntax.yaml");
+    cai_test_write_file("syntax.yaml", "kind: factor_graph\nvariables: [\n");
+    cai_test_outcome o = cai_test_run("solve syntax.yaml");
     CU_ASSERT_EQUAL(o.status, 2);
     CU_ASSERT(strncmp(o.err, "syntax.yaml:3:1: error: ", 24) == 0);
-    done(&o);
+    cai_test_outcome_free(&o);
 
     /* a cycle is a model error too, attributed to the file */
-    write_file("loop.yaml", "kind: factor_graph\n"
+    cai_test_write_file("loop.yaml", "kind: factor_graph\n"
                             "variables: [{name: A, card: 2}, {name: B, card: 2},"
                             " {name: C, card: 2}]\n"
                             "factors:\n"
                             "  - {scope: [A, B], table: [1, 2, 3, 4]}\n"
                             "  - {scope: [B, C], table: [1, 2, 3, 4]}\n"
                             "  - {scope: [C, A], table: [1, 2, 3, 4]}\n");
-    o = run("solve loop.yaml");
+    o = cai_test_run("solve loop.yaml");
     CU_ASSERT_EQUAL(o.status, 2);
     CU_ASSERT(strncmp(o.err, "loop.yaml", 9) == 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(o.err, "error: "));
-    done(&o);
-    o = run("check loop.yaml m.yaml");
+    cai_test_outcome_free(&o);
+    o = cai_test_run("check loop.yaml m.yaml");
     CU_ASSERT_EQUAL(o.status, 2);
     CU_ASSERT(strncmp(o.err, "loop.yaml", 9) == 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "m.yaml: ok"));
-    done(&o);
+    cai_test_outcome_free(&o);
 
     /* a file that is not there is bad input, like a bad model */
-    o = run("solve missing.yaml");
+    o = cai_test_run("solve missing.yaml");
     CU_ASSERT_EQUAL(o.status, 2);
     CU_ASSERT(strncmp(o.err, "missing.yaml: error: cannot open", 32) == 0);
-    done(&o);
+    cai_test_outcome_free(&o);
 }
 
 static void test_output_file(void)
@@ -459,53 +375,53 @@ static void test_output_file(void)
     char path[256];
     struct stat st;
     write_model("m.yaml");
-    snprintf(path, sizeof path, "%s/out.json", dir);
+    snprintf(path, sizeof path, "%s/out.json", cai_test_dir());
     remove(path);
-    outcome o = run("solve m.yaml --json -o out.json");
+    cai_test_outcome o = cai_test_run("solve m.yaml --json -o out.json");
     CU_ASSERT_EQUAL(o.status, 0);
     CU_ASSERT_STRING_EQUAL(o.out, "");
     CU_ASSERT_STRING_EQUAL(o.err, "");
-    done(&o);
-    char *text = slurp("out.json");
+    cai_test_outcome_free(&o);
+    char *text = cai_test_slurp("out.json");
     CU_ASSERT_FATAL(text != NULL);
     check_json(text, "exact");
     free(text);
     CU_ASSERT_EQUAL(stray_files(), 0);
 
     /* replaced whole, with the ordinary permissions */
-    o = run("solve m.yaml --output=out.json --json --algorithm map");
+    o = cai_test_run("solve m.yaml --output=out.json --json --algorithm map");
     CU_ASSERT_EQUAL(o.status, 0);
-    done(&o);
-    text = slurp("out.json");
+    cai_test_outcome_free(&o);
+    text = cai_test_slurp("out.json");
     CU_ASSERT_FATAL(text != NULL);
     check_json(text, "map");
     free(text);
     CU_ASSERT(stat(path, &st) == 0 && (st.st_mode & 0444) != 0);
 
     /* text output to a file */
-    o = run("solve m.yaml -o out.txt");
+    o = cai_test_run("solve m.yaml -o out.txt");
     CU_ASSERT_EQUAL(o.status, 0);
-    done(&o);
-    text = slurp("out.txt");
+    cai_test_outcome_free(&o);
+    text = cai_test_slurp("out.txt");
     CU_ASSERT_FATAL(text != NULL);
     CU_ASSERT_PTR_NOT_NULL(strstr(text, "log Z = "));
     free(text);
 
     /* a failing solve leaves neither the file nor a temporary behind */
-    write_file("bad.yaml", "kind: factor_graph\nvariables: []\n");
-    o = run("solve bad.yaml --json -o fresh.json");
+    cai_test_write_file("bad.yaml", "kind: factor_graph\nvariables: []\n");
+    o = cai_test_run("solve bad.yaml --json -o fresh.json");
     CU_ASSERT_EQUAL(o.status, 2);
     CU_ASSERT(strncmp(o.err, "bad.yaml:1:1: error: missing key 'factors'",
                       42) == 0);
-    done(&o);
+    cai_test_outcome_free(&o);
     CU_ASSERT(!exists("fresh.json"));
     CU_ASSERT_EQUAL(stray_files(), 0);
 
     /* an output directory that does not exist */
-    o = run("solve m.yaml -o no/such/dir/out.json");
+    o = cai_test_run("solve m.yaml -o no/such/dir/out.json");
     CU_ASSERT_EQUAL(o.status, 1);
     CU_ASSERT(strncmp(o.err, "no/such/dir/out.json: error: ", 29) == 0);
-    done(&o);
+    cai_test_outcome_free(&o);
     CU_ASSERT_EQUAL(stray_files(), 0);
 }
 
@@ -515,20 +431,15 @@ static void test_write_failure(void)
     if (stat("/dev/full", &st) != 0)
         return;
     write_model("m.yaml");
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd,
-             "cd '%s' && '%s' solve m.yaml --json >/dev/full 2>stderr.txt",
-             dir, CAI_EXE);
-    int rc = system(cmd);
-    CU_ASSERT(rc != -1 && WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
-    char *err = slurp("stderr.txt");
+    CU_ASSERT(cai_test_run_to_full("solve m.yaml --json") == 1);
+    char *err = cai_test_slurp("stderr.txt");
     CU_ASSERT(err != NULL && strstr(err, "error: ") != NULL);
     free(err);
 }
 
 void cai_test_register(void)
 {
-    CU_pSuite s = CU_add_suite("cli", suite_init, suite_clean);
+    CU_pSuite s = CU_add_suite("cli", suite_init, cai_test_dir_remove);
     CU_add_test(s, "--version", test_version);
     CU_add_test(s, "--help", test_help);
     CU_add_test(s, "usage errors", test_usage_errors);

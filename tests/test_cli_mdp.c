@@ -7,91 +7,22 @@
  * returns. Errors are checked for their exit status and their one-line
  * "FILE:LINE:COL: error: ..." form. */
 #include "harness.h"
+#include "support.h"
 
-#include <dirent.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-static char dir[64];
 
 /* ---- running the program ----------------------------------------------- */
-
-static char *slurp(const char *name)
-{
-    char path[256];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    size_t cap = 1 << 20, len = 0;
-    char *s = malloc(cap);
-    if (s != NULL) {
-        len = fread(s, 1, cap - 1, f);
-        s[len] = '\0';
-    }
-    fclose(f);
-    return s;
-}
-
-static void write_file(const char *name, const char *text)
-{
-    char path[256];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    CU_ASSERT_FATAL(f != NULL);
-    fputs(text, f);
-    fclose(f);
-}
-
-typedef struct outcome {
-    int status; /* exit status, -1 if it did not exit normally */
-    char *out;  /* stdout */
-    char *err;  /* stderr */
-} outcome;
-
-static outcome run(const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 1, 2)))
-#endif
-    ;
-
-/* Run "cai ARGS" in dir (ARGS is shell text), capturing both streams. */
-static outcome run(const char *fmt, ...)
-{
-    char args[1024], cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s >stdout.txt 2>stderr.txt", dir,
-             CAI_EXE, args);
-    outcome o;
-    int rc = system(cmd);
-    o.status = (rc != -1 && WIFEXITED(rc)) ? WEXITSTATUS(rc) : -1;
-    o.out = slurp("stdout.txt");
-    o.err = slurp("stderr.txt");
-    CU_ASSERT_FATAL(o.out != NULL && o.err != NULL);
-    return o;
-}
-
-static void done(outcome *o)
-{
-    free(o->out);
-    free(o->err);
-}
 
 /* A bad input: status 2, nothing on stdout, exactly one line on stderr that
  * starts with want. */
 static void expect_error(const char *args, const char *want)
 {
-    outcome o = run("%s", args);
+    cai_test_outcome o = cai_test_run("%s", args);
     CU_ASSERT_EQUAL(o.status, 2);
     CU_ASSERT_STRING_EQUAL(o.out, "");
     bool ok = strncmp(o.err, want, strlen(want)) == 0;
@@ -100,29 +31,12 @@ static void expect_error(const char *args, const char *want)
     CU_ASSERT(ok);
     size_t n = strlen(o.err);
     CU_ASSERT(n > 0 && strchr(o.err, '\n') == o.err + n - 1);
-    done(&o);
+    cai_test_outcome_free(&o);
 }
 
 static int suite_init(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/cai-test-cli-mdp-XXXXXX");
-    return mkdtemp(dir) == NULL ? -1 : 0;
-}
-
-static int suite_clean(void)
-{
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return -1;
-    for (struct dirent *e; (e = readdir(d)) != NULL;) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char path[512];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        remove(path);
-    }
-    closedir(d);
-    return rmdir(dir);
+    return cai_test_dir_create("/tmp/cai-test-cli-mdp-XXXXXX");
 }
 
 /* ---- reading JSON back ------------------------------------------------- */
@@ -316,7 +230,7 @@ static void write_model(const char *file, const model *m, const char *extra)
     }
     PUT("temperature: %.17g\n%s", m->alpha, extra ? extra : "");
 #undef PUT
-    write_file(file, text);
+    cai_test_write_file(file, text);
 }
 
 /* ---- the oracle: DESIGN.md's equations as plain loops -------------------- */
@@ -513,38 +427,39 @@ static void test_solve_json(void)
     write_model("disc.yaml", &disc, NULL);
     const char *algs[] = {"exact", "variational"};
     for (size_t i = 0; i < 2; i++) {
-        outcome o = run("solve tiny.yaml --json --algorithm %s", algs[i]);
+        cai_test_outcome o = cai_test_run("solve tiny.yaml --json --algorithm %s", algs[i]);
         CU_ASSERT_EQUAL(o.status, 0);
         CU_ASSERT_STRING_EQUAL(o.err, "");
         check_solve_json(o.out, &tiny, algs[i], tiny.alpha, tiny.T);
-        done(&o);
+        cai_test_outcome_free(&o);
         /* overrides */
-        o = run("solve tiny.yaml --json --algorithm=%s --temperature 1.7 --horizon 2",
+        o = cai_test_run("solve tiny.yaml --json --algorithm=%s --temperature 1.7 --horizon 2",
                 algs[i]);
         CU_ASSERT_EQUAL(o.status, 0);
         check_solve_json(o.out, &tiny, algs[i], 1.7, 2);
-        done(&o);
-        o = run("solve disc.yaml --json --algorithm %s --tol 1e-13", algs[i]);
+        cai_test_outcome_free(&o);
+        o = cai_test_run("solve disc.yaml --json --algorithm %s --tol 1e-13", algs[i]);
         CU_ASSERT_EQUAL(o.status, 0);
         CU_ASSERT_STRING_EQUAL(o.err, "");
         check_solve_json(o.out, &disc, algs[i], disc.alpha, 0);
-        done(&o);
+        cai_test_outcome_free(&o);
     }
     /* alpha = 0: no log evidence; V is the hard backup */
-    outcome o = run("solve tiny.yaml --json --temperature 0 --algorithm variational");
+    cai_test_outcome o =
+        cai_test_run("solve tiny.yaml --json --temperature 0 --algorithm variational");
     CU_ASSERT_EQUAL(o.status, 0);
     check_solve_json(o.out, &tiny, "variational", 0.0, tiny.T);
-    done(&o);
-    o = run("solve tiny.yaml --json --temperature 0");
+    cai_test_outcome_free(&o);
+    o = cai_test_run("solve tiny.yaml --json --temperature 0");
     CU_ASSERT_EQUAL(o.status, 0);
     check_solve_json(o.out, &tiny, "exact", 0.0, tiny.T);
-    done(&o);
+    cai_test_outcome_free(&o);
     /* an iteration cap that stops early is reported, not an error */
-    o = run("solve disc.yaml --json --max-iterations 3");
+    o = cai_test_run("solve disc.yaml --json --max-iterations 3");
     CU_ASSERT_EQUAL(o.status, 0);
     CU_ASSERT_EQUAL(jnum(o.out, "iterations"), 3.0);
     CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "\"converged\": false"));
-    done(&o);
+    cai_test_outcome_free(&o);
 }
 
 /* MAP: a trajectory of the model with the best score over all of them. */
@@ -571,7 +486,7 @@ static double best_score(const model *m, size_t *x, size_t k, size_t T)
 static void test_map(void)
 {
     write_model("tiny.yaml", &tiny, NULL);
-    outcome o = run("solve tiny.yaml --json --algorithm map");
+    cai_test_outcome o = cai_test_run("solve tiny.yaml --json --algorithm map");
     CU_ASSERT_EQUAL(o.status, 0);
     CU_ASSERT_STRING_EQUAL(o.err, "");
     jval *j = jget(o.out, "trajectory");
@@ -589,13 +504,13 @@ static void test_map(void)
     CAI_ASSERT_CLOSE(jnum(o.out, "log_score"), score, 1e-9);
     CU_ASSERT(jnull(o.out, "log_evidence"));
     CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "\"algorithm\": \"map\""));
-    done(&o);
+    cai_test_outcome_free(&o);
 
     /* the text form names the trajectory */
-    o = run("solve tiny.yaml --algorithm map");
+    o = cai_test_run("solve tiny.yaml --algorithm map");
     CU_ASSERT_EQUAL(o.status, 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "MAP trajectory (log score "));
-    done(&o);
+    cai_test_outcome_free(&o);
 }
 
 /* ---- human output ------------------------------------------------------ */
@@ -605,7 +520,7 @@ static void test_solve_text(void)
     write_model("tiny.yaml", &tiny, NULL);
     write_model("disc.yaml", &disc, NULL);
     answer want = oracle(&tiny, true, tiny.alpha, tiny.T);
-    outcome o = run("solve tiny.yaml");
+    cai_test_outcome o = cai_test_run("solve tiny.yaml");
     CU_ASSERT_EQUAL(o.status, 0);
     CU_ASSERT_STRING_EQUAL(o.err, "");
     CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "model: test tiny.yaml (mdp, 3 states, 2 actions, "));
@@ -632,32 +547,32 @@ static void test_solve_text(void)
         for (size_t a = 0; a < tiny.A; a++)
             CU_ASSERT(fabs(x[a] - want.pi[0][s][a]) <= 6e-5);
     }
-    done(&o);
+    cai_test_outcome_free(&o);
 
-    o = run("solve tiny.yaml --algorithm variational");
+    o = cai_test_run("solve tiny.yaml --algorithm variational");
     CU_ASSERT_EQUAL(o.status, 0);
     CU_ASSERT_PTR_NULL(strstr(o.out, "log evidence"));
-    done(&o);
+    cai_test_outcome_free(&o);
 
-    o = run("solve disc.yaml");
+    o = cai_test_run("solve disc.yaml");
     CU_ASSERT_EQUAL(o.status, 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "\ndiscount: 0.9\n"));
     CU_ASSERT_PTR_NOT_NULL(strstr(o.out, " (converged)\n"));
     CU_ASSERT_PTR_NULL(strstr(o.out, "horizon"));
-    done(&o);
+    cai_test_outcome_free(&o);
 
     /* a large model shows its first rows */
-    write_file("big.yaml", "kind: mdp\nstates: 60\nactions: [go, stay]\n"
+    cai_test_write_file("big.yaml", "kind: mdp\nstates: 60\nactions: [go, stay]\n"
                            "initial: {\"0\": 1}\n"
                            "transitions:\n  - {state: \"*\", action: \"*\", next: {\"0\": 1}}\n"
                            "rewards: []\nhorizon: 2\n");
-    o = run("solve big.yaml");
+    o = cai_test_run("solve big.yaml");
     CU_ASSERT_EQUAL(o.status, 0);
     CU_ASSERT_STRING_EQUAL(o.err, "");
     CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "\n  19 "));
     CU_ASSERT_PTR_NULL(strstr(o.out, "\n  20 "));
     CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "40 more states omitted"));
-    done(&o);
+    cai_test_outcome_free(&o);
 }
 
 static const char grid_yaml[] = "kind: gridworld\n"
@@ -671,22 +586,22 @@ static const char grid_yaml[] = "kind: gridworld\n"
 
 static void test_gridworld(void)
 {
-    write_file("grid.yaml", grid_yaml);
-    outcome o = run("solve grid.yaml");
+    cai_test_write_file("grid.yaml", grid_yaml);
+    cai_test_outcome o = cai_test_run("solve grid.yaml");
     CU_ASSERT_EQUAL(o.status, 0);
     CU_ASSERT_STRING_EQUAL(o.err, "");
     CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "(gridworld, 8 states, 4 actions, "));
     CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "\n  >>>G\n  ^#^X\n"));
-    done(&o);
+    cai_test_outcome_free(&o);
 
-    o = run("check grid.yaml");
+    o = cai_test_run("check grid.yaml");
     CU_ASSERT_EQUAL(o.status, 0);
     CU_ASSERT_STRING_EQUAL(o.out, "grid.yaml: ok (gridworld, 8 states, 4 actions, "
                                   "32 transitions)\n");
     CU_ASSERT_STRING_EQUAL(o.err, "");
-    done(&o);
+    cai_test_outcome_free(&o);
 
-    o = run("solve grid.yaml --json");
+    o = cai_test_run("solve grid.yaml --json");
     CU_ASSERT_EQUAL(o.status, 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "\"kind\": \"gridworld\""));
     jval *j = jget(o.out, "states");
@@ -698,26 +613,26 @@ static void test_gridworld(void)
     j = jget(o.out, "policy");
     CU_ASSERT(j->ok && j->depth == 3 && j->dims[0] == 6 && j->dims[1] == 8 &&
               j->dims[2] == 4);
-    done(&o);
+    cai_test_outcome_free(&o);
 
-    o = run("sample grid.yaml --count 3 --seed 5");
+    o = cai_test_run("sample grid.yaml --count 3 --seed 5");
     CU_ASSERT_EQUAL(o.status, 0);
     /* the start, right three times, the goal's action, into done */
     CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "r0c0 right r0c1 right r0c2 right r0c3 "));
-    done(&o);
+    cai_test_outcome_free(&o);
 }
 
 static void test_check(void)
 {
     write_model("tiny.yaml", &tiny, NULL);
     write_model("disc.yaml", &disc, NULL);
-    outcome o = run("check tiny.yaml disc.yaml");
+    cai_test_outcome o = cai_test_run("check tiny.yaml disc.yaml");
     CU_ASSERT_EQUAL(o.status, 0);
     /* nonzeros of P: 11 each */
     CU_ASSERT_STRING_EQUAL(o.out, "tiny.yaml: ok (mdp, 3 states, 2 actions, 11 transitions)\n"
                                   "disc.yaml: ok (mdp, 3 states, 2 actions, 11 transitions)\n");
     CU_ASSERT_STRING_EQUAL(o.err, "");
-    done(&o);
+    cai_test_outcome_free(&o);
 }
 
 /* ---- sample ------------------------------------------------------------ */
@@ -757,15 +672,15 @@ static void test_sample(void)
 {
     write_model("tiny.yaml", &tiny, NULL);
     write_model("disc.yaml", &disc, NULL);
-    outcome a = run("sample tiny.yaml --seed 42 --count 25");
-    outcome b = run("sample --count 25 --seed=42 tiny.yaml");
+    cai_test_outcome a = cai_test_run("sample tiny.yaml --seed 42 --count 25");
+    cai_test_outcome b = cai_test_run("sample --count 25 --seed=42 tiny.yaml");
     CU_ASSERT_EQUAL(a.status, 0);
     CU_ASSERT_STRING_EQUAL(a.err, "");
     CU_ASSERT_STRING_EQUAL(a.out, b.out); /* deterministic for a seed */
     CU_ASSERT_EQUAL(check_trajectories(a.out, &tiny, tiny.T, 0), 25);
-    done(&b);
+    cai_test_outcome_free(&b);
 
-    b = run("sample tiny.yaml --seed 42 --count 25 --json");
+    b = cai_test_run("sample tiny.yaml --seed 42 --count 25 --json");
     CU_ASSERT_EQUAL(b.status, 0);
     jval *j = jget(b.out, "trajectories");
     CU_ASSERT_FATAL(j->ok && j->depth == 2 && j->dims[0] == 25 &&
@@ -778,21 +693,21 @@ static void test_sample(void)
                                  i == 2 * tiny.T ? "\n" : " ");
     CU_ASSERT_STRING_EQUAL(text, a.out);
     free(text);
-    done(&a);
-    done(&b);
+    cai_test_outcome_free(&a);
+    cai_test_outcome_free(&b);
 
-    a = run("sample tiny.yaml --algorithm variational --temperature 0.3 --horizon 3 "
+    a = cai_test_run("sample tiny.yaml --algorithm variational --temperature 0.3 --horizon 3 "
             "--count 10");
     CU_ASSERT_EQUAL(a.status, 0);
     CU_ASSERT_EQUAL(check_trajectories(a.out, &tiny, 3, 0), 10);
-    done(&a);
+    cai_test_outcome_free(&a);
 
     /* discounted: ended by death or the cap */
-    a = run("sample disc.yaml --seed 7 --count 20 --max-steps 30");
+    a = cai_test_run("sample disc.yaml --seed 7 --count 20 --max-steps 30");
     CU_ASSERT_EQUAL(a.status, 0);
     CU_ASSERT_STRING_EQUAL(a.err, "");
     CU_ASSERT_EQUAL(check_trajectories(a.out, &disc, 0, 30), 20);
-    done(&a);
+    cai_test_outcome_free(&a);
 }
 
 /* ---- evaluate ---------------------------------------------------------- */
@@ -832,18 +747,19 @@ static void test_evaluate(void)
     /* the soft return of the variational policy is its objective */
     const char *models[] = {"tiny.yaml", "disc.yaml"};
     for (size_t i = 0; i < 2; i++) {
-        outcome o = run("solve %s --algorithm variational --json -o sol.json", models[i]);
+        cai_test_outcome o =
+            cai_test_run("solve %s --algorithm variational --json -o sol.json", models[i]);
         CU_ASSERT_EQUAL(o.status, 0);
         CU_ASSERT_STRING_EQUAL(o.out, "");
-        done(&o);
-        char *sol = slurp("sol.json");
+        cai_test_outcome_free(&o);
+        char *sol = cai_test_slurp("sol.json");
         CU_ASSERT_FATAL(sol != NULL);
-        o = run("evaluate %s --policy sol.json --json", models[i]);
+        o = cai_test_run("evaluate %s --policy sol.json --json", models[i]);
         CU_ASSERT_EQUAL(o.status, 0);
         CU_ASSERT_STRING_EQUAL(o.err, "");
         CAI_ASSERT_CLOSE(jnum(o.out, "soft_return"), jnum(sol, "objective"), 1e-9);
         CU_ASSERT(isfinite(jnum(o.out, "plain_return")));
-        done(&o);
+        cai_test_outcome_free(&o);
         free(sol);
     }
 
@@ -851,39 +767,39 @@ static void test_evaluate(void)
     answer ex = oracle(&tiny, true, tiny.alpha, tiny.T);
     double soft, plain;
     returns(&tiny, ex.pi, false, &soft, &plain);
-    outcome o = run("solve tiny.yaml --json -o sol.json");
+    cai_test_outcome o = cai_test_run("solve tiny.yaml --json -o sol.json");
     CU_ASSERT_EQUAL(o.status, 0);
-    done(&o);
-    o = run("evaluate tiny.yaml --policy sol.json");
+    cai_test_outcome_free(&o);
+    o = cai_test_run("evaluate tiny.yaml --policy sol.json");
     CU_ASSERT_EQUAL(o.status, 0);
     double got_soft = NAN, got_plain = NAN;
     CU_ASSERT_EQUAL(sscanf(o.out, "soft_return: %lf\nplain_return: %lf", &got_soft,
                            &got_plain), 2);
     CAI_ASSERT_CLOSE(got_soft, soft, 1e-9);
     CAI_ASSERT_CLOSE(got_plain, plain, 1e-9);
-    done(&o);
+    cai_test_outcome_free(&o);
 
     /* a stationary CSV; s2 has no rows, so it takes the prior */
     double pi[MAXT][MAXS][MAXA] = {{{0.25, 0.75}, {0.6, 0.4}, {1.0, 0.0}}};
     returns(&tiny, pi, true, &soft, &plain);
-    write_file("pol.csv", "state,action,prob\n"
+    cai_test_write_file("pol.csv", "state,action,prob\n"
                           "s0,a,0.25\n"
                           " s0 , b , 0.75 \r\n"
                           "\n"
                           "s1,a,0.6\n"
                           "s1,b,0.4\n");
-    o = run("evaluate tiny.yaml --policy pol.csv --json");
+    o = cai_test_run("evaluate tiny.yaml --policy pol.csv --json");
     CU_ASSERT_EQUAL(o.status, 0);
     CU_ASSERT_STRING_EQUAL(o.err, "");
     CAI_ASSERT_CLOSE(jnum(o.out, "soft_return"), soft, 1e-9);
     CAI_ASSERT_CLOSE(jnum(o.out, "plain_return"), plain, 1e-9);
-    done(&o);
+    cai_test_outcome_free(&o);
 
     /* by hand: from x, stay (r 1) or go (r 0) to y, where every action earns
      * 2; T = 2, alpha 1, uniform prior. pi(x) = (1/2, 1/2), pi(y) = (1, 0):
      * plain = 0.5 + (0.5 * 0.5 + 0.5 * 2) = 1.75, and the KL is log 2 in y,
      * reached at t = 1 with probability 1/2. */
-    write_file("hand.yaml", "kind: mdp\nstates: [x, y]\nactions: [stay, go]\n"
+    cai_test_write_file("hand.yaml", "kind: mdp\nstates: [x, y]\nactions: [stay, go]\n"
                             "initial: {x: 1}\n"
                             "transitions:\n"
                             "  - {state: x, action: stay, next: {x: 1}}\n"
@@ -894,15 +810,15 @@ static void test_evaluate(void)
                             "  - {state: x, action: go, value: 0}\n"
                             "  - {state: y, value: 2}\n"
                             "horizon: 2\n");
-    write_file("hand.csv", "t,state,action,prob\n"
+    cai_test_write_file("hand.csv", "t,state,action,prob\n"
                            "0,x,stay,0.5\n0,x,go,0.5\n0,y,stay,1\n"
                            "1,x,stay,0.5\n1,x,go,0.5\n1,y,stay,1\n");
-    o = run("evaluate hand.yaml --policy hand.csv --json");
+    o = cai_test_run("evaluate hand.yaml --policy hand.csv --json");
     CU_ASSERT_EQUAL(o.status, 0);
     CU_ASSERT_STRING_EQUAL(o.err, "");
     CAI_ASSERT_CLOSE(jnum(o.out, "plain_return"), 1.75, 1e-12);
     CAI_ASSERT_CLOSE(jnum(o.out, "soft_return"), 1.75 - 0.5 * log(2.0), 1e-12);
-    done(&o);
+    cai_test_outcome_free(&o);
 }
 
 /* ---- errors ------------------------------------------------------------ */
@@ -955,7 +871,7 @@ static void test_policy_errors(void)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char args[256];
-        write_file(cases[i].file, cases[i].text);
+        cai_test_write_file(cases[i].file, cases[i].text);
         snprintf(args, sizeof args, "evaluate %s.yaml --policy %s", cases[i].model,
                  cases[i].file);
         expect_error(args, cases[i].want);
@@ -970,7 +886,7 @@ static void test_model_errors(void)
     /* a loader error, with its line and column */
     write_model("bad.yaml", &tiny, "horizn: 3\n");
     size_t line = 0;
-    char *text = slurp("bad.yaml");
+    char *text = cai_test_slurp("bad.yaml");
     for (const char *p = text; *p; p++)
         line += *p == '\n';
     free(text);
@@ -989,10 +905,10 @@ static void test_model_errors(void)
     write_model("pos.yaml", &pos, NULL);
     expect_error("solve pos.yaml", "pos.yaml: error: ");
     expect_error("sample pos.yaml", "pos.yaml: error: ");
-    outcome o = run("solve pos.yaml --algorithm variational --json");
+    cai_test_outcome o = cai_test_run("solve pos.yaml --algorithm variational --json");
     CU_ASSERT_EQUAL(o.status, 0); /* variational accepts it */
     check_solve_json(o.out, &pos, "variational", pos.alpha, 0);
-    done(&o);
+    cai_test_outcome_free(&o);
     write_model("disc.yaml", &disc, NULL);
     expect_error("solve disc.yaml --algorithm map", "disc.yaml: error: ");
 }
@@ -1001,7 +917,7 @@ static void test_usage_errors(void)
 {
     write_model("tiny.yaml", &tiny, NULL);
     write_model("disc.yaml", &disc, NULL);
-    write_file("fg.yaml", "kind: factor_graph\nvariables: [{name: A, card: 2}]\n"
+    cai_test_write_file("fg.yaml", "kind: factor_graph\nvariables: [{name: A, card: 2}]\n"
                           "factors: [{scope: [A], table: [1, 3]}]\n");
     static const char *const cases[][2] = {
         {"solve tiny.yaml --temperature -1",
@@ -1041,19 +957,19 @@ static void test_usage_errors(void)
         expect_error(cases[i][0], cases[i][1]);
 
     /* factor graphs keep exact and map */
-    outcome o = run("solve fg.yaml --algorithm map --json");
+    cai_test_outcome o = cai_test_run("solve fg.yaml --algorithm map --json");
     CU_ASSERT_EQUAL(o.status, 0);
     CAI_ASSERT_CLOSE(jnum(o.out, "log_z"), log(4.0), 1e-12);
-    done(&o);
-    o = run("check fg.yaml tiny.yaml");
+    cai_test_outcome_free(&o);
+    o = cai_test_run("check fg.yaml tiny.yaml");
     CU_ASSERT_EQUAL(o.status, 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "fg.yaml: ok (factor_graph, 1 variables"));
-    done(&o);
+    cai_test_outcome_free(&o);
 }
 
 static void test_help(void)
 {
-    outcome o = run("--help");
+    cai_test_outcome o = cai_test_run("--help");
     CU_ASSERT_EQUAL(o.status, 0);
     const char *want[] = {"solve MODEL", "sample MODEL", "evaluate MODEL", "check MODEL",
                           "--temperature", "--horizon", "--tol", "--max-iterations",
@@ -1061,30 +977,31 @@ static void test_help(void)
                           "state,action,prob", "t,state,action,prob", "log_evidence (null"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         CU_ASSERT_PTR_NOT_NULL(strstr(o.out, want[i]));
-    done(&o);
-    o = run("evaluate --help");
+    cai_test_outcome_free(&o);
+    o = cai_test_run("evaluate --help");
     CU_ASSERT_EQUAL(o.status, 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "usage: cai"));
-    done(&o);
+    cai_test_outcome_free(&o);
 }
 
 static void test_output_file(void)
 {
     write_model("tiny.yaml", &tiny, NULL);
-    outcome o = run("solve tiny.yaml --json -o out.json --algorithm variational");
+    cai_test_outcome o =
+        cai_test_run("solve tiny.yaml --json -o out.json --algorithm variational");
     CU_ASSERT_EQUAL(o.status, 0);
     CU_ASSERT_STRING_EQUAL(o.out, "");
     CU_ASSERT_STRING_EQUAL(o.err, "");
-    done(&o);
-    char *text = slurp("out.json");
+    cai_test_outcome_free(&o);
+    char *text = cai_test_slurp("out.json");
     CU_ASSERT_FATAL(text != NULL);
     check_solve_json(text, &tiny, "variational", tiny.alpha, tiny.T);
     free(text);
-    o = run("sample tiny.yaml --count 2 -o out.txt");
+    o = cai_test_run("sample tiny.yaml --count 2 -o out.txt");
     CU_ASSERT_EQUAL(o.status, 0);
     CU_ASSERT_STRING_EQUAL(o.out, "");
-    done(&o);
-    text = slurp("out.txt");
+    cai_test_outcome_free(&o);
+    text = cai_test_slurp("out.txt");
     CU_ASSERT_FATAL(text != NULL);
     CU_ASSERT_EQUAL(check_trajectories(text, &tiny, tiny.T, 0), 2);
     free(text);
@@ -1092,14 +1009,14 @@ static void test_output_file(void)
     model pos = disc;
     pos.r[0][0] = 1.0;
     write_model("pos.yaml", &pos, NULL);
-    o = run("solve pos.yaml --json -o fresh.json");
+    o = cai_test_run("solve pos.yaml --json -o fresh.json");
     CU_ASSERT_EQUAL(o.status, 2);
-    done(&o);
-    CU_ASSERT_PTR_NULL(slurp("fresh.json"));
-    o = run("solve tiny.yaml -o no/such/dir/out.json");
+    cai_test_outcome_free(&o);
+    CU_ASSERT_PTR_NULL(cai_test_slurp("fresh.json"));
+    o = cai_test_run("solve tiny.yaml -o no/such/dir/out.json");
     CU_ASSERT_EQUAL(o.status, 1);
     CU_ASSERT(strncmp(o.err, "no/such/dir/out.json: error: ", 29) == 0);
-    done(&o);
+    cai_test_outcome_free(&o);
     /* a failed write to stdout is status 1 */
     struct stat st;
     if (stat("/dev/full", &st) != 0)
@@ -1107,12 +1024,8 @@ static void test_output_file(void)
     const char *cmds[] = {"solve tiny.yaml --json", "solve tiny.yaml",
                           "sample tiny.yaml --count 50", "evaluate tiny.yaml --policy out.json"};
     for (size_t i = 0; i < 4; i++) {
-        char cmd[1024];
-        snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s >/dev/full 2>stderr.txt", dir, CAI_EXE,
-                 cmds[i]);
-        int rc = system(cmd);
-        CU_ASSERT(rc != -1 && WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
-        char *err = slurp("stderr.txt");
+        CU_ASSERT(cai_test_run_to_full(cmds[i]) == 1);
+        char *err = cai_test_slurp("stderr.txt");
         CU_ASSERT(err != NULL && strncmp(err, "<stdout>: error: ", 17) == 0);
         free(err);
     }
@@ -1120,7 +1033,7 @@ static void test_output_file(void)
 
 void cai_test_register(void)
 {
-    CU_pSuite s = CU_add_suite("cli_mdp", suite_init, suite_clean);
+    CU_pSuite s = CU_add_suite("cli_mdp", suite_init, cai_test_dir_remove);
     CU_add_test(s, "--help", test_help);
     CU_add_test(s, "solve --json vs the oracle", test_solve_json);
     CU_add_test(s, "map", test_map);

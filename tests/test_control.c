@@ -6,6 +6,9 @@
 #include "cai/cai.h"
 
 #include <gsl/gsl_rng.h>
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -674,6 +677,69 @@ static void test_tying(void)
     gsl_rng_free(rng);
 }
 
+/* Threads split rows, never a sum: one and two threads give the same bits,
+ * on a model large enough for the kernels to go parallel. */
+static void test_threads_bit_identical(void)
+{
+#if defined(_OPENMP)
+    size_t S = 6000, A = 4, B = 5, SA = S * A, T = 4;
+    size_t *rp = malloc((SA + 1) * sizeof *rp), *next = malloc(SA * B * sizeof *next);
+    double *prob = malloc(SA * B * sizeof *prob), *rew = malloc(SA * sizeof *rew);
+    double *rho = calloc(S, sizeof *rho);
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 14);
+    rho[0] = 1;
+    rp[0] = 0;
+    for (size_t r = 0; r < SA; r++) {
+        size_t base = gsl_rng_uniform_int(rng, S - B);
+        double left = 1;
+        for (size_t k = 0; k < B; k++) {
+            next[r * B + k] = base + k;
+            double p = k + 1 < B ? left * gsl_rng_uniform(rng) : left;
+            prob[r * B + k] = p;
+            left -= p;
+        }
+        rp[r + 1] = (r + 1) * B;
+        rew[r] = -3 * gsl_rng_uniform(rng);
+    }
+    cai_mdp_spec sp = {.n_states = S, .n_actions = A, .initial = rho, .row_ptr = rp,
+                       .next = next, .prob = prob, .reward = rew, .horizon = T,
+                       .temperature = 0.7};
+    cai_mdp *m = NULL;
+    cai_error e;
+    CU_ASSERT_FATAL(cai_mdp_create(&sp, &m, &e) == CAI_OK);
+    for (int alg = 0; alg < 2; alg++) {
+        double *V[2], *pi[2];
+        for (int k = 0; k < 2; k++) {
+            omp_set_num_threads(k + 1);
+            cai_solve_options o = cai_solve_options_default();
+            o.algorithm = alg ? CAI_CONTROL_VARIATIONAL : CAI_CONTROL_EXACT;
+            cai_solution *sol = NULL;
+            CU_ASSERT_FATAL(cai_mdp_solve(m, &o, &sol, &e) == CAI_OK);
+            V[k] = malloc(S * sizeof(double));
+            pi[k] = malloc(SA * sizeof(double));
+            cai_solution_value(sol, 0, V[k], &e);
+            cai_solution_policy(sol, 1, pi[k], &e);
+            cai_solution_free(sol);
+        }
+        CU_ASSERT(memcmp(V[0], V[1], S * sizeof(double)) == 0);
+        CU_ASSERT(memcmp(pi[0], pi[1], SA * sizeof(double)) == 0);
+        for (int k = 0; k < 2; k++) {
+            free(V[k]);
+            free(pi[k]);
+        }
+    }
+    omp_set_num_threads(omp_get_num_procs());
+    cai_mdp_free(m);
+    gsl_rng_free(rng);
+    free(rp);
+    free(next);
+    free(prob);
+    free(rew);
+    free(rho);
+#endif
+}
+
 void cai_test_register(void)
 {
     CU_pSuite s = CU_add_suite("control", NULL, NULL);
@@ -693,4 +759,5 @@ void cai_test_register(void)
     CU_add_test(s, "sampling", test_sample);
     CU_add_test(s, "rewards of 1e6 over 1e5 steps", test_large_rewards);
     CU_add_test(s, "tied potentials", test_tying);
+    CU_add_test(s, "one and two threads: the same bits", test_threads_bit_identical);
 }

@@ -3,6 +3,7 @@
  * potentials, graphs, plans and queries. */
 #include "harness.h"
 #include "oracle.h"
+#include "support.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -11,19 +12,6 @@
 
 /* ------------------------------------------------------------------ */
 /* random forests                                                      */
-
-#define JOINT_CAP 20000
-
-static void shuffle(gsl_rng *r, size_t *a, size_t n)
-{
-    for (size_t i = n; i > 1; i--) {
-        size_t j = gsl_rng_uniform_int(r, i);
-        size_t t = a[i - 1];
-        a[i - 1] = a[j];
-        a[j] = t;
-    }
-}
-
 
 /* A potential for scope[0..k-1]: dense or CSR (child = last position),
  * shared with an earlier one of the same shape half the time. */
@@ -50,15 +38,9 @@ static void gen_forest(tm_model *m, gsl_rng *r, int wide)
     size_t n = 2 + gsl_rng_uniform_int(r, 11);
     for (size_t v = 0; v < n; v++) /* cardinality 1 now and then */
         tm_add_var(m, gsl_rng_uniform(r) < 0.05 ? 1 : 2 + gsl_rng_uniform_int(r, 4));
-    while (tm_joint_size(m) > JOINT_CAP) {
-        size_t v = gsl_rng_uniform_int(r, n);
-        if (m->card[v] > 2)
-            m->card[v]--;
-    }
+    tm_cap_joint(m, r, TM_JOINT_CAP);
     size_t perm[TM_MAXV];
-    for (size_t v = 0; v < n; v++)
-        perm[v] = v;
-    shuffle(r, perm, n);
+    cai_test_permutation(r, perm, n);
     int placed[TM_MAXV] = {0};
     size_t placed_list[TM_MAXV];
     size_t n_placed = 0;
@@ -79,18 +61,12 @@ static void gen_forest(tm_model *m, gsl_rng *r, int wide)
         placed_list[n_placed++] = v;
         /* a third variable 30% of the time, then a fourth 25% */
         for (double p = 0.3; k < 4 && gsl_rng_uniform(r) < p; p = 0.25) {
-            size_t before = k;
-            for (size_t j = i + 1; j < n; j++)
-                if (!placed[perm[j]]) {
-                    scope[k++] = perm[j];
-                    placed[perm[j]] = 1;
-                    placed_list[n_placed++] = perm[j];
-                    break;
-                }
-            if (k == before)
+            size_t u = tm_place_next(perm, i + 1, n, placed, placed_list, &n_placed);
+            if (u == CAI_NONE)
                 break;
+            scope[k++] = u;
         }
-        shuffle(r, scope, k);
+        cai_test_shuffle(r, scope, k);
         size_t pot = make_pot(m, r, scope, k, wide, 0.3);
         tm_add_factor(m, pot, scope, k, CAI_MODE_NORMAL, 1);
     }
@@ -101,7 +77,7 @@ static void gen_forest(tm_model *m, gsl_rng *r, int wide)
         const tm_factor *host = &m->f[gsl_rng_uniform_int(r, n_main)];
         size_t scope[4];
         memcpy(scope, host->scope, host->k * sizeof(size_t));
-        shuffle(r, scope, host->k);
+        cai_test_shuffle(r, scope, host->k);
         size_t k = 2 + gsl_rng_uniform_int(r, host->k - 1); /* 2..host k */
         size_t pot = make_pot(m, r, scope, k, wide, 0.3);
         tm_add_factor(m, pot, scope, k, CAI_MODE_NORMAL, 0);
@@ -316,9 +292,7 @@ static void run_forest(gsl_rng *r, unsigned long seed, int wide)
     gen_forest(&m, r, wide);
 
     size_t order[TM_MAXF];
-    for (size_t i = 0; i < m.nf; i++)
-        order[i] = i;
-    shuffle(r, order, m.nf);
+    cai_test_permutation(r, order, m.nf);
     cai_graph *g = tm_build_graph(&m, order, 1);
 
     /* accessors and tying bookkeeping */
@@ -478,28 +452,28 @@ static void print_coverage(void)
     memset(&cov, 0, sizeof cov);
 }
 
-static void test_random_forests(void)
+/* count forests from the seeds first, first + 1, ..., then the coverage. */
+static void run_forests(unsigned long first, unsigned long count, int wide)
 {
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    for (unsigned long t = 0; t < 200; t++) {
-        gsl_rng_set(r, 1000 + t);
-        run_forest(r, 1000 + t, 0);
+    for (unsigned long t = 0; t < count; t++) {
+        gsl_rng_set(r, first + t);
+        run_forest(r, first + t, wide);
     }
     print_coverage();
     gsl_rng_free(r);
+}
+
+static void test_random_forests(void)
+{
+    run_forests(1000, 200, 0);
 }
 
 /* Log values spanning hundreds of nats: messages beyond the scaled linear
  * domain, so the log-domain kernels run. */
 static void test_random_forests_wide(void)
 {
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    for (unsigned long t = 0; t < 60; t++) {
-        gsl_rng_set(r, 5000 + t);
-        run_forest(r, 5000 + t, 1);
-    }
-    print_coverage();
-    gsl_rng_free(r);
+    run_forests(5000, 60, 1);
 }
 
 /* Messages whose values span just under and just over the ~600 nats of the

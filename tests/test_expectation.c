@@ -8,23 +8,12 @@
  * the deterministic case (ELBO = log Z) and the structure errors. */
 #include "harness.h"
 #include "oracle.h"
+#include "support.h"
 
 #include <gsl/gsl_randist.h>
 
 /* ------------------------------------------------------------------ */
 /* generators                                                          */
-
-#define JOINT_CAP 20000
-
-static void shuffle(gsl_rng *r, size_t *a, size_t n)
-{
-    for (size_t i = n; i > 1; i--) {
-        size_t j = gsl_rng_uniform_int(r, i);
-        size_t t = a[i - 1];
-        a[i - 1] = a[j];
-        a[j] = t;
-    }
-}
 
 /* Dense table over cards with entries uniform in [lo, hi]; with
  * row_zero_prob, entries are zero with that probability but every row (all
@@ -70,7 +59,7 @@ static void gen_mdp(tm_model *m, gsl_rng *r, const mdp_opts *o)
         size_t n = 1;
         for (size_t t = 0; t <= T; t++)
             n *= S * (t < T ? A : 1);
-        if (n <= JOINT_CAP)
+        if (n <= TM_JOINT_CAP)
             break;
         T--;
     }
@@ -79,7 +68,8 @@ static void gen_mdp(tm_model *m, gsl_rng *r, const mdp_opts *o)
     for (size_t i = 0; i < nv; i++)
         role[i] = i;
     if (gsl_rng_uniform(r) < 0.3)
-        shuffle(r, role, nv); /* the default root may then be on a child side */
+        /* the default root may then be on a child side */
+        cai_test_shuffle(r, role, nv);
     size_t card_of_index[2 * 4 + 1];
     for (size_t i = 0; i < nv; i++)
         card_of_index[role[i]] = (i % 2 == 0) ? S : A;
@@ -155,15 +145,9 @@ static void gen_tree(tm_model *m, gsl_rng *r, int shape)
     size_t n = 3 + gsl_rng_uniform_int(r, 6);
     for (size_t v = 0; v < n; v++)
         tm_add_var(m, 2 + gsl_rng_uniform_int(r, 3));
-    while (tm_joint_size(m) > JOINT_CAP) {
-        size_t v = gsl_rng_uniform_int(r, n);
-        if (m->card[v] > 2)
-            m->card[v]--;
-    }
+    tm_cap_joint(m, r, TM_JOINT_CAP);
     size_t perm[TM_MAXV];
-    for (size_t v = 0; v < n; v++)
-        perm[v] = v;
-    shuffle(r, perm, n);
+    cai_test_permutation(r, perm, n);
     int placed[TM_MAXV] = {0};
     size_t list[TM_MAXV], n_placed = 0;
     size_t droots[TM_MAXV], n_roots = 0;
@@ -185,14 +169,11 @@ static void gen_tree(tm_model *m, gsl_rng *r, int shape)
         size_t nb = 1;
         placed[v] = 1;
         list[n_placed++] = v;
-        if (shape == 0 && gsl_rng_uniform(r) < 0.3)
-            for (size_t j = i + 1; j < n; j++)
-                if (!placed[perm[j]]) {
-                    below[nb++] = perm[j];
-                    placed[perm[j]] = 1;
-                    list[n_placed++] = perm[j];
-                    break;
-                }
+        if (shape == 0 && gsl_rng_uniform(r) < 0.3) {
+            size_t w = tm_place_next(perm, i + 1, n, placed, list, &n_placed);
+            if (w != CAI_NONE)
+                below[nb++] = w;
+        }
         size_t k = nb + 1;
         double kind = gsl_rng_uniform(r);
         size_t sc[3], cards[3];
@@ -203,7 +184,7 @@ static void gen_tree(tm_model *m, gsl_rng *r, int shape)
             size_t ci = gsl_rng_uniform_int(r, nb);
             size_t pa[2] = {u, below[1 - ci]};
             size_t npa = nb; /* u plus the other below variable, if any */
-            shuffle(r, pa, npa);
+            cai_test_shuffle(r, pa, npa);
             for (size_t j = 0; j < npa; j++)
                 sc[j] = pa[j];
             sc[npa] = below[ci];
@@ -213,7 +194,7 @@ static void gen_tree(tm_model *m, gsl_rng *r, int shape)
             sc[0] = u;
             for (size_t j = 0; j < nb; j++)
                 sc[1 + j] = below[j];
-            shuffle(r, sc, k);
+            cai_test_shuffle(r, sc, k);
             csr = kind < 0.7;
         }
         for (size_t j = 0; j < k; j++)
@@ -242,7 +223,7 @@ static void gen_tree(tm_model *m, gsl_rng *r, int shape)
         } else {
             k = 2;
             memcpy(sc, h->scope, h->k * sizeof(size_t));
-            shuffle(r, sc, h->k);
+            cai_test_shuffle(r, sc, h->k);
         }
         size_t cards[2] = {m->card[sc[0]], m->card[sc[1]]};
         size_t pot = dense_pot(m, r, 2, cards, -1.0, 1.0, 0.0);

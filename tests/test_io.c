@@ -7,6 +7,7 @@
  * error path of the loader has a test of its status, line, column and a key
  * phrase of its message. */
 #include "harness.h"
+#include "support.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -594,30 +595,6 @@ static void test_load_file_errors(void)
 
 /* ---- error paths ------------------------------------------------------- */
 
-static void check_error(const char *text, cai_status code, size_t line,
-                        size_t column, const char *phrase)
-{
-    cai_model *m = NULL;
-    cai_error err;
-    cai_error_clear(&err);
-    cai_status st = cai_model_load_string(text, strlen(text), "bad.yaml", &m,
-                                          &err);
-    CU_ASSERT_EQUAL(st, code);
-    CU_ASSERT_EQUAL(err.code, code);
-    CU_ASSERT_PTR_NULL(m);
-    CU_ASSERT_STRING_EQUAL(err.file, "bad.yaml");
-    CU_ASSERT_EQUAL(err.line, line);
-    CU_ASSERT_EQUAL(err.column, column);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, phrase));
-    CU_ASSERT_PTR_NULL(strchr(err.message, '\n'));
-    if (st != code || err.line != line || err.column != column ||
-        strstr(err.message, phrase) == NULL)
-        fprintf(stderr, "\n  got %d %zu:%zu: %s\n  want %d %zu:%zu: ...%s...\n",
-                (int)st, err.line, err.column, err.message, (int)code, line,
-                column, phrase);
-    cai_model_free(m);
-}
-
 #define HEAD "kind: factor_graph\n"
 #define VARS_AB "variables: [{name: A, card: 2}, {name: B, card: 3, states: [lo, mid, hi]}]\n"
 #define VARS_A "variables: [{name: A, card: 2}]\n"
@@ -789,12 +766,7 @@ static void check_error(const char *text, cai_status code, size_t line,
     X(evidence_value_type, HEAD VARS_AB "factors: []\nevidence: {B: [lo]}\n", \
       CAI_ERR_MODEL, 4, 15, "expected a state index or name, got a sequence")
 
-#define DEFINE_CASE(name, text, code, line, column, phrase)                   \
-    static void test_err_##name(void)                                         \
-    {                                                                         \
-        check_error(text, code, line, column, phrase);                        \
-    }
-ERROR_CASES(DEFINE_CASE)
+ERROR_CASES(CAI_TEST_DEFINE_ERROR_CASE)
 
 /* ---- the JSON writer --------------------------------------------------- */
 
@@ -969,9 +941,7 @@ void cai_test_register(void)
     CU_add_test(s, "number spellings", test_number_spellings);
     CU_add_test(s, "evidence spellings", test_evidence_spellings);
     CU_add_test(s, "file errors", test_load_file_errors);
-#define REGISTER_CASE(name, text, code, line, column, phrase)                 \
-    CU_add_test(s, "error " #name, test_err_##name);
-    ERROR_CASES(REGISTER_CASE)
+    ERROR_CASES(CAI_TEST_REGISTER_ERROR_CASE)
     CU_add_test(s, "json compact", test_json_compact);
     CU_add_test(s, "json indented", test_json_indented);
     CU_add_test(s, "json misuse", test_json_misuse);

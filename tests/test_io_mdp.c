@@ -9,6 +9,7 @@
  * loaded and checked too (the lottery against a hand-written backup of the
  * DESIGN.md equations, for the optimism gap it is meant to show). */
 #include "harness.h"
+#include "support.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -96,30 +97,6 @@ static void check_names(const cai_mdp *p, const char *const *states, size_t S,
         CU_ASSERT_STRING_EQUAL(cai_mdp_state_name(p, s), states[s]);
     for (size_t a = 0; a < A; a++)
         CU_ASSERT_STRING_EQUAL(cai_mdp_action_name(p, a), actions[a]);
-}
-
-static void check_error(const char *text, cai_status code, size_t line,
-                        size_t column, const char *phrase)
-{
-    cai_model *m = NULL;
-    cai_error err;
-    cai_error_clear(&err);
-    cai_status st = cai_model_load_string(text, strlen(text), "bad.yaml", &m,
-                                          &err);
-    CU_ASSERT_EQUAL(st, code);
-    CU_ASSERT_EQUAL(err.code, code);
-    CU_ASSERT_PTR_NULL(m);
-    CU_ASSERT_STRING_EQUAL(err.file, "bad.yaml");
-    CU_ASSERT_EQUAL(err.line, line);
-    CU_ASSERT_EQUAL(err.column, column);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, phrase));
-    CU_ASSERT_PTR_NULL(strchr(err.message, '\n'));
-    if (st != code || err.line != line || err.column != column ||
-        strstr(err.message, phrase) == NULL)
-        fprintf(stderr, "\n  got %d %zu:%zu: %s\n  want %d %zu:%zu: ...%s...\n",
-                (int)st, err.line, err.column, err.message, (int)code, line,
-                column, phrase);
-    cai_model_free(m);
 }
 
 /* ---- the example ----------------------------------------------- */
@@ -903,12 +880,7 @@ static void test_large(void)
     X(unknown_kind, "kind: pomdp\n", CAI_ERR_MODEL, 1, 7,                     \
       "unknown kind 'pomdp' (expected factor_graph, mdp or gridworld)")
 
-#define DEFINE_CASE(name, text, code, line, column, phrase)                   \
-    static void test_err_##name(void)                                         \
-    {                                                                         \
-        check_error(text, code, line, column, phrase);                        \
-    }
-ERROR_CASES(DEFINE_CASE)
+ERROR_CASES(CAI_TEST_DEFINE_ERROR_CASE)
 
 /* A sum inside the tolerance is accepted (the same test as the builder's). */
 static void test_sum_tolerance(void)
@@ -934,7 +906,5 @@ void cai_test_register(void)
     CU_add_test(s, "model files", test_model_files);
     CU_add_test(s, "10^6 transitions", test_large);
     CU_add_test(s, "sum tolerance", test_sum_tolerance);
-#define REGISTER_CASE(name, text, code, line, column, phrase)                 \
-    CU_add_test(s, "error " #name, test_err_##name);
-    ERROR_CASES(REGISTER_CASE)
+    ERROR_CASES(CAI_TEST_REGISTER_ERROR_CASE)
 }

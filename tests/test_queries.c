@@ -127,10 +127,14 @@ static void reference(const chain *c, backup b, double V[MAXT + 1][MAXS],
             for (size_t a = 0; a < c->A; a++) {
                 double inner;
                 if (b == EXACT) {
-                    double z = 0;
+                    double m = -INFINITY, z = 0;
                     for (size_t n = 0; n < c->S; n++)
-                        z += c->P[s][a][n] * exp(V[t + 1][n]);
-                    inner = log(z);
+                        if (c->P[s][a][n] > 0)
+                            m = fmax(m, V[t + 1][n]);
+                    for (size_t n = 0; n < c->S; n++)
+                        if (c->P[s][a][n] > 0)
+                            z += c->P[s][a][n] * exp(V[t + 1][n] - m);
+                    inner = m + log(z);
                 } else if (b == EXACT_HARD) {
                     inner = -INFINITY;
                     for (size_t n = 0; n < c->S; n++)
@@ -151,13 +155,20 @@ static void reference(const chain *c, backup b, double V[MAXT + 1][MAXS],
     }
 }
 
-static void check_chain(backup b)
+static void check_chain_scaled(backup b, double spread)
 {
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(rng, 42 + (unsigned long)b);
+    gsl_rng_set(rng, 42 + (unsigned long)b + (unsigned long)spread);
     for (int trial = 0; trial < 60; trial++) {
         chain c;
         chain_random(&c, rng);
+        /* spread > 1 puts the rewards thousands of nats apart, so many groups
+         * of rows underflow in the scaled kernels and take the log domain */
+        for (size_t s = 0; s < c.S; s++) {
+            for (size_t a = 0; a < c.A; a++)
+                c.r[s][a] *= spread;
+            c.term[s] *= spread;
+        }
         bool var = b == VARIATIONAL || b == VARIATIONAL_HARD;
         bool hard = b == EXACT_HARD || b == VARIATIONAL_HARD;
         cai_factor_mode dyn = var ? CAI_MODE_EXPECTATION : hard ? CAI_MODE_SUPPORT : CAI_MODE_NORMAL;
@@ -191,13 +202,15 @@ static void check_chain(backup b)
         }
         /* log Z: log sum rho exp V0 (exact), sum rho V0 (variational), the
          * max over s0 of log rho + V0 (hard exact) */
-        double want = 0, best = -INFINITY;
-        for (size_t s = 0; s < c.S; s++) {
-            want += var ? c.rho[s] * V[0][s] : c.rho[s] * exp(V[0][s]);
+        double want = 0, best = -INFINITY, sum = 0;
+        for (size_t s = 0; s < c.S; s++)
             best = fmax(best, log(c.rho[s]) + V[0][s]);
+        for (size_t s = 0; s < c.S; s++) {
+            want += c.rho[s] * V[0][s];
+            sum += exp(log(c.rho[s]) + V[0][s] - best);
         }
         if (!var)
-            want = hard ? best : log(want);
+            want = hard ? best : best + log(sum);
         CAI_ASSERT_CLOSE(cai_query_log_z(ws), want, 1e-10);
         if (hard && var) {
             size_t as[2 * MAXT + 2];
@@ -210,7 +223,10 @@ static void check_chain(backup b)
     gsl_rng_free(rng);
 }
 
+static void check_chain(backup b) { check_chain_scaled(b, 1.0); }
 static void test_exact_chain(void) { check_chain(EXACT); }
+static void test_exact_chain_wide(void) { check_chain_scaled(EXACT, 3000.0); }
+static void test_variational_chain_wide(void) { check_chain_scaled(VARIATIONAL, 3000.0); }
 static void test_variational_chain(void) { check_chain(VARIATIONAL); }
 static void test_support_max_chain(void) { check_chain(EXACT_HARD); }
 static void test_max_expectation_chain(void) { check_chain(VARIATIONAL_HARD); }
@@ -370,6 +386,8 @@ void cai_test_register(void)
     CU_pSuite s = CU_add_suite("queries", NULL, NULL);
     CU_add_test(s, "upward and cavity, exact chain", test_exact_chain);
     CU_add_test(s, "upward and cavity, variational chain", test_variational_chain);
+    CU_add_test(s, "exact chain, rewards 1e4 apart (log-domain fallback)", test_exact_chain_wide);
+    CU_add_test(s, "variational chain, rewards 1e4 apart", test_variational_chain_wide);
     CU_add_test(s, "support mode with max-product (hard exact)", test_support_max_chain);
     CU_add_test(s, "max-product with expectation (hard variational)", test_max_expectation_chain);
     CU_add_test(s, "soft evidence", test_soft_evidence);

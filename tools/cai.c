@@ -178,6 +178,25 @@ int cli_output_open(cli_output *o, const char *path)
     return CLI_OK;
 }
 
+int cli_output_open_after(cli_output *o, const char *path, cai_status st,
+                          const cai_error *err, const char *input)
+{
+    if (st != CAI_OK)
+        return cli_report(err, input, cli_input_status(st));
+    return cli_output_open(o, path);
+}
+
+void cli_json_begin_solution(cai_json *j, const cai_model *m, const char *algorithm)
+{
+    cai_json_begin_object(j);
+    cai_json_key(j, "kind");
+    cai_json_string(j, cai_model_kind_name(cai_model_get_kind(m)));
+    cai_json_key(j, "name");
+    cai_json_string(j, cai_model_name(m));
+    cai_json_key(j, "algorithm");
+    cai_json_string(j, algorithm);
+}
+
 int cli_output_close(cli_output *o, cai_status st, cai_error *err)
 {
     const char *name = o->path ? o->path : "<stdout>";

@@ -77,11 +77,21 @@ typedef struct cli_output {
 /* Open the output; on failure report it and return CLI_FAIL. */
 int cli_output_open(cli_output *o, const char *path);
 
+/* Open the output once the work that produces it is done: when that failed
+ * (st, err), report it against input with cli_input_status(st) and open
+ * nothing; otherwise as cli_output_open(). */
+int cli_output_open_after(cli_output *o, const char *path, cai_status st,
+                          const cai_error *err, const char *input);
+
 /* Finish the output. st/err say whether writing it went well (a JSON
  * writer's status); a stream error is detected here as well. On success the
  * temporary file is renamed onto the destination and CLI_OK returned; on
  * failure it is removed, the error reported and CLI_FAIL returned. */
 int cli_output_close(cli_output *o, cai_status st, cai_error *err);
+
+/* Begin the JSON object `solve --json` writes for model m: its "kind",
+ * "name" and "algorithm" members come first, whatever the kind. */
+void cli_json_begin_solution(cai_json *j, const cai_model *m, const char *algorithm);
 
 /* The command-line help, printed by --help. */
 extern const char cli_usage_text[];

@@ -99,13 +99,7 @@ static void write_json(FILE *out, const cai_model *m, const char *algorithm,
     cai_json *j = NULL;
     if ((*st = cai_json_create(out, 2, &j, err)) != CAI_OK)
         return;
-    cai_json_begin_object(j);
-    cai_json_key(j, "kind");
-    cai_json_string(j, cai_model_kind_name(cai_model_get_kind(m)));
-    cai_json_key(j, "name");
-    cai_json_string(j, cai_model_name(m));
-    cai_json_key(j, "algorithm");
-    cai_json_string(j, algorithm);
+    cli_json_begin_solution(j, m, algorithm);
     cai_json_key(j, "log_z");
     cai_json_number(j, r->log_z);
     cai_json_key(j, "marginals");
@@ -249,12 +243,9 @@ int cmd_factor_graph_solve(const cai_model *m, const cli_options *opt)
     results r;
     memset(&r, 0, sizeof r);
     cai_status st = solve(cai_model_graph(m), &r, &err);
-    if (st != CAI_OK) {
-        rc = cli_report(&err, opt->model, cli_input_status(st));
-        goto done;
-    }
     cli_output out;
-    if ((rc = cli_output_open(&out, opt->output)) != CLI_OK)
+    rc = cli_output_open_after(&out, opt->output, st, &err, opt->model);
+    if (rc != CLI_OK)
         goto done;
     if (opt->json)
         write_json(out.f, m, opt->algorithm, &r, &err, &st);

@@ -220,13 +220,7 @@ static cai_status write_solve_json(FILE *f, const cai_model *model,
     cai_status st = cai_json_create(f, 2, &j, err);
     if (st != CAI_OK)
         return st;
-    cai_json_begin_object(j);
-    cai_json_key(j, "kind");
-    cai_json_string(j, cai_model_kind_name(cai_model_get_kind(model)));
-    cai_json_key(j, "name");
-    cai_json_string(j, cai_model_name(model));
-    cai_json_key(j, "algorithm");
-    cai_json_string(j, cai_control_algorithm_name(alg));
+    cli_json_begin_solution(j, model, cai_control_algorithm_name(alg));
     cai_json_key(j, "states");
     json_names(j, mdp, true);
     cai_json_key(j, "actions");
@@ -455,12 +449,9 @@ int cmd_mdp_sample(const cai_model *model, const cli_options *opt)
     cai_error_clear(&err);
     cai_status st = cai_solution_sample(sol, opt->seed, opt->count, max_steps, traj, steps,
                                         &err);
-    if (st != CAI_OK) {
-        rc = cli_report(&err, opt->model, cli_input_status(st));
-        goto done;
-    }
     cli_output out;
-    if ((rc = cli_output_open(&out, opt->output)) != CLI_OK)
+    rc = cli_output_open_after(&out, opt->output, st, &err, opt->model);
+    if (rc != CLI_OK)
         goto done;
     cai_json *j = NULL;
     if (opt->json && (st = cai_json_create(out.f, 2, &j, &err)) == CAI_OK) {
@@ -518,10 +509,8 @@ int cmd_mdp_evaluate(const cai_model *model, const cli_options *opt)
     }
     st = cai_mdp_evaluate(mdp, policy, stationary, &ev, &err);
     free(policy);
-    if (st != CAI_OK)
-        return cli_report(&err, opt->policy, cli_input_status(st));
     cli_output out;
-    int rc = cli_output_open(&out, opt->output);
+    int rc = cli_output_open_after(&out, opt->output, st, &err, opt->policy);
     if (rc != CLI_OK)
         return rc;
     if (opt->json) {

@@ -209,6 +209,20 @@ static cai_status skip_value(pf_reader *r, int depth)
     }
 }
 
+/* After an element of an array read up to its ']': step over the ',' before
+ * the next element, or stay on the ']'; anything else is a syntax error. */
+static cai_status array_next(pf_reader *r)
+{
+    skip_ws(r);
+    if (*r->p == ',') {
+        r->p++;
+        skip_ws(r);
+    } else if (*r->p != ']') {
+        return pf_fail_at(r, r->p, CAI_ERR_SYNTAX, "expected ',' or ']'");
+    }
+    return CAI_OK;
+}
+
 /* "states" or "actions": the model's names, in order. */
 static cai_status check_names(pf_reader *r, const cai_mdp *m, bool states)
 {
@@ -241,13 +255,8 @@ static cai_status check_names(pf_reader *r, const cai_mdp *m, bool states)
         }
         free(name);
         i++;
-        skip_ws(r);
-        if (*r->p == ',') {
-            r->p++;
-            skip_ws(r);
-        } else if (*r->p != ']') {
-            return pf_fail_at(r, r->p, CAI_ERR_SYNTAX, "expected ',' or ']'");
-        }
+        if ((st = array_next(r)) != CAI_OK)
+            return st;
     }
     r->p++;
     if (i < n)
@@ -295,13 +304,8 @@ static cai_status read_level(pf_reader *r, shape *sh, size_t level)
         if (st != CAI_OK)
             return st;
         n++;
-        skip_ws(r);
-        if (*r->p == ',') {
-            r->p++;
-            skip_ws(r);
-        } else if (*r->p != ']') {
-            return pf_fail_at(r, r->p, CAI_ERR_SYNTAX, "expected ',' or ']'");
-        }
+        if ((st = array_next(r)) != CAI_OK)
+            return st;
     }
     r->p++;
     if (n < sh->dims[level])

@@ -124,6 +124,9 @@ typedef struct cai_solve_options {
     size_t horizon;        /* 0: the model's (finite-horizon models only) */
     double tol;            /* discounted: sup-norm tolerance on V (default 1e-12) */
     size_t max_iterations; /* discounted: iteration cap (default 100000) */
+    bool state_marginals;  /* keep what cai_solution_state_marginal needs
+                              (default true); false runs the upward pass only
+                              and stores one value vector per step */
 } cai_solve_options;
 
 cai_solve_options cai_solve_options_default(void);

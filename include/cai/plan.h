@@ -51,6 +51,13 @@ typedef struct cai_plan_options {
                              sum_c p(c|pa) m(c), max over the free variables).
                              Such a plan answers log Z (the optimal value),
                              upward messages and cavities; it has no MAP. */
+    bool upward_only;     /* execute only the upward pass and keep one vector
+                             per variable: log Z, upward messages and
+                             cavities (so conditionals) are answered;
+                             marginals, factor beliefs and the MAP are not
+                             (CAI_ERR_STATE). For value functions of long
+                             horizons: memory is the sum of the
+                             cardinalities, not three times it. */
 } cai_plan_options;
 
 /* Defaults: sum-product, default roots, max-product ignores expectation. */

@@ -48,6 +48,7 @@ struct cai_solution {
     double log_evidence, objective;
     size_t iterations;
     bool converged;
+    bool marginals;    /* state marginals were asked for */
 };
 
 /* Build the graph for a solve: finite horizon unrolled T steps, or one

@@ -27,7 +27,8 @@ const char *cai_control_algorithm_name(cai_control_algorithm a)
 cai_solve_options cai_solve_options_default(void)
 {
     return (cai_solve_options){.algorithm = CAI_CONTROL_EXACT, .temperature = NAN,
-                               .horizon = 0, .tol = 1e-12, .max_iterations = 100000};
+                               .horizon = 0, .tol = 1e-12, .max_iterations = 100000,
+                               .state_marginals = true};
 }
 
 void cai_solution_free(cai_solution *sol)
@@ -179,6 +180,9 @@ cai_status cai_solution_state_marginal(const cai_solution *sol, size_t t, double
         memcpy(out, sol->fwd + t * S, S * sizeof *out);
         return CAI_OK;
     }
+    if (!sol->marginals)
+        return cai_error_set(err, CAI_ERR_STATE, NULL, 0, 0,
+                             "state marginals were not asked for (cai_solve_options)");
     return cai_query_marginal(sol->ws, sol->c.s[t], out, err);
 }
 
@@ -317,12 +321,17 @@ cai_status cai_mdp_solve(const cai_mdp *m, const cai_solve_options *opt, cai_sol
     sol->alpha = alpha;
     sol->T = discounted ? 0 : o.horizon ? o.horizon : m->T;
     sol->log_evidence = NAN;
+    sol->marginals = o.state_marginals;
     if ((st = control_compile(m, o.algorithm, alpha, sol->T, discounted, &sol->c, err)) != CAI_OK)
         goto fail;
     cai_plan_options po = cai_plan_options_default();
     po.algorithm = is_max_plan(sol) ? CAI_MAX_PRODUCT : CAI_SUM_PRODUCT;
     po.max_expectation = o.algorithm == CAI_CONTROL_VARIATIONAL && alpha == 0;
     po.root = sol->c.s[0];
+    /* the downward pass serves the state marginals of exact and variational
+     * solutions at alpha > 0, and the MAP trajectory */
+    po.upward_only = !(o.algorithm == CAI_CONTROL_MAP
+                       || (o.state_marginals && alpha > 0 && !discounted));
     if ((st = cai_plan_create(sol->c.g, &po, &sol->plan, err)) != CAI_OK
         || (st = cai_workspace_create(sol->plan, &sol->ws, err)) != CAI_OK)
         goto fail;
@@ -381,7 +390,8 @@ cai_status cai_mdp_solve(const cai_mdp *m, const cai_solve_options *opt, cai_sol
         free(assign);
         if (st != CAI_OK)
             goto fail;
-    } else if (alpha == 0 && !discounted && (st = hard_forward(sol, err)) != CAI_OK) {
+    } else if (alpha == 0 && !discounted && o.state_marginals
+               && (st = hard_forward(sol, err)) != CAI_OK) {
         goto fail;
     }
     *out_sol = sol;

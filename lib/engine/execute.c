@@ -5,35 +5,34 @@
 #include "cai/logmath.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 void cluster_row_in(const cai_plan *plan, const double *U, const cluster *c,
                     size_t excl, double *row_out, size_t *idx)
 {
     size_t kp = c->k - 1, R = c->p->n_rows;
-    for (size_t i = 0; i < kp; i++)
-        idx[i] = 0;
-    for (size_t r = 0; r < R; r++) {
-        double s = 0.0;
-        for (size_t i = 0; i < kp; i++)
-            if (i != excl)
-                s += U[plan->vars[c->vars[i]].off + idx[i]];
-        for (size_t a = 0; a < c->n_abs; a++) {
-            const absorbed *ab = &c->abs[a];
-            size_t row = 0;
-            for (size_t j = 0; j + 1 < ab->k; j++)
-                row = row * ab->p->cards[j] + idx[ab->pos[j]];
-            s += potential_log_value_sr(ab->p, row, idx[ab->pos[ab->k - 1]], ab->sr);
-        }
-        if (c->erow)
-            s += c->erow[r];
-        row_out[r] = s;
-        for (size_t i = kp; i-- > 0;) { /* odometer, last position fastest */
-            if (++idx[i] < c->p->cards[i])
-                break;
-            idx[i] = 0;
+    const double *xrow = c->xrow;
+    CAI_PARALLEL_FOR(R)
+    for (size_t r = 0; r < R; r++)
+        row_out[r] = xrow ? xrow[r] : 0.0;
+    /* add each parent's message, in runs of equal state (stride) */
+    size_t stride = R;
+    for (size_t i = 0; i < kp; i++) {
+        size_t card = c->p->cards[i];
+        stride /= card;
+        if (i == excl)
+            continue;
+        const double *u = U + plan->vars[c->vars[i]].off;
+        size_t runs = R / stride;
+        CAI_PARALLEL_FOR(runs)
+        for (size_t q = 0; q < runs; q++) {
+            double v = u[q % card];
+            for (size_t j = 0; j < stride; j++)
+                row_out[q * stride + j] += v;
         }
     }
+    (void)idx;
 }
 
 size_t cluster_row_state(const cai_plan *plan, const cluster *c, size_t r, size_t i)
@@ -59,6 +58,111 @@ static void local_terms(const cai_plan *plan, const cai_workspace *ws, size_t v,
     }
 }
 
+/* Sum-product message of cluster c to its up variable (a parent) in the
+ * scaled linear domain: one exp per state of each neighbour, one sparse
+ * matrix-vector product, one log per up state, against an exp and a log per
+ * row in the log domain. A group of rows whose scaled sum is near underflow
+ * is recomputed in the log domain, so the result is the same to rounding. */
+static void upward_scaled(const cai_plan *plan, cai_workspace *ws, const cluster *c, double *M)
+{
+    const cai_potential *p = c->p;
+    size_t kp = c->k - 1, u = c->up, R = p->n_rows;
+    size_t card_u = plan->vars[c->vars[u]].card;
+    semiring sr = cluster_sr(plan, c);
+    const double *U_child = ws->U + plan->vars[c->vars[kp]].off;
+    double *lin = ws->row_a, *s = ws->row_b, *w = ws->col_a;
+    /* the child's message, scaled: w = exp(U - max U) */
+    size_t K = p->n_cols;
+    double scale = -INFINITY;
+    for (size_t k = 0; k < K; k++)
+        scale = U_child[k] > scale ? U_child[k] : scale;
+    CAI_PARALLEL_FOR(K)
+    for (size_t k = 0; k < K; k++)
+        w[k] = exp(U_child[k] - scale);
+    /* row weights: the constant terms times each other parent's scaled message */
+    const double *wrow = c->wrow;
+    CAI_PARALLEL_FOR(R)
+    for (size_t r = 0; r < R; r++)
+        lin[r] = wrow ? wrow[r] : 1.0;
+    scale += c->xmax;
+    size_t stride = R, stride_u = 1;
+    for (size_t i = 0; i < kp; i++) {
+        size_t card = p->cards[i];
+        stride /= card;
+        if (i == u) {
+            stride_u = stride;
+            continue;
+        }
+        const double *Ui = ws->U + plan->vars[c->vars[i]].off;
+        double mi = -INFINITY;
+        for (size_t x = 0; x < card; x++)
+            mi = fmax(mi, Ui[x]);
+        scale += mi;
+        double *e = ws->vbuf;
+        for (size_t x = 0; x < card; x++)
+            e[x] = exp(Ui[x] - mi);
+        size_t runs = R / stride;
+        CAI_PARALLEL_FOR(runs)
+        for (size_t q = 0; q < runs; q++) {
+            double v = e[q % card];
+            for (size_t j = 0; j < stride; j++)
+                lin[q * stride + j] *= v;
+        }
+    }
+    if (!(scale > -INFINITY)) { /* some neighbour has no mass at all */
+        for (size_t x = 0; x < card_u; x++)
+            M[x] = -INFINITY;
+        return;
+    }
+    double shift = p->ops->cols_to_row_lin(p, w, s, sr);
+    scale += shift;
+    /* sum the rows of each up state; remember which sums need the log domain */
+    /* each up state's rows: runs q = x, x + card_u, ... of stride_u rows */
+    double *acc = (double *)ws->acc;
+    size_t runs_per_state = R / (stride_u * card_u);
+    CAI_PARALLEL_FOR(card_u * runs_per_state * stride_u)
+    for (size_t x = 0; x < card_u; x++) {
+        double a = 0.0;
+        for (size_t q = 0; q < runs_per_state; q++) {
+            size_t r0 = (q * card_u + x) * stride_u;
+            for (size_t j = r0; j < r0 + stride_u; j++)
+                a += lin[j] * s[j];
+        }
+        acc[x] = a;
+    }
+    bool fallback = false;
+    CAI_PARALLEL_FOR(card_u)
+    for (size_t x = 0; x < card_u; x++)
+        M[x] = acc[x] >= SCALED_GROUP_MIN ? scale + log(acc[x]) : NAN;
+    for (size_t x = 0; x < card_u; x++)
+        fallback |= isnan(M[x]);
+    if (!fallback)
+        return;
+    /* the groups near underflow, exactly: lse of row_in + log row value */
+    double *row_in = ws->row_a;
+    cluster_row_in(plan, ws->U, c, u, row_in, ws->idx);
+    double m_child = -INFINITY;
+    for (size_t k = 0; k < p->n_cols; k++)
+        m_child = fmax(m_child, U_child[k]);
+    cai_lse *groups = ws->acc;
+    bool *redo = (bool *)ws->vbuf;
+    for (size_t x = 0; x < card_u; x++) {
+        redo[x] = isnan(M[x]);
+        cai_lse_init(&groups[x]);
+    }
+    for (size_t r = 0; r < R; r++) {
+        size_t x = (r / stride_u) % card_u;
+        if (!redo[x] || row_in[r] == -INFINITY)
+            continue;
+        double v = s[r] >= SCALED_SAFE_MIN ? m_child + shift + log(s[r])
+                                           : p->ops->row_log(p, r, U_child, sr);
+        cai_lse_add(&groups[x], row_in[r] + v);
+    }
+    for (size_t x = 0; x < card_u; x++)
+        if (redo[x])
+            M[x] = cai_lse_result(&groups[x]);
+}
+
 /* M of cluster c toward its up variable, added into U of that variable. */
 static void upward(const cai_plan *plan, cai_workspace *ws, const cluster *c)
 {
@@ -66,30 +170,36 @@ static void upward(const cai_plan *plan, cai_workspace *ws, const cluster *c)
     const cai_potential *p = c->p;
     size_t kp = c->k - 1, u = c->up, R = p->n_rows;
     size_t up_var = c->vars[u], card_u = plan->vars[up_var].card;
-    double *M = ws->M + c->m_off;
+    double *M = ws->M ? ws->M + c->m_off : ws->mbuf;
     const double *U_child = ws->U + plan->vars[c->vars[kp]].off;
-    if (u < kp) {
+    if (u < kp && !max && !c->expect) {
+        upward_scaled(plan, ws, c, M);
+    } else if (u < kp) {
         p->ops->cols_to_row(p, U_child, ws->row_b, cluster_sr(plan, c), ws->col_a);
         cluster_row_in(plan, ws->U, c, u, ws->row_a, ws->idx);
-        cai_lse *acc = ws->acc;
-        for (size_t x = 0; x < card_u; x++) {
-            cai_lse_init(&acc[x]);
-            M[x] = -INFINITY;
-        }
         size_t stride = 1;
         for (size_t j = u + 1; j < kp; j++)
             stride *= p->cards[j];
-        for (size_t r = 0; r < R; r++) {
-            size_t x = (r / stride) % card_u;
-            double v = ws->row_a[r] + ws->row_b[r];
-            if (max)
-                M[x] = fmax(M[x], v);
-            else
-                cai_lse_add(&acc[x], v);
+        size_t runs_per_state = R / (stride * card_u);
+        const double *ra = ws->row_a, *rb = ws->row_b;
+        /* each up state's rows, whole, by one thread */
+        CAI_PARALLEL_FOR(R)
+        for (size_t x = 0; x < card_u; x++) {
+            cai_lse acc;
+            cai_lse_init(&acc);
+            double mx = -INFINITY;
+            for (size_t q = 0; q < runs_per_state; q++) {
+                size_t r0 = (q * card_u + x) * stride;
+                for (size_t r = r0; r < r0 + stride; r++) {
+                    double v = ra[r] + rb[r];
+                    if (max)
+                        mx = v > mx ? v : mx;
+                    else
+                        cai_lse_add(&acc, v);
+                }
+            }
+            M[x] = max ? mx : cai_lse_result(&acc);
         }
-        if (!max)
-            for (size_t x = 0; x < card_u; x++)
-                M[x] = cai_lse_result(&acc[x]);
     } else {
         cluster_row_in(plan, ws->U, c, CAI_NONE, ws->row_a, ws->idx);
         p->ops->rows_to_col(p, ws->row_a, M, cluster_sr_plain(plan, c), ws->col_a);
@@ -266,8 +376,8 @@ cai_status cai_plan_execute(const cai_plan *plan, cai_workspace *ws, cai_error *
     }
     ws->log_z = log_z;
 
-    if (max && plan->max_expect) {
-        /* no MAP: the expectation factors' children are not decided */
+    if (plan->upward_only || (max && plan->max_expect)) {
+        /* no downward pass: upward messages, cavities and log Z only */
     } else if (max) {
         for (size_t i = 0; i < plan->n_clusters; i++)
             downward_decode(plan, ws, &plan->clusters[i]);

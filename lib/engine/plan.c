@@ -19,7 +19,7 @@ enum role { ROLE_LOCAL, ROLE_PRIOR, ROLE_HOST, ROLE_ABSORBED };
 cai_plan_options cai_plan_options_default(void)
 {
     return (cai_plan_options){.algorithm = CAI_SUM_PRODUCT, .root = CAI_NONE,
-                              .max_expectation = false};
+                              .max_expectation = false, .upward_only = false};
 }
 
 /* calloc n elements of size elem with an overflow check. */
@@ -50,9 +50,9 @@ void cai_plan_free(cai_plan *plan)
             free(plan->homes[f].pos);
     for (size_t i = 0; i < plan->n_owned; i++)
         cai_potential_unref(plan->owned[i]);
-    for (size_t i = 0; i < plan->n_erows; i++)
-        free(plan->erows[i]);
-    free(plan->erows);
+    for (size_t i = 0; i < plan->n_bufs; i++)
+        free(plan->bufs[i]);
+    free(plan->bufs);
     free(plan->owned);
     free(plan->homes);
     free(plan->trees);
@@ -531,7 +531,7 @@ static cai_status expected_child_terms(const cai_graph *g, cai_plan *plan, size_
     child_terms t = {.g = g, .H = H, .mem = mem, .nm = nm, .idx = idx, .row = CAI_NONE};
     H->p->ops->expect_rows(H->p, child_term, &t, erow);
     free(idx);
-    plan->erows[plan->n_erows++] = erow;
+    plan->bufs[plan->n_bufs++] = erow;
     return CAI_OK;
 }
 
@@ -627,7 +627,7 @@ static cai_status build_clusters(analysis *a, cai_plan *plan, cai_error *err)
                 } else {
                     if ((st = expected_child_terms(g, plan, f, mem, nm, err)) != CAI_OK)
                         goto done;
-                    cl->erow = plan->erows[plan->n_erows - 1];
+                    cl->erow = plan->bufs[plan->n_bufs - 1];
                 }
                 prev_erow = cl->erow;
                 prev_c = c;
@@ -673,6 +673,81 @@ done:
     return st;
 }
 
+/* Do clusters c and d add the same constant row terms? */
+static bool same_row_terms(const cluster *c, const cluster *d)
+{
+    if (c->p != d->p || c->n_abs != d->n_abs || c->erow != d->erow)
+        return false;
+    for (size_t i = 0; i < c->n_abs; i++) {
+        const absorbed *x = &c->abs[i], *y = &d->abs[i];
+        if (x->p != y->p || x->sr != y->sr || x->k != y->k)
+            return false;
+        for (size_t j = 0; j < x->k; j++)
+            if (x->pos[j] != y->pos[j])
+                return false;
+    }
+    return true;
+}
+
+/* Each cluster's constant log row terms (absorbed factors, erow) as one
+ * array, and its exponential for the scaled kernels: computed once per run of
+ * alike clusters, so the hot loop reads one array instead of evaluating
+ * every absorbed potential per row. */
+static cai_status build_row_terms(cai_plan *plan, cai_error *err)
+{
+    const cluster *prev = NULL;
+    for (size_t i = 0; i < plan->n_clusters; i++) {
+        cluster *c = &plan->clusters[i];
+        if (c->n_abs == 0 && c->erow == NULL)
+            continue;
+        if (prev && same_row_terms(prev, c)) {
+            c->xrow = prev->xrow;
+            c->wrow = prev->wrow;
+            c->xmax = prev->xmax;
+            continue;
+        }
+        size_t R = c->p->n_rows, kp = c->k - 1;
+        double *x = alloc_array(R, sizeof(double)), *w = alloc_array(R, sizeof(double));
+        size_t *idx = alloc_array(c->k, sizeof(size_t));
+        if (x == NULL || w == NULL || idx == NULL) {
+            free(x);
+            free(w);
+            free(idx);
+            return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+        }
+        double mx = -INFINITY;
+        for (size_t r = 0; r < R; r++) {
+            double s = c->erow ? c->erow[r] : 0.0;
+            for (size_t a = 0; a < c->n_abs; a++) {
+                const absorbed *ab = &c->abs[a];
+                size_t row = 0;
+                for (size_t j = 0; j + 1 < ab->k; j++)
+                    row = row * ab->p->cards[j] + idx[ab->pos[j]];
+                s += potential_log_value_sr(ab->p, row, idx[ab->pos[ab->k - 1]], ab->sr);
+            }
+            x[r] = s;
+            mx = fmax(mx, s);
+            for (size_t j = kp; j-- > 0;) { /* odometer over the parents */
+                if (++idx[j] < c->p->cards[j])
+                    break;
+                idx[j] = 0;
+            }
+        }
+        if (mx == -INFINITY || isnan(mx))
+            mx = 0.0;
+        for (size_t r = 0; r < R; r++)
+            w[r] = exp(x[r] - mx);
+        free(idx);
+        plan->bufs[plan->n_bufs++] = x;
+        plan->bufs[plan->n_bufs++] = w;
+        c->xrow = x;
+        c->wrow = w;
+        c->xmax = mx;
+        prev = c;
+    }
+    return CAI_OK;
+}
+
 cai_status cai_plan_create(const cai_graph *g, const cai_plan_options *opt,
                            cai_plan **out_plan, cai_error *err)
 {
@@ -699,6 +774,7 @@ cai_status cai_plan_create(const cai_graph *g, const cai_plan_options *opt,
         return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
     plan->alg = o.algorithm;
     plan->max_expect = o.algorithm == CAI_MAX_PRODUCT && o.max_expectation;
+    plan->upward_only = o.upward_only;
     plan->n_vars = nv;
     plan->n_factors = nf;
     plan->vars = alloc_array(nv, sizeof(plan_var));
@@ -733,13 +809,14 @@ cai_status cai_plan_create(const cai_graph *g, const cai_plan_options *opt,
         goto fail;
     plan->n_clusters = a.n_hosts;
     plan->clusters = alloc_array(a.n_hosts, sizeof(cluster));
-    plan->erows = alloc_array(a.n_hosts, sizeof(double *));
-    if (plan->clusters == NULL || plan->erows == NULL) {
+    plan->bufs = alloc_array(3 * a.n_hosts, sizeof(double *));
+    if (plan->clusters == NULL || plan->bufs == NULL) {
         st = cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
         goto fail;
     }
     if ((st = root_trees(&a, plan, o.root, err)) != CAI_OK
-        || (st = build_clusters(&a, plan, err)) != CAI_OK)
+        || (st = build_clusters(&a, plan, err)) != CAI_OK
+        || (st = build_row_terms(plan, err)) != CAI_OK)
         goto fail;
     /* variables: message offsets and local terms */
     size_t off = 0;
@@ -803,8 +880,9 @@ size_t cai_plan_root_of(const cai_plan *plan, size_t var)
 
 size_t cai_plan_workspace_bytes(const cai_plan *plan)
 {
-    size_t d = 2 * plan->var_total + plan->msg_total + 2 * plan->max_rows
-               + 3 * plan->max_cols + 2 * plan->max_parent_cards + plan->max_card;
+    size_t down = plan->upward_only ? 0 : plan->var_total + plan->msg_total;
+    size_t d = plan->var_total + down + 2 * plan->max_rows + 3 * plan->max_cols
+               + 2 * plan->max_parent_cards + 2 * plan->max_card;
     return d * sizeof(double) + (2 * plan->n_vars + plan->max_k) * sizeof(size_t);
 }
 
@@ -818,7 +896,7 @@ void cai_workspace_free(cai_workspace *ws)
     free(ws->soft);
     free(ws->evidence); free(ws->U); free(ws->q); free(ws->M); free(ws->assign);
     free(ws->row_a); free(ws->row_b); free(ws->col_a); free(ws->col_b);
-    free(ws->acc); free(ws->idx); free(ws->vbuf);
+    free(ws->acc); free(ws->idx); free(ws->vbuf); free(ws->mbuf);
     free(ws);
 }
 
@@ -834,8 +912,10 @@ cai_status cai_workspace_create(const cai_plan *plan, cai_workspace **out_ws, ca
     ws->soft = alloc_array(plan->n_vars, sizeof(double *));
     ws->assign = alloc_array(plan->n_vars, sizeof(size_t));
     ws->U = alloc_array(plan->var_total, sizeof(double));
-    ws->q = alloc_array(plan->var_total, sizeof(double));
-    ws->M = alloc_array(plan->msg_total, sizeof(double));
+    bool down = !plan->upward_only;
+    ws->q = down ? alloc_array(plan->var_total, sizeof(double)) : NULL;
+    ws->M = down ? alloc_array(plan->msg_total, sizeof(double)) : NULL;
+    ws->mbuf = alloc_array(plan->max_card, sizeof(double));
     ws->row_a = alloc_array(plan->max_rows, sizeof(double));
     ws->row_b = alloc_array(plan->max_rows, sizeof(double));
     size_t twice;
@@ -844,7 +924,8 @@ cai_status cai_workspace_create(const cai_plan *plan, cai_workspace **out_ws, ca
     ws->acc = alloc_array(plan->max_parent_cards, sizeof(cai_lse));
     ws->idx = alloc_array(plan->max_k, sizeof(size_t));
     ws->vbuf = alloc_array(plan->max_card, sizeof(double));
-    if (!ws->soft || !ws->vbuf || !ws->evidence || !ws->assign || !ws->U || !ws->q || !ws->M || !ws->row_a || !ws->row_b
+    if (!ws->soft || !ws->vbuf || !ws->mbuf || !ws->evidence || !ws->assign || !ws->U
+        || (down && (!ws->q || !ws->M)) || !ws->row_a || !ws->row_b
         || !ws->col_a || !ws->col_b || !ws->acc || !ws->idx) {
         cai_workspace_free(ws);
         return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0,

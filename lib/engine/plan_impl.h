@@ -40,6 +40,11 @@ typedef struct cluster {
     const double *erow; /* expectation host: per row, sum_c p(c|r) log F(r, c) of
                            the absorbed factors that touch the child (shared
                            between clusters alike), or NULL */
+    const double *xrow; /* per row, the constant log terms: every absorbed
+                           factor plus erow; NULL when there are none. Shared
+                           by consecutive clusters alike (tied models). */
+    const double *wrow; /* exp(xrow - xmax), for the scaled kernels */
+    double xmax;        /* max of xrow (0 without xrow) */
     size_t m_off;      /* offset of M in the message pool */
 } cluster;
 
@@ -70,6 +75,7 @@ typedef struct factor_home {
 struct cai_plan {
     cai_algorithm alg;
     bool max_expect;       /* max-product honouring expectation factors */
+    bool upward_only;      /* no downward pass, no downward storage */
     size_t n_vars;
     plan_var *vars;
     size_t n_clusters;
@@ -80,8 +86,8 @@ struct cai_plan {
     factor_home *homes;
     size_t n_owned;
     cai_potential **owned; /* every reference the plan holds */
-    size_t n_erows;
-    double **erows;        /* the erow arrays, owned */
+    size_t n_bufs;
+    double **bufs;         /* erow, xrow and wrow arrays, owned */
     size_t var_total;      /* sum of cards */
     size_t msg_total;      /* sum of cards of the up variables of clusters */
     size_t max_rows, max_cols, max_k, max_parent_cards, max_card;
@@ -102,6 +108,7 @@ struct cai_workspace {
     cai_lse *acc;          /* max_parent_cards accumulators */
     size_t *idx;           /* max_k */
     double *vbuf;          /* max_card */
+    double *mbuf;          /* max_card: M when the plan keeps none */
 };
 
 /* ---- shared by execute.c and query.c ---- */

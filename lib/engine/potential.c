@@ -137,6 +137,45 @@ static void table_cols_to_row(const cai_potential *p, const double *col_in,
     }
 }
 
+static double table_cols_to_row_lin(const cai_potential *p, const double *w, double *row_out,
+                                    semiring sr)
+{
+    const double *v = as_table(p)->logv;
+    size_t K = p->n_cols, n = p->n_rows * K;
+    bool max = (sr & SR_BASE) == SR_MAX, support = sr & SR_SUPPORT;
+    double shift = -INFINITY;
+    for (size_t i = 0; i < n; i++)
+        shift = fmax(shift, table_entry(v[i], support));
+    if (shift == -INFINITY)
+        shift = 0.0;
+    for (size_t r = 0; r < p->n_rows; r++, v += K) {
+        double s = 0.0;
+        for (size_t c = 0; c < K; c++) {
+            double x = v[c] == -INFINITY ? 0.0 : exp(table_entry(v[c], support) - shift) * w[c];
+            s = max ? fmax(s, x) : s + x;
+        }
+        row_out[r] = s;
+    }
+    return shift;
+}
+
+static double table_row_log(const cai_potential *p, size_t r, const double *col_in, semiring sr)
+{
+    const double *v = as_table(p)->logv + r * p->n_cols;
+    bool max = (sr & SR_BASE) == SR_MAX, support = sr & SR_SUPPORT;
+    cai_lse a;
+    cai_lse_init(&a);
+    double mx = -INFINITY;
+    for (size_t c = 0; c < p->n_cols; c++) {
+        double x = table_entry(v[c], support) + col_in[c];
+        if (max)
+            mx = fmax(mx, x);
+        else
+            cai_lse_add(&a, x);
+    }
+    return max ? mx : cai_lse_result(&a);
+}
+
 static void table_rows_to_col(const cai_potential *p, const double *row_in,
                               double *col_out, semiring sr, double *scratch)
 {
@@ -211,6 +250,8 @@ static void table_destroy(cai_potential *p)
 static const potential_ops table_ops = {
     .name = "table",
     .cols_to_row = table_cols_to_row,   /* per-row log-sum-exp */
+    .cols_to_row_lin = table_cols_to_row_lin, /* exp per entry: tables are small */
+    .row_log = table_row_log,           /* one row, log domain */
     .rows_to_col = table_rows_to_col,   /* per-column streaming log-sum-exp */
     .row_argmax = table_row_argmax,     /* lowest maximiser */
     .expect_rows = table_expect_rows,   /* weights exp(log value) */
@@ -325,6 +366,9 @@ static double csr_row_log(const csr_potential *c, size_t r, const double *col_in
     return max ? mx : cai_lse_result(&a);
 }
 
+static double csr_cols_to_row_lin(const cai_potential *p, const double *w, double *row_out,
+                                  semiring sr);
+
 /* The hot kernel of a time-homogeneous MDP: one sparse matrix-vector product
  * in the scaled linear domain (one exp per column, not per nonzero), with a
  * per-row log-domain fallback where the scaled sum is near underflow. */
@@ -334,7 +378,9 @@ static void csr_cols_to_row(const cai_potential *p, const double *col_in,
     const csr_potential *c = as_csr(p);
     bool max = (sr & SR_BASE) == SR_MAX, support = sr & SR_SUPPORT;
     if ((sr & SR_BASE) == SR_EXPECT) {
-        for (size_t r = 0; r < p->n_rows; r++) {
+        size_t R = p->n_rows;
+        CAI_PARALLEL_FOR(R)
+        for (size_t r = 0; r < R; r++) {
             double s = 0.0;
             for (size_t j = c->row_ptr[r]; j < c->row_ptr[r + 1]; j++)
                 s += (support ? 1.0 : c->prob[j]) * col_in[c->col[j]];
@@ -351,15 +397,44 @@ static void csr_cols_to_row(const cai_potential *p, const double *col_in,
         return;
     }
     double *w = scratch;
-    for (size_t k = 0; k < p->n_cols; k++)
+    size_t K = p->n_cols, R = p->n_rows;
+    CAI_PARALLEL_FOR(K)
+    for (size_t k = 0; k < K; k++)
         w[k] = exp(col_in[k] - m);
-    for (size_t r = 0; r < p->n_rows; r++) {
-        double s = max ? support ? csr_row_scaled(c, r, w, true, true)
-                                 : csr_row_scaled(c, r, w, true, false)
-                       : support ? csr_row_scaled(c, r, w, false, true)
-                                 : csr_row_scaled(c, r, w, false, false);
+    csr_cols_to_row_lin(p, w, row_out, sr);
+    CAI_PARALLEL_FOR(R)
+    for (size_t r = 0; r < R; r++) {
+        double s = row_out[r];
         row_out[r] = s >= SCALED_SAFE_MIN ? m + log(s) : csr_row_log(c, r, col_in, max, support);
     }
+}
+
+static double csr_cols_to_row_lin(const cai_potential *p, const double *w, double *row_out,
+                                  semiring sr)
+{
+    const csr_potential *c = as_csr(p);
+    bool max = (sr & SR_BASE) == SR_MAX, support = sr & SR_SUPPORT;
+    size_t R = p->n_rows;
+    if (max) {
+        CAI_PARALLEL_FOR(R)
+        for (size_t r = 0; r < R; r++)
+            row_out[r] = support ? csr_row_scaled(c, r, w, true, true)
+                                 : csr_row_scaled(c, r, w, true, false);
+    } else if (support) {
+        CAI_PARALLEL_FOR(R)
+        for (size_t r = 0; r < R; r++)
+            row_out[r] = csr_row_scaled(c, r, w, false, true);
+    } else {
+        CAI_PARALLEL_FOR(R)
+        for (size_t r = 0; r < R; r++)
+            row_out[r] = csr_row_scaled(c, r, w, false, false);
+    }
+    return 0.0; /* probabilities are <= 1 */
+}
+
+static double csr_row_log_op(const cai_potential *p, size_t r, const double *col_in, semiring sr)
+{
+    return csr_row_log(as_csr(p), r, col_in, (sr & SR_BASE) == SR_MAX, sr & SR_SUPPORT);
 }
 
 static void csr_rows_to_col(const cai_potential *p, const double *row_in,
@@ -489,6 +564,8 @@ static void csr_destroy(cai_potential *p)
 static const potential_ops csr_ops = {
     .name = "csr",
     .cols_to_row = csr_cols_to_row,   /* scaled SpMV with per-row fallback */
+    .cols_to_row_lin = csr_cols_to_row_lin, /* the plain scaled SpMV */
+    .row_log = csr_row_log_op,        /* one row, log domain */
     .rows_to_col = csr_rows_to_col,   /* scaled transposed SpMV, per-column fallback */
     .row_argmax = csr_row_argmax,     /* lowest maximiser among the nonzeros */
     .expect_rows = csr_expect_rows,   /* over the stored nonzeros */

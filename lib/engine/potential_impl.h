@@ -24,12 +24,26 @@ typedef enum semiring {
  * kernels recompute the affected entries in the log domain. */
 #define SCALED_SAFE_MIN 1e-280
 
+/* A sum of scaled rows below this is recomputed in the log domain: terms
+ * below SCALED_SAFE_MIN are then at most 1e-80 of it. */
+#define SCALED_GROUP_MIN 1e-200
+
 typedef struct potential_ops {
     const char *name; /* "table", "csr" */
     /* row_out[r] = (+)_c (log p[r,c] + col_in[c]) for every row.
      * scratch holds at least n_cols doubles. */
     void (*cols_to_row)(const cai_potential *p, const double *col_in,
                         double *row_out, semiring sr, double *scratch);
+    /* The scaled linear kernel: row_out[r] = sum_c p[r,c] * w[c] * exp(-shift)
+     * (w = exp of a message minus its max), or the max of the terms under
+     * SR_MAX; with SR_SUPPORT every positive p counts as 1. Returns the log
+     * shift it applied (0 for conditionals, whose values are <= 1; the
+     * largest entry for tables, so nothing overflows). */
+    double (*cols_to_row_lin)(const cai_potential *p, const double *w, double *row_out,
+                              semiring sr);
+    /* One row of cols_to_row in the log domain (SR_SUM or SR_MAX, maybe with
+     * SR_SUPPORT): the fallback where the scaled value underflows. */
+    double (*row_log)(const cai_potential *p, size_t r, const double *col_in, semiring sr);
     /* col_out[c] = (+)_r (row_in[r] + log p[r,c]) for every column (SR_SUM or
      * SR_MAX). scratch holds at least 2 * n_cols doubles. */
     void (*rows_to_col)(const cai_potential *p, const double *row_in,
@@ -70,6 +84,16 @@ static inline double potential_log_value_sr(const cai_potential *p, size_t r, si
     double v = p->ops->log_value_rc(p, r, c);
     return (sr & SR_SUPPORT) && v > -__builtin_inf() ? 0.0 : v;
 }
+
+/* Loops over rows split among OpenMP threads when there are enough rows to
+ * pay for it. Each iteration writes only its own outputs, in the same
+ * order whatever the thread count, so results are bit-identical. */
+#if defined(_OPENMP)
+#define CAI_PRAGMA(x) _Pragma(#x)
+#define CAI_PARALLEL_FOR(n) CAI_PRAGMA(omp parallel for schedule(static) if ((n) >= 8192))
+#else
+#define CAI_PARALLEL_FOR(n)
+#endif
 
 /* Row-major joint index of idx[0..k-2] (the row). */
 size_t potential_row_of(const cai_potential *p, const size_t *idx);

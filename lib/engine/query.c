@@ -23,6 +23,17 @@ static cai_status ready(const cai_workspace *ws, cai_algorithm alg, cai_error *e
     return CAI_OK;
 }
 
+/* Marginals, beliefs and the MAP come from the downward pass. */
+static cai_status ready_down(const cai_workspace *ws, cai_algorithm alg, cai_error *err)
+{
+    cai_status st = ready(ws, alg, err);
+    if (st == CAI_OK && ws->plan->upward_only)
+        return cai_error_set(err, CAI_ERR_STATE, NULL, 0, 0,
+                             "the plan runs the upward pass only (upward_only): no marginals, "
+                             "beliefs or MAP");
+    return st;
+}
+
 double cai_query_log_z(const cai_workspace *ws)
 {
     return ws && ws->executed ? ws->log_z : NAN;
@@ -30,7 +41,7 @@ double cai_query_log_z(const cai_workspace *ws)
 
 cai_status cai_query_marginal(const cai_workspace *ws, size_t var, double *out, cai_error *err)
 {
-    cai_status st = ready(ws, CAI_SUM_PRODUCT, err);
+    cai_status st = ready_down(ws, CAI_SUM_PRODUCT, err);
     if (st != CAI_OK)
         return st;
     if (var >= ws->plan->n_vars || out == NULL)
@@ -44,7 +55,7 @@ cai_status cai_query_marginal(const cai_workspace *ws, size_t var, double *out, 
 cai_status cai_query_map(const cai_workspace *ws, size_t *out, double *out_log_score,
                          cai_error *err)
 {
-    cai_status st = ready(ws, CAI_MAX_PRODUCT, err);
+    cai_status st = ready_down(ws, CAI_MAX_PRODUCT, err);
     if (st != CAI_OK)
         return st;
     if (ws->plan->max_expect)
@@ -88,7 +99,7 @@ static cai_status qscratch_init(qscratch *s, const cai_plan *plan, cai_error *er
 
 cai_status cai_query_factor_belief(const cai_workspace *ws, size_t f, double *out, cai_error *err)
 {
-    cai_status st = ready(ws, CAI_SUM_PRODUCT, err);
+    cai_status st = ready_down(ws, CAI_SUM_PRODUCT, err);
     if (st != CAI_OK)
         return st;
     const cai_plan *plan = ws->plan;

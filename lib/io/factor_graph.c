@@ -25,9 +25,8 @@ static cai_status load_variable(const yr_loader *L, cai_graph *g,
     char where[128];
     snprintf(where, sizeof where, "variable %zu", i);
     if (item->type != YAML_MAPPING_NODE)
-        return yr_fail_at(
-            L, item, "%s must be a mapping like {name: A, card: 2}, got %s",
-            where, yr_describe(item).s);
+        return yr_fail_got(
+            L, item, "%s must be a mapping like {name: A, card: 2}", where);
     yr_field f[3] = {
         {"name", NULL, NULL}, {"card", NULL, NULL}, {"states", NULL, NULL}};
     cai_status st = yr_read_fields(L, item, where, f, 3);
@@ -55,9 +54,8 @@ static cai_status load_variable(const yr_loader *L, cai_graph *g,
                               where, yr_show(yr_text(cn)).s,
                               (size_t)CAI_MAX_CARD);
         if (r != YR_INT_OK || card == 0)
-            return yr_fail_at(L, cn,
-                              "%s: card must be a positive integer, got %s",
-                              where, yr_describe(cn).s);
+            return yr_fail_got(L, cn, "%s: card must be a positive integer",
+                               where);
     } else if (sn == NULL) {
         return yr_fail_at(L, item, "missing key 'card' in %s", where);
     }
@@ -65,9 +63,8 @@ static cai_status load_variable(const yr_loader *L, cai_graph *g,
     const char **states = NULL;
     if (sn != NULL) {
         if (sn->type != YAML_SEQUENCE_NODE)
-            return yr_fail_at(
-                L, sn, "%s: 'states' must be a sequence of names, got %s",
-                where, yr_describe(sn).s);
+            return yr_fail_got(
+                L, sn, "%s: 'states' must be a sequence of names", where);
         size_t ns = yr_seq_len(sn);
         if (cn == NULL)
             card = ns;
@@ -128,10 +125,9 @@ static cai_status load_variables(const yr_loader *L, cai_graph *g,
                                  yaml_node_t *vars, yaml_node_t ***out_nodes)
 {
     if (vars->type != YAML_SEQUENCE_NODE)
-        return yr_fail_at(L, vars,
-                          "'variables' must be a sequence of "
-                          "{name, card, states} mappings, got %s",
-                          yr_describe(vars).s);
+        return yr_fail_got(
+            L, vars,
+            "'variables' must be a sequence of {name, card, states} mappings");
     size_t n = yr_seq_len(vars), bytes;
     if (!cai_size_mul(n ? n : 1, sizeof(yaml_node_t *), &bytes))
         return yr_overflow(L, "too many variables");
@@ -204,11 +200,9 @@ static cai_status load_factor(const yr_loader *L, cai_graph *g,
     char where[64];
     snprintf(where, sizeof where, "factor %zu", j);
     if (item->type != YAML_MAPPING_NODE)
-        return yr_fail_at(
-            L, item,
-            "%s must be a mapping like {scope: [A], table: [...]}, "
-            "got %s",
-            where, yr_describe(item).s);
+        return yr_fail_got(
+            L, item, "%s must be a mapping like {scope: [A], table: [...]}",
+            where);
     yr_field f[3] = {{"scope", NULL, NULL},
                      {"table", NULL, NULL},
                      {"log_table", NULL, NULL}};
@@ -234,17 +228,14 @@ static cai_status load_factor(const yr_loader *L, cai_graph *g,
 
     yaml_node_t *sn = f[0].value;
     if (sn->type != YAML_SEQUENCE_NODE)
-        return yr_fail_at(L, sn,
-                          "%s: 'scope' must be a sequence of variable names, "
-                          "got %s",
-                          where, yr_describe(sn).s);
+        return yr_fail_got(
+            L, sn, "%s: 'scope' must be a sequence of variable names", where);
     size_t k = yr_seq_len(sn);
     if (k == 0)
         return yr_fail_at(L, sn, "%s: 'scope' must not be empty", where);
     if (tn->type != YAML_SEQUENCE_NODE)
-        return yr_fail_at(L, tn,
-                          "%s: '%s' must be a sequence of numbers, got %s",
-                          where, key, yr_describe(tn).s);
+        return yr_fail_got(L, tn, "%s: '%s' must be a sequence of numbers",
+                           where, key);
 
     size_t *scope = NULL, *cards = NULL;
     double *vals = NULL;
@@ -333,10 +324,8 @@ static cai_status load_factors(const yr_loader *L, cai_graph *g,
                                yaml_node_t *fs)
 {
     if (fs->type != YAML_SEQUENCE_NODE)
-        return yr_fail_at(L, fs,
-                          "'factors' must be a sequence of {scope, table} "
-                          "mappings, got %s",
-                          yr_describe(fs).s);
+        return yr_fail_got(
+            L, fs, "'factors' must be a sequence of {scope, table} mappings");
     for (size_t j = 0; j < yr_seq_len(fs); j++) {
         yaml_node_t *item = yr_seq_item(L, fs, j);
         cai_status st = item ? load_factor(L, g, item, j)
@@ -369,19 +358,16 @@ static cai_status load_evidence(const yr_loader *L, cai_graph *g,
                                 yaml_node_t *ev)
 {
     if (ev->type != YAML_MAPPING_NODE)
-        return yr_fail_at(L, ev,
-                          "'evidence' must be a mapping from variable names to "
-                          "states, got %s",
-                          yr_describe(ev).s);
+        return yr_fail_got(
+            L, ev,
+            "'evidence' must be a mapping from variable names to states");
     for (yaml_node_pair_t *pr = ev->data.mapping.pairs.start;
          pr < ev->data.mapping.pairs.top; pr++) {
         yaml_node_t *k = yr_node_at(L, pr->key), *x = yr_node_at(L, pr->value);
         if (k == NULL || x == NULL)
             return yr_fail_at(L, ev, "malformed mapping in evidence");
         if (!yr_is_string(k))
-            return yr_fail_at(L, k,
-                              "keys in evidence must be variable names, got %s",
-                              yr_describe(k).s);
+            return yr_fail_got(L, k, "keys in evidence must be variable names");
         const char *name = yr_text(k);
         size_t v = cai_graph_find_variable(g, name);
         if (v == CAI_NONE)
@@ -395,18 +381,16 @@ static cai_status load_evidence(const yr_loader *L, cai_graph *g,
         size_t state = CAI_NONE;
         double num;
         if (x->type != YAML_SCALAR_NODE || yr_is_null(x))
-            return yr_fail_at(
-                L, x,
-                "evidence for '%s': expected a state index or name, "
-                "got %s",
-                yr_show(name).s, yr_describe(x).s);
+            return yr_fail_got(
+                L, x, "evidence for '%s': expected a state index or name",
+                yr_show(name).s);
         if (yr_parse_number(x, &num)) {
             /* a plain number is an index; quote a state called "1" */
             if (!isfinite(num) || num != floor(num) || num < 0.0)
-                return yr_fail_at(L, x,
-                                  "evidence for '%s': state index must be a "
-                                  "nonnegative integer, got %s",
-                                  yr_show(name).s, yr_describe(x).s);
+                return yr_fail_got(L, x,
+                                   "evidence for '%s': state index must be a "
+                                   "nonnegative integer",
+                                   yr_show(name).s);
             if (num >= (double)card)
                 return yr_fail_at(L, x,
                                   "evidence for '%s': state %s is out of range "
@@ -457,15 +441,8 @@ cai_status model_load_factor_graph(const yr_loader *L, yaml_node_t *root,
     if ((st = yr_require(L, root, where, &f[2])) != CAI_OK ||
         (st = yr_require(L, root, where, &f[3])) != CAI_OK)
         return st;
-    if (f[1].value != NULL) {
-        const char *name;
-        st = yr_read_string(L, f[1].value, NULL, "name", false, &name);
-        if (st != CAI_OK)
-            return st;
-        m->name = strdup(name);
-        if (m->name == NULL)
-            return yr_nomem(L);
-    }
+    if ((st = model_read_name(L, &f[1], m)) != CAI_OK)
+        return st;
     yaml_node_t **name_nodes = NULL;
     cai_error sub;
     cai_error_clear(&sub);

@@ -60,10 +60,9 @@ static cai_status read_map(const yr_loader *L, const yaml_node_t *n,
                            char **out_map)
 {
     if (!yr_is_string(n))
-        return yr_fail_at(L, n,
-                          "'map' must be rows of S . # G X in a literal block "
-                          "(map: |), got %s",
-                          yr_describe(n).s);
+        return yr_fail_got(
+            L, n,
+            "'map' must be rows of S . # G X in a literal block (map: |)");
     if (n->data.scalar.style == YAML_FOLDED_SCALAR_STYLE ||
         (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
          n->end_mark.line != n->start_mark.line))
@@ -131,10 +130,9 @@ static cai_status read_rewards(const yr_loader *L, yaml_node_t *n,
                                cai_gridworld_spec *sp)
 {
     if (n->type != YAML_MAPPING_NODE)
-        return yr_fail_at(L, n,
-                          "'rewards' must be a mapping like {step: -1, goal: "
-                          "0, pit: -100}, got %s",
-                          yr_describe(n).s);
+        return yr_fail_got(
+            L, n,
+            "'rewards' must be a mapping like {step: -1, goal: 0, pit: -100}");
     yr_field f[3] = {
         {"step", NULL, NULL}, {"goal", NULL, NULL}, {"pit", NULL, NULL}};
     cai_status st = yr_read_fields(L, n, "'rewards'", f, 3);
@@ -172,10 +170,8 @@ cai_status model_load_gridworld(const yr_loader *L, yaml_node_t *root,
         [K_DISCOUNT] = {"discount", NULL, NULL},
         [K_TEMPERATURE] = {"temperature", NULL, NULL},
     };
-    cai_status st = yr_read_fields(L, root, where, f, K_COUNT);
-    if (st != CAI_OK)
-        return st;
-    if ((st = model_read_name(L, &f[K_NAME], m)) != CAI_OK ||
+    cai_status st;
+    if ((st = model_read_root(L, root, f, K_COUNT, K_NAME, m)) != CAI_OK ||
         (st = yr_require(L, root, where, &f[K_MAP])) != CAI_OK)
         return st;
     cai_gridworld_spec sp = {
@@ -187,8 +183,7 @@ cai_status model_load_gridworld(const yr_loader *L, yaml_node_t *root,
     yaml_node_t *slip = f[K_SLIP].value;
     if (slip != NULL && (!yr_parse_number(slip, &sp.slip) ||
                          !(sp.slip >= 0.0 && sp.slip <= 1.0))) {
-        st = yr_fail_at(L, slip, "'slip' must be a number in [0, 1], got %s",
-                        yr_describe(slip).s);
+        st = yr_fail_got(L, slip, "'slip' must be a number in [0, 1]");
         goto done;
     }
     if ((f[K_REWARDS].value != NULL &&

@@ -50,18 +50,6 @@
 #define SUM_TOL 1e-9
 #define WILD ((size_t)-2) /* "*" in a state or action slot */
 
-/* "WHERE: " or "" */
-typedef struct pfx {
-    char s[96];
-} pfx;
-
-static pfx pfx_of(const char *where)
-{
-    pfx p;
-    snprintf(p.s, sizeof p.s, "%s%s", where ? where : "", where ? ": " : "");
-    return p;
-}
-
 /* ---- names ------------------------------------------------------------- */
 
 /* The two name spaces of the model. */
@@ -99,10 +87,9 @@ static cai_status load_axis(const yr_loader *L, const yaml_node_t *n,
         }
     }
     if (n->type != YAML_SEQUENCE_NODE)
-        return yr_fail_at(L, n,
-                          "'%s' must be a sequence of %s names or a positive "
-                          "count, got %s",
-                          key, what, yr_describe(n).s);
+        return yr_fail_got(
+            L, n, "'%s' must be a sequence of %s names or a positive count",
+            key, what);
     count = yr_seq_len(n);
     if (count == 0)
         return yr_fail_at(L, n, "'%s' must not be empty", key);
@@ -158,8 +145,8 @@ static cai_status unknown_name(const yr_loader *L, const yaml_node_t *n,
 {
     char hint[200];
     yr_names_hint(t, hint, sizeof hint);
-    return yr_fail_at(L, n, "%sunknown %s '%s' (%ss: %s)", pfx_of(where).s,
-                      what, yr_show(name).s, what, hint);
+    return yr_fail_at(L, n, "%sunknown %s '%s' (%ss: %s)",
+                      yr_prefix_of(where).s, what, yr_show(name).s, what, hint);
 }
 
 /* The state or action (what) named by node n, the value of key; "*" gives
@@ -169,8 +156,8 @@ static cai_status read_ref(const yr_loader *L, const yaml_node_t *n,
                            const char *where, const char *key, size_t *out)
 {
     if (!yr_is_string(n) || n->data.scalar.length == 0)
-        return yr_fail_at(L, n, "%s'%s' must be a %s name or \"*\", got %s",
-                          pfx_of(where).s, key, what, yr_describe(n).s);
+        return yr_fail_got(L, n, "%s'%s' must be a %s name or \"*\"",
+                           yr_prefix_of(where).s, key, what);
     if (strcmp(yr_text(n), "*") == 0) {
         *out = WILD;
         return CAI_OK;
@@ -241,7 +228,7 @@ static cai_status read_dist(const yr_loader *L, const yaml_node_t *n,
     cai_status st = yr_read_number_map(L, n, where, key, &items, &k);
     if (st != CAI_OK)
         return st;
-    pfx pre = pfx_of(where);
+    yr_prefix pre = yr_prefix_of(where);
     if (!pool_reserve(out, k)) {
         st = yr_nomem(L);
         goto done;
@@ -272,7 +259,8 @@ static cai_status read_dist(const yr_loader *L, const yaml_node_t *n,
         if (it->value > 0.0)
             dst[m++] = (succ){idx, it->value};
     }
-    qsort(dst, m, sizeof *dst, cmp_succ);
+    if (m > 1)
+        qsort(dst, m, sizeof *dst, cmp_succ);
     double sum = 0.0;
     for (size_t i = 0; i < m; i++)
         sum += dst[i].p;
@@ -320,15 +308,15 @@ static void wild_clear(wild *w)
     free(w->by_action);
 }
 
+/* No entries yet, for S states and A actions; *w needs wild_clear() whether
+ * or not this fails. */
 static cai_status wild_init(const yr_loader *L, wild *w, size_t S, size_t A)
 {
     *w = (wild){.S = S, .A = A, .any = CAI_NONE};
     w->by_state = none_array(S);
     w->by_action = none_array(A);
-    if (w->by_state == NULL || w->by_action == NULL) {
-        wild_clear(w);
+    if (w->by_state == NULL || w->by_action == NULL)
         return yr_nomem(L);
-    }
     return CAI_OK;
 }
 
@@ -395,8 +383,8 @@ static cai_status read_entry(const yr_loader *L, const yaml_node_t *seq,
     if (item == NULL)
         return yr_fail_at(L, seq, "malformed sequence");
     if (item->type != YAML_MAPPING_NODE)
-        return yr_fail_at(L, item, "%s must be a mapping like %s, got %s",
-                          where, like, yr_describe(item).s);
+        return yr_fail_got(L, item, "%s must be a mapping like %s", where,
+                           like);
     cai_status st = yr_read_fields(L, item, where, f, nf);
     if (st != CAI_OK)
         return st;
@@ -416,6 +404,98 @@ static cai_status read_slot(const yr_loader *L, const yr_field *f,
     return read_ref(L, f->value, t, what, where, f->key, out);
 }
 
+/* A sequence of entries that name a state, maybe an action, and a value,
+ * resolved by wildcards: `transitions`, `rewards` or `action_prior`. */
+typedef struct section {
+    const char *what;      /* an entry in messages: "transition" */
+    const char *like;      /* an example entry for messages */
+    const char *value_key; /* the entry's value: "next" */
+    bool has_action;       /* entries have an `action` key */
+    bool slots_required;   /* `state` and `action` must be given */
+} section;
+
+/* Entry e of seq in section sec: where becomes "WHAT E" (for messages); the
+ * entry must be a mapping like sec->like with the keys state, action (when
+ * sec->has_action) and sec->value_key, which is required. Its state and
+ * action go to *out_s and *out_a (WILD for "*", for an absent key and for
+ * the action of entries without one), the value's field to *out_value. */
+static cai_status read_section_entry(const yr_loader *L, const yaml_node_t *seq,
+                                     size_t e, const section *sec,
+                                     const axes *ax, char *where,
+                                     size_t where_size, size_t *out_s,
+                                     size_t *out_a, yr_field *out_value)
+{
+    snprintf(where, where_size, "%s %zu", sec->what, e);
+    yr_field f[3] = {{"state", NULL, NULL},
+                     {"action", NULL, NULL},
+                     {sec->value_key, NULL, NULL}};
+    size_t nf = sec->has_action ? 3 : 2;
+    if (!sec->has_action)
+        f[1] = f[2]; /* {state, VALUE} */
+    yr_field *value = &f[nf - 1];
+    yaml_node_t *item = NULL;
+    cai_status st = read_entry(L, seq, e, where, sec->like, f, nf, &item);
+    for (size_t i = 0; st == CAI_OK && i < nf; i++)
+        if (sec->slots_required || &f[i] == value)
+            st = yr_require(L, item, where, &f[i]);
+    if (st == CAI_OK)
+        st = read_slot(L, &f[0], &ax->states, "state", where, out_s);
+    if (st == CAI_OK && sec->has_action)
+        st = read_slot(L, &f[1], &ax->actions, "action", where, out_a);
+    else if (st == CAI_OK)
+        *out_a = WILD;
+    if (st == CAI_OK)
+        *out_value = *value;
+    return st;
+}
+
+/* A section whose values are distributions (`transitions`, `action_prior`),
+ * read: entry e's distribution is P.v[off[e] .. off[e + 1]), and W holds
+ * the entry that wins each (state, action). */
+typedef struct dist_section {
+    wild W;
+    pool P;
+    size_t *off; /* one per entry, and one past the last */
+} dist_section;
+
+static void dist_section_clear(dist_section *d)
+{
+    wild_clear(&d->W);
+    free(d->P.v);
+    free(d->off);
+}
+
+/* Read the entries of section sec in seq n (a sequence) into *d, each value
+ * a distribution over t (names of what). *d needs dist_section_clear()
+ * whether or not this fails. */
+static cai_status read_dist_section(const yr_loader *L, const yaml_node_t *n,
+                                    const section *sec, const axes *ax,
+                                    const yr_names *t, const char *what,
+                                    dist_section *d)
+{
+    size_t E = yr_seq_len(n);
+    d->P = (pool){0};
+    d->off = none_array(E + 1);
+    cai_status st = wild_init(L, &d->W, ax->states.n, ax->actions.n);
+    if (st == CAI_OK && d->off == NULL)
+        st = yr_nomem(L);
+    for (size_t e = 0; st == CAI_OK && e < E; e++) {
+        char where[64];
+        yr_field value;
+        size_t s, a, k;
+        if ((st = read_section_entry(L, n, e, sec, ax, where, sizeof where, &s,
+                                     &a, &value)) != CAI_OK)
+            break;
+        d->off[e] = d->P.n;
+        if ((st = read_dist(L, value.value, t, what, where, sec->value_key,
+                            &d->P, &k)) == CAI_OK)
+            st = wild_add(L, &d->W, n, sec->what, ax, s, a, sec->has_action, e);
+    }
+    if (st == CAI_OK)
+        d->off[E] = d->P.n;
+    return st;
+}
+
 /* The dynamics: a CSR row per (state, action), row s * A + a. */
 typedef struct csr {
     size_t *row_ptr, *next;
@@ -426,53 +506,20 @@ static cai_status load_transitions(const yr_loader *L, const yaml_node_t *n,
                                    const axes *ax, csr *out)
 {
     if (n->type != YAML_SEQUENCE_NODE)
-        return yr_fail_at(L, n,
-                          "'transitions' must be a sequence of {state, "
-                          "action, next} mappings, got %s",
-                          yr_describe(n).s);
-    size_t S = ax->states.n, A = ax->actions.n, SA = S * A;
-    size_t E = yr_seq_len(n), nnz = 0;
-    size_t *off = none_array(E + 1);
-    pool P = {0};
-    wild W;
-    cai_status st = wild_init(L, &W, S, A);
-    if (st != CAI_OK) {
-        free(off);
-        return st;
-    }
-    if (off == NULL) {
-        st = yr_nomem(L);
+        return yr_fail_got(L, n,
+                           "'transitions' must be a sequence of {state, "
+                           "action, next} mappings");
+    size_t S = ax->states.n, A = ax->actions.n, SA = S * A, nnz = 0;
+    static const section sec = {"transition",
+                                "{state: s0, action: a0, next: {s1: 1}}",
+                                "next", true, true};
+    dist_section d;
+    cai_status st = read_dist_section(L, n, &sec, ax, &ax->states, "state", &d);
+    if (st != CAI_OK)
         goto done;
-    }
-    for (size_t e = 0; e < E; e++) {
-        char where[64];
-        snprintf(where, sizeof where, "transition %zu", e);
-        yr_field f[3] = {{"state", NULL, NULL},
-                         {"action", NULL, NULL},
-                         {"next", NULL, NULL}};
-        yaml_node_t *item;
-        size_t s, a, k;
-        if ((st = read_entry(L, n, e, where,
-                             "{state: s0, action: a0, next: {s1: 1}}", f, 3,
-                             &item)) != CAI_OK ||
-            (st = yr_require(L, item, where, &f[0])) != CAI_OK ||
-            (st = yr_require(L, item, where, &f[1])) != CAI_OK ||
-            (st = yr_require(L, item, where, &f[2])) != CAI_OK ||
-            (st = read_slot(L, &f[0], &ax->states, "state", where, &s)) !=
-                CAI_OK ||
-            (st = read_slot(L, &f[1], &ax->actions, "action", where, &a)) !=
-                CAI_OK)
-            goto done;
-        off[e] = P.n;
-        if ((st = read_dist(L, f[2].value, &ax->states, "state", where, "next",
-                            &P, &k)) != CAI_OK ||
-            (st = wild_add(L, &W, n, "transition", ax, s, a, true, e)) !=
-                CAI_OK)
-            goto done;
-    }
-    off[E] = P.n;
+    const size_t *off = d.off;
     for (size_t r = 0; r < SA; r++) {
-        size_t e = wild_get(&W, r / A, r % A);
+        size_t e = wild_get(&d.W, r / A, r % A);
         if (e == CAI_NONE) {
             char sb[32], ab[32];
             st = yr_fail_at(
@@ -505,17 +552,15 @@ static cai_status load_transitions(const yr_loader *L, const yaml_node_t *n,
     size_t j = 0;
     out->row_ptr[0] = 0;
     for (size_t r = 0; r < SA; r++) {
-        size_t e = wild_get(&W, r / A, r % A);
+        size_t e = wild_get(&d.W, r / A, r % A);
         for (size_t i = off[e]; i < off[e + 1]; i++, j++) {
-            out->next[j] = P.v[i].s;
-            out->prob[j] = P.v[i].p;
+            out->next[j] = d.P.v[i].s;
+            out->prob[j] = d.P.v[i].p;
         }
         out->row_ptr[r + 1] = j;
     }
 done:
-    wild_clear(&W);
-    free(P.v);
-    free(off);
+    dist_section_clear(&d);
     return st;
 }
 
@@ -530,45 +575,30 @@ static cai_status load_rewards(const yr_loader *L, const yaml_node_t *n,
         return CAI_OK;
     }
     if (n->type != YAML_SEQUENCE_NODE)
-        return yr_fail_at(L, n,
-                          "'rewards' must be a sequence of {state, action, "
-                          "value} mappings, got %s",
-                          yr_describe(n).s);
+        return yr_fail_got(
+            L, n,
+            "'rewards' must be a sequence of {state, action, value} mappings");
     size_t E = yr_seq_len(n), bytes;
     if (!cai_size_mul(E ? E : 1, sizeof(double), &bytes))
         return yr_overflow(L, "'rewards': too many entries");
+    static const section sec = {"reward", "{state: s0, action: a0, value: 1}",
+                                "value", true, false};
     double *vals = malloc(bytes);
     wild W;
     cai_status st = wild_init(L, &W, S, A);
-    if (st != CAI_OK) {
-        free(vals);
-        return st;
-    }
-    if (vals == NULL) {
+    if (st == CAI_OK && vals == NULL)
         st = yr_nomem(L);
-        goto done;
-    }
-    for (size_t e = 0; e < E; e++) {
+    for (size_t e = 0; st == CAI_OK && e < E; e++) {
         char where[64];
-        snprintf(where, sizeof where, "reward %zu", e);
-        yr_field f[3] = {{"state", NULL, NULL},
-                         {"action", NULL, NULL},
-                         {"value", NULL, NULL}};
-        yaml_node_t *item;
+        yr_field value;
         size_t s, a;
-        if ((st =
-                 read_entry(L, n, e, where, "{state: s0, action: a0, value: 1}",
-                            f, 3, &item)) != CAI_OK ||
-            (st = yr_require(L, item, where, &f[2])) != CAI_OK ||
-            (st = read_slot(L, &f[0], &ax->states, "state", where, &s)) !=
-                CAI_OK ||
-            (st = read_slot(L, &f[1], &ax->actions, "action", where, &a)) !=
-                CAI_OK ||
-            (st = model_read_number(L, &f[2], where, 0.0, &vals[e])) !=
-                CAI_OK ||
-            (st = wild_add(L, &W, n, "reward", ax, s, a, true, e)) != CAI_OK)
-            goto done;
+        if ((st = read_section_entry(L, n, e, &sec, ax, where, sizeof where, &s,
+                                     &a, &value)) == CAI_OK &&
+            (st = model_read_number(L, &value, where, 0.0, &vals[e])) == CAI_OK)
+            st = wild_add(L, &W, n, sec.what, ax, s, a, sec.has_action, e);
     }
+    if (st != CAI_OK)
+        goto done;
     for (size_t r = 0; r < SA; r++) {
         size_t e = wild_get(&W, r / A, r % A);
         reward[r] = e == CAI_NONE ? dflt : vals[e];
@@ -607,58 +637,29 @@ static cai_status load_prior(const yr_loader *L, const yaml_node_t *n,
                              const axes *ax, double *prior)
 {
     if (n->type != YAML_SEQUENCE_NODE)
-        return yr_fail_at(L, n,
-                          "'action_prior' must be a sequence of {state, "
-                          "probs} mappings, got %s",
-                          yr_describe(n).s);
+        return yr_fail_got(
+            L, n,
+            "'action_prior' must be a sequence of {state, probs} mappings");
     size_t S = ax->states.n, A = ax->actions.n;
-    size_t E = yr_seq_len(n);
-    size_t *off = none_array(E + 1);
-    pool P = {0};
-    wild W;
-    cai_status st = wild_init(L, &W, S, A);
-    if (st != CAI_OK) {
-        free(off);
-        return st;
-    }
-    if (off == NULL) {
-        st = yr_nomem(L);
+    static const section sec = {"action prior",
+                                "{state: \"*\", probs: {a0: 0.5, a1: 0.5}}",
+                                "probs", false, false};
+    dist_section d;
+    cai_status st =
+        read_dist_section(L, n, &sec, ax, &ax->actions, "action", &d);
+    if (st != CAI_OK)
         goto done;
-    }
-    for (size_t e = 0; e < E; e++) {
-        char where[64];
-        snprintf(where, sizeof where, "action prior %zu", e);
-        yr_field f[2] = {{"state", NULL, NULL}, {"probs", NULL, NULL}};
-        yaml_node_t *item;
-        size_t s, k;
-        if ((st = read_entry(L, n, e, where,
-                             "{state: \"*\", probs: {a0: 0.5, a1: 0.5}}", f, 2,
-                             &item)) != CAI_OK ||
-            (st = yr_require(L, item, where, &f[1])) != CAI_OK ||
-            (st = read_slot(L, &f[0], &ax->states, "state", where, &s)) !=
-                CAI_OK)
-            goto done;
-        off[e] = P.n;
-        if ((st = read_dist(L, f[1].value, &ax->actions, "action", where,
-                            "probs", &P, &k)) != CAI_OK ||
-            (st = wild_add(L, &W, n, "action prior", ax, s, WILD, false, e)) !=
-                CAI_OK)
-            goto done;
-    }
-    off[E] = P.n;
     for (size_t s = 0; s < S; s++) {
         double *row = prior + s * A;
-        size_t e = wild_get(&W, s, 0);
+        size_t e = wild_get(&d.W, s, 0);
         for (size_t a = 0; a < A; a++)
             row[a] = e == CAI_NONE ? 1.0 / (double)A : 0.0;
         if (e != CAI_NONE)
-            for (size_t i = off[e]; i < off[e + 1]; i++)
-                row[P.v[i].s] = P.v[i].p;
+            for (size_t i = d.off[e]; i < d.off[e + 1]; i++)
+                row[d.P.v[i].s] = d.P.v[i].p;
     }
 done:
-    wild_clear(&W);
-    free(P.v);
-    free(off);
+    dist_section_clear(&d);
     return st;
 }
 
@@ -708,10 +709,8 @@ cai_status model_load_mdp(const yr_loader *L, yaml_node_t *root, cai_model *m)
         [K_DISCOUNT] = {"discount", NULL, NULL},
         [K_TEMPERATURE] = {"temperature", NULL, NULL},
     };
-    cai_status st = yr_read_fields(L, root, where, f, K_COUNT);
-    if (st != CAI_OK)
-        return st;
-    if ((st = model_read_name(L, &f[K_NAME], m)) != CAI_OK ||
+    cai_status st;
+    if ((st = model_read_root(L, root, f, K_COUNT, K_NAME, m)) != CAI_OK ||
         (st = yr_require(L, root, where, &f[K_STATES])) != CAI_OK ||
         (st = yr_require(L, root, where, &f[K_ACTIONS])) != CAI_OK ||
         (st = yr_require(L, root, where, &f[K_INITIAL])) != CAI_OK ||

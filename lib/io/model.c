@@ -42,15 +42,22 @@ cai_status model_read_name(const yr_loader *L, const yr_field *name,
     return CAI_OK;
 }
 
+cai_status model_read_root(const yr_loader *L, yaml_node_t *root, yr_field *f,
+                           size_t nf, size_t name, cai_model *m)
+{
+    cai_status st = yr_read_fields(L, root, "the model", f, nf);
+    if (st != CAI_OK)
+        return st;
+    return model_read_name(L, &f[name], m);
+}
+
 cai_status model_read_number(const yr_loader *L, const yr_field *f,
                              const char *where, double dflt, double *out)
 {
     double v = dflt;
     if (f->value != NULL && (!yr_parse_number(f->value, &v) || !isfinite(v)))
-        return yr_fail_at(L, f->value,
-                          "%s%s'%s' must be a finite number, got %s",
-                          where ? where : "", where ? ": " : "", f->key,
-                          yr_describe(f->value).s);
+        return yr_fail_got(L, f->value, "%s'%s' must be a finite number",
+                           yr_prefix_of(where).s, f->key);
     *out = v;
     return CAI_OK;
 }
@@ -83,18 +90,16 @@ cai_status model_read_time(const yr_loader *L, const yaml_node_t *root,
                 L, horizon->value, "horizon %s exceeds the maximum %.0f",
                 yr_show(yr_text(horizon->value)).s, MODEL_MAX_COUNT);
         if (r != YR_INT_OK || T == 0)
-            return yr_fail_at(L, horizon->value,
-                              "'horizon' must be an integer >= 1, got %s",
-                              yr_describe(horizon->value).s);
+            return yr_fail_got(L, horizon->value,
+                               "'horizon' must be an integer >= 1");
         *out_horizon = T;
         *out_discount = 0.0;
         return CAI_OK;
     }
     double g;
     if (!yr_parse_number(discount->value, &g) || !(g > 0.0 && g < 1.0))
-        return yr_fail_at(L, discount->value,
-                          "'discount' must be a number in (0, 1), got %s",
-                          yr_describe(discount->value).s);
+        return yr_fail_got(L, discount->value,
+                           "'discount' must be a number in (0, 1)");
     *out_horizon = 0;
     *out_discount = g;
     return CAI_OK;
@@ -106,9 +111,8 @@ cai_status model_read_temperature(const yr_loader *L, const yr_field *f,
     double t = 1.0;
     if (f->value != NULL &&
         (!yr_parse_number(f->value, &t) || !isfinite(t) || t < 0.0))
-        return yr_fail_at(L, f->value,
-                          "'temperature' must be a finite number >= 0, got %s",
-                          yr_describe(f->value).s);
+        return yr_fail_got(L, f->value,
+                           "'temperature' must be a finite number >= 0");
     *out = t + 0.0; /* -0 reads as 0 */
     return CAI_OK;
 }
@@ -129,9 +133,7 @@ static cai_status load_document(const yr_loader *L, yaml_node_t *root,
                                 cai_model *m)
 {
     if (root->type != YAML_MAPPING_NODE)
-        return yr_fail_at(L, root,
-                          "a model must be a mapping with a 'kind', got %s",
-                          yr_describe(root).s);
+        return yr_fail_got(L, root, "a model must be a mapping with a 'kind'");
     char expected[128];
     list_kinds(expected, sizeof expected);
     yaml_node_t *kind = yr_lookup(L, root, "kind");

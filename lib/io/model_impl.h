@@ -48,6 +48,11 @@ cai_status model_load_gridworld(const yr_loader *L, yaml_node_t *root,
 cai_status model_read_name(const yr_loader *L, const yr_field *name,
                            cai_model *m);
 
+/* The root mapping's keys matched against f[0..nf-1] by yr_read_fields
+ * (errors say "in the model"), then model_read_name() of f[name]. */
+cai_status model_read_root(const yr_loader *L, yaml_node_t *root, yr_field *f,
+                           size_t nf, size_t name, cai_model *m);
+
 /* The time keys of a control model: exactly one of `horizon` (an integer
  * in 1..MODEL_MAX_COUNT) and `discount` (in (0, 1)); the other output is
  * 0. Both given: error at the later key; neither: at root. */

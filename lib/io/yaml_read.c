@@ -18,14 +18,19 @@
 
 /* ---- errors ------------------------------------------------------------ */
 
-/* Set an error of code at node n (no position when n is NULL). */
+/* Set an error of code at node n (no position when n is NULL); with got,
+ * the message ends in ", got " and what got is. */
 static cai_status vset(const yr_loader *L, cai_status code,
-                       const yaml_node_t *n, const char *fmt, va_list ap)
+                       const yaml_node_t *n, const yaml_node_t *got,
+                       const char *fmt, va_list ap)
 {
     char msg[CAI_ERROR_MESSAGE_MAX];
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t line = n ? n->start_mark.line + 1 : 0;
     size_t column = n ? n->start_mark.column + 1 : 0;
+    if (got != NULL)
+        return cai_error_set(L->err, code, L->path, line, column, "%s, got %s",
+                             msg, yr_describe(got).s);
     return cai_error_set(L->err, code, L->path, line, column, "%s", msg);
 }
 
@@ -34,7 +39,17 @@ cai_status yr_fail_at(const yr_loader *L, const yaml_node_t *n, const char *fmt,
 {
     va_list ap;
     va_start(ap, fmt);
-    cai_status st = vset(L, CAI_ERR_MODEL, n, fmt, ap);
+    cai_status st = vset(L, CAI_ERR_MODEL, n, NULL, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+cai_status yr_fail_got(const yr_loader *L, const yaml_node_t *n,
+                       const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    cai_status st = vset(L, CAI_ERR_MODEL, n, n, fmt, ap);
     va_end(ap);
     return st;
 }
@@ -169,7 +184,7 @@ cai_status yr_overflow(const yr_loader *L, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    cai_status st = vset(L, CAI_ERR_OVERFLOW, NULL, fmt, ap);
+    cai_status st = vset(L, CAI_ERR_OVERFLOW, NULL, NULL, fmt, ap);
     va_end(ap);
     return st;
 }
@@ -225,14 +240,9 @@ yr_described yr_describe(const yaml_node_t *n)
     return r;
 }
 
-/* "WHERE: " or "" (where == NULL), to start a message. */
-typedef struct prefix {
-    char s[160];
-} prefix;
-
-static prefix prefix_of(const char *where)
+yr_prefix yr_prefix_of(const char *where)
 {
-    prefix p;
+    yr_prefix p;
     snprintf(p.s, sizeof p.s, "%s%s", where ? where : "", where ? ": " : "");
     return p;
 }
@@ -362,8 +372,7 @@ cai_status yr_read_fields(const yr_loader *L, yaml_node_t *map,
         if (k == NULL || v == NULL)
             return yr_fail_at(L, map, "malformed mapping in %s", where);
         if (!yr_is_string(k))
-            return yr_fail_at(L, k, "keys in %s must be strings, got %s", where,
-                              yr_describe(k).s);
+            return yr_fail_got(L, k, "keys in %s must be strings", where);
         size_t i = 0;
         while (i < nf && strcmp(f[i].key, yr_text(k)) != 0)
             i++;
@@ -558,9 +567,9 @@ cai_status yr_read_string(const yr_loader *L, const yaml_node_t *n,
                           const char **out)
 {
     if (!yr_is_string(n) || (nonempty && n->data.scalar.length == 0))
-        return yr_fail_at(L, n, "%s'%s' must be a %sstring, got %s",
-                          prefix_of(where).s, key, nonempty ? "non-empty " : "",
-                          yr_describe(n).s);
+        return yr_fail_got(L, n, "%s'%s' must be a %sstring",
+                           yr_prefix_of(where).s, key,
+                           nonempty ? "non-empty " : "");
     *out = yr_text(n);
     return CAI_OK;
 }
@@ -575,18 +584,18 @@ cai_status yr_read_bool(const yr_loader *L, const yaml_node_t *n,
             *out = i < 3;
             return CAI_OK;
         }
-    return yr_fail_at(L, n, "%s'%s' must be true or false, got %s",
-                      prefix_of(where).s, key, yr_describe(n).s);
+    return yr_fail_got(L, n, "%s'%s' must be true or false",
+                       yr_prefix_of(where).s, key);
 }
 
 cai_status yr_read_doubles(const yr_loader *L, const yaml_node_t *n,
                            const char *where, const char *key, size_t count,
                            double *out)
 {
-    prefix pre = prefix_of(where);
+    yr_prefix pre = yr_prefix_of(where);
     if (n->type != YAML_SEQUENCE_NODE)
-        return yr_fail_at(L, n, "%s'%s' must be a sequence of numbers, got %s",
-                          pre.s, key, yr_describe(n).s);
+        return yr_fail_got(L, n, "%s'%s' must be a sequence of numbers", pre.s,
+                           key);
     size_t got = yr_seq_len(n);
     if (got != count)
         return yr_fail_at(L, n, "%s'%s' has %zu entries, expected %zu", pre.s,
@@ -607,10 +616,10 @@ cai_status yr_read_number_map(const yr_loader *L, const yaml_node_t *n,
                               const char *where, const char *key,
                               yr_named_number **out_items, size_t *out_n)
 {
-    prefix pre = prefix_of(where);
+    yr_prefix pre = yr_prefix_of(where);
     if (n->type != YAML_MAPPING_NODE)
-        return yr_fail_at(L, n, "%s'%s' must map names to numbers, got %s",
-                          pre.s, key, yr_describe(n).s);
+        return yr_fail_got(L, n, "%s'%s' must map names to numbers", pre.s,
+                           key);
     size_t count =
         (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
     size_t m = count ? count : 1, item_bytes, name_bytes;
@@ -632,15 +641,13 @@ cai_status yr_read_number_map(const yr_loader *L, const yaml_node_t *n,
             goto fail;
         }
         if (!yr_is_string(k) || k->data.scalar.length == 0) {
-            st = yr_fail_at(L, k, "%skeys in '%s' must be names, got %s", pre.s,
-                            key, yr_describe(k).s);
+            st = yr_fail_got(L, k, "%skeys in '%s' must be names", pre.s, key);
             goto fail;
         }
         double v;
         if (!yr_parse_number(x, &v) || !isfinite(v)) {
-            st = yr_fail_at(
-                L, x, "%s%s for '%s' must be a finite number, got %s", pre.s,
-                key, yr_show(yr_text(k)).s, yr_describe(x).s);
+            st = yr_fail_got(L, x, "%s%s for '%s' must be a finite number",
+                             pre.s, key, yr_show(yr_text(k)).s);
             goto fail;
         }
         items[i] = (yr_named_number){yr_text(k), k, x, v};

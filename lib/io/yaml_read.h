@@ -62,6 +62,11 @@ cai_status yr_read_file(const char *path, char **out_buf, size_t *out_len,
 cai_status yr_fail_at(const yr_loader *L, const yaml_node_t *n, const char *fmt,
                       ...) YR_PRINTF(3, 4);
 
+/* CAI_ERR_MODEL at node n, its message followed by ", got " and what n is
+ * (yr_describe): for a node of the wrong type or form. */
+cai_status yr_fail_got(const yr_loader *L, const yaml_node_t *n,
+                       const char *fmt, ...) YR_PRINTF(3, 4);
+
 /* The 1-based line and column in the source of the character at byte
  * offset off of scalar n's value, when it can be traced back to the text:
  * literal block scalars (|) and scalars on one line written without
@@ -94,6 +99,13 @@ typedef struct yr_shown {
     char s[96];
 } yr_shown;
 yr_shown yr_show(const char *s);
+
+/* "WHERE: ", or "" when where is NULL: the start of a message about the
+ * thing where names. */
+typedef struct yr_prefix {
+    char s[160];
+} yr_prefix;
+yr_prefix yr_prefix_of(const char *where);
 
 /* What a node is, for "got ..." in messages: "a sequence", "null", "'x'",
  * "the quoted string \"x\"", ... */
