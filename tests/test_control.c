@@ -553,7 +553,8 @@ static void test_gridworld(void)
     CU_ASSERT_STRING_EQUAL(cai_mdp_state_name(m, 1), "r0c1");
     CU_ASSERT_STRING_EQUAL(cai_mdp_state_name(m, 5), "done");
     CU_ASSERT_STRING_EQUAL(cai_mdp_action_name(m, 3), "right");
-    const size_t *rp, *nx;
+    const size_t *rp;
+    const uint32_t *nx;
     const double *pr;
     cai_mdp_dynamics(m, &rp, &nx, &pr);
     /* r0c1, right: a wall -> stay 0.8; slips up (off grid: stay) and down
@@ -668,6 +669,8 @@ static void test_tying(void)
         CU_ASSERT_EQUAL(cai_graph_n_variables(g), 2 * T + 1);
         CU_ASSERT_EQUAL(cai_graph_n_factors(g), 2 * T + 2);
         CU_ASSERT_EQUAL(cai_graph_n_potentials(g), 4);
+        /* the graph's transitions are the model's own potential, not a copy */
+        CU_ASSERT_PTR_EQUAL(cai_graph_factor_potential(g, 0), cai_mdp_transition_potential(m));
         if (T == 1)
             bytes = cai_graph_potential_bytes(g);
         CU_ASSERT_EQUAL(cai_graph_potential_bytes(g), bytes);

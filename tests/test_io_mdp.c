@@ -58,7 +58,8 @@ typedef struct trow {
 
 static void check_row(const cai_mdp *p, size_t s, size_t a, const trow *want)
 {
-    const size_t *rp, *nx;
+    const size_t *rp;
+    const uint32_t *nx;
     const double *pr;
     cai_mdp_dynamics(p, &rp, &nx, &pr);
     size_t r = s * cai_mdp_n_actions(p) + a;
@@ -73,7 +74,7 @@ static void check_row(const cai_mdp *p, size_t s, size_t a, const trow *want)
     if (!ok) {
         fprintf(stderr, "\n  row (%zu, %zu): got", s, a);
         for (size_t i = rp[r]; i < rp[r + 1]; i++)
-            fprintf(stderr, " %zu:%.17g", nx[i], pr[i]);
+            fprintf(stderr, " %zu:%.17g", (size_t)nx[i], pr[i]);
         fprintf(stderr, "\n");
     }
 }
@@ -449,7 +450,8 @@ static void test_lottery(void)
     size_t safe = cai_mdp_find_action(p, "safe"),
            gamble = cai_mdp_find_action(p, "gamble");
     CU_ASSERT_FATAL(start != CAI_NONE && safe != CAI_NONE && gamble != CAI_NONE);
-    const size_t *rp, *nx;
+    const size_t *rp;
+    const uint32_t *nx;
     const double *pr;
     cai_mdp_dynamics(p, &rp, &nx, &pr);
     const double *rT = cai_mdp_terminal(p), *r = cai_mdp_reward(p);
@@ -580,7 +582,8 @@ static void test_large(void)
         const cai_mdp *p = cai_model_mdp(m);
         CU_ASSERT_EQUAL(cai_mdp_n_states(p), S);
         CU_ASSERT_EQUAL(cai_mdp_n_transitions(p), S * A * K);
-        const size_t *rp, *nx;
+        const size_t *rp;
+        const uint32_t *nx;
         cai_mdp_dynamics(p, &rp, &nx, NULL);
         size_t s = 12345, a = 3, row = s * A + a;
         CU_ASSERT_EQUAL(rp[row + 1] - rp[row], K);

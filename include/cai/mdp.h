@@ -27,9 +27,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cai/error.h"
 #include "cai/graph.h"
+#include "cai/potential.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -81,9 +83,15 @@ const double *cai_mdp_reward(const cai_mdp *m);
 const double *cai_mdp_terminal(const cai_mdp *m);
 const double *cai_mdp_action_prior(const cai_mdp *m);
 
-/* The dynamics as CSR rows s*A + a, owned by m. */
-void cai_mdp_dynamics(const cai_mdp *m, const size_t **row_ptr, const size_t **next,
+/* The dynamics as CSR rows s*A + a (zero probabilities dropped), owned by
+ * m. They are the arrays of the one transition potential every solve of m
+ * shares (cai_mdp_transition_potential), so the model is stored once. */
+void cai_mdp_dynamics(const cai_mdp *m, const size_t **row_ptr, const uint32_t **next,
                       const double **prob);
+
+/* The transition potential P(s' | s, a): a CSR conditional over (s, a, s'),
+ * owned by m (take a reference to keep it). */
+const cai_potential *cai_mdp_transition_potential(const cai_mdp *m);
 
 /* Gridworld metadata: the map (rows x cols characters, row-major, no
  * newlines) when m was built by cai_gridworld_create, else NULL. */

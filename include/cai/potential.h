@@ -17,7 +17,9 @@
 #ifndef CAI_POTENTIAL_H
 #define CAI_POTENTIAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cai/error.h"
 
@@ -78,6 +80,12 @@ size_t cai_potential_nnz(const cai_potential *p);
 /* Bytes this potential occupies (struct and arrays), counted once however
  * many factors share it. */
 size_t cai_potential_bytes(const cai_potential *p);
+
+/* A CSR conditional's arrays, owned by p and valid while it lives: row_ptr
+ * (n_rows + 1), col and prob (the stored nonzeros, columns increasing
+ * within a row). Returns false, writing nothing, for other kinds. */
+bool cai_potential_csr_arrays(const cai_potential *p, const size_t **out_row_ptr,
+                              const uint32_t **out_col, const double **out_prob);
 
 /* log value at the joint assignment idx[0..k-1] (each < its cardinality);
  * -INFINITY where the potential is zero. */

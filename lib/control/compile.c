@@ -37,8 +37,10 @@ static cai_status dynamics_potential(const cai_mdp *m, bool discounted, cai_pote
                                      cai_error *err)
 {
     size_t SA = m->S * m->A, cards[2] = {m->S, m->A};
-    if (!discounted)
-        return cai_potential_csr_create(2, cards, m->S, m->row_ptr, m->next, m->prob, out, err);
+    if (!discounted) { /* the model's own potential: stored once */
+        *out = cai_potential_ref(m->dyn);
+        return CAI_OK;
+    }
     size_t nnz = m->row_ptr[SA] + SA;
     size_t *rp = malloc((SA + 1) * sizeof *rp), *col = malloc(nnz * sizeof *col);
     double *pr = malloc(nnz * sizeof *pr);

@@ -29,9 +29,7 @@ void cai_mdp_free(cai_mdp *m)
     free(m->state_index);
     free(m->action_index);
     free(m->rho);
-    free(m->row_ptr);
-    free(m->next);
-    free(m->prob);
+    cai_potential_unref(m->dyn);
     free(m->reward);
     free(m->terminal);
     free(m->prior);
@@ -210,7 +208,7 @@ cai_status cai_mdp_create(const cai_mdp_spec *sp, cai_mdp **out_mdp, cai_error *
     cai_status st = check_spec(sp, &SA, err);
     if (st != CAI_OK)
         return st;
-    size_t S = sp->n_states, A = sp->n_actions, nnz = sp->row_ptr[SA];
+    size_t S = sp->n_states, A = sp->n_actions;
     cai_mdp *m = calloc(1, sizeof *m);
     if (m == NULL)
         return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
@@ -224,15 +222,16 @@ cai_status cai_mdp_create(const cai_mdp_spec *sp, cai_mdp **out_mdp, cai_error *
         || (st = copy_names(sp->action_names, A, "action", &m->action_names, &m->action_index,
                             err)) != CAI_OK)
         goto fail;
+    size_t pcards[2] = {S, A};
+    if ((st = cai_potential_csr_create(2, pcards, S, sp->row_ptr, sp->next, sp->prob, &m->dyn,
+                                       err)) != CAI_OK)
+        goto fail;
+    cai_potential_csr_arrays(m->dyn, &m->row_ptr, &m->next, &m->prob);
     m->rho = copy_array(sp->initial, S, sizeof(double));
-    m->row_ptr = copy_array(sp->row_ptr, SA + 1, sizeof(size_t));
-    m->next = copy_array(sp->next, nnz, sizeof(size_t));
-    m->prob = copy_array(sp->prob, nnz, sizeof(double));
     m->reward = copy_array(sp->reward, SA, sizeof(double));
     m->terminal = copy_array(sp->terminal, S, sizeof(double));
     m->prior = copy_array(sp->action_prior, SA, sizeof(double));
-    if (!m->rho || !m->row_ptr || !m->next || !m->prob || !m->reward || !m->terminal
-        || !m->prior) {
+    if (!m->rho || !m->reward || !m->terminal || !m->prior) {
         st = cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
         goto fail;
     }
@@ -262,7 +261,12 @@ const double *cai_mdp_reward(const cai_mdp *m) { return m->reward; }
 const double *cai_mdp_terminal(const cai_mdp *m) { return m->terminal; }
 const double *cai_mdp_action_prior(const cai_mdp *m) { return m->prior; }
 
-void cai_mdp_dynamics(const cai_mdp *m, const size_t **row_ptr, const size_t **next,
+const cai_potential *cai_mdp_transition_potential(const cai_mdp *m)
+{
+    return m->dyn;
+}
+
+void cai_mdp_dynamics(const cai_mdp *m, const size_t **row_ptr, const uint32_t **next,
                       const double **prob)
 {
     if (row_ptr)

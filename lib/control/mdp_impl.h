@@ -5,15 +5,17 @@
 #include "cai/graph.h"
 #include "cai/mdp.h"
 #include "cai/plan.h"
+#include "cai/potential.h"
 
 struct cai_mdp {
     size_t S, A;
     char **state_names, **action_names;
     size_t *state_index, *action_index; /* indices sorted by name, for lookups */
     double *rho;       /* S */
-    size_t *row_ptr;   /* S*A + 1 */
-    size_t *next;      /* nnz */
-    double *prob;      /* nnz */
+    cai_potential *dyn;     /* the CSR transition potential, shared by solves */
+    const size_t *row_ptr;  /* its arrays: S*A + 1 */
+    const uint32_t *next;   /* nnz */
+    const double *prob;     /* nnz */
     double *reward;    /* S*A */
     double *terminal;  /* S (zeros when none) */
     double *prior;     /* S*A */

@@ -100,6 +100,21 @@ double cai_potential_log_value(const cai_potential *p, const size_t *idx)
     return p->ops->log_value_rc(p, potential_row_of(p, idx), idx[p->k - 1]);
 }
 
+bool cai_potential_csr_arrays(const cai_potential *p, const size_t **out_row_ptr,
+                              const uint32_t **out_col, const double **out_prob)
+{
+    if (p == NULL || p->kind != CAI_POTENTIAL_CSR)
+        return false;
+    const csr_potential *c = as_csr(p);
+    if (out_row_ptr)
+        *out_row_ptr = c->row_ptr;
+    if (out_col)
+        *out_col = c->col;
+    if (out_prob)
+        *out_prob = c->prob;
+    return true;
+}
+
 /* ---- dense log-table ---- */
 
 /* A stored log value as a kernel sees it: itself, or 0 on the support. */
