@@ -19,6 +19,7 @@
 #include "potential_impl.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
 
 /* A factor absorbed into a cluster, evaluated per row. */
 typedef struct absorbed {
@@ -110,6 +111,15 @@ struct cai_workspace {
     double *vbuf;          /* max_card */
     double *mbuf;          /* max_card: M when the plan keeps none */
 };
+
+/* calloc n elements of size elem with an overflow check. */
+static inline void *alloc_array(size_t n, size_t elem)
+{
+    size_t bytes;
+    if (!cai_size_mul(n ? n : 1, elem, &bytes))
+        return NULL;
+    return calloc(1, bytes);
+}
 
 /* ---- shared by execute.c and query.c ---- */
 

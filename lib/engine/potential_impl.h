@@ -95,6 +95,11 @@ static inline double potential_log_value_sr(const cai_potential *p, size_t r, si
 #define CAI_PARALLEL_FOR(n)
 #endif
 
+/* Check cards and fill the shared fields of a new potential (one
+ * reference, rows, columns, bytes); ops, kind and nnz are the caller's. */
+cai_status potential_base_init(cai_potential *b, size_t k, const size_t *cards,
+                               cai_error *err);
+
 /* Row-major joint index of idx[0..k-2] (the row). */
 size_t potential_row_of(const cai_potential *p, const size_t *idx);
 

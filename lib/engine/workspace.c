@@ -1,0 +1,111 @@
+/* lib/engine/workspace.c — the mutable half of plan / execute: message
+ * storage, evidence, soft evidence and results of one executor. */
+#include "plan_impl.h"
+
+#include "cai/logmath.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+size_t cai_plan_workspace_bytes(const cai_plan *plan)
+{
+    size_t down = plan->upward_only ? 0 : plan->var_total + plan->msg_total;
+    size_t d = plan->var_total + down + 2 * plan->max_rows + 3 * plan->max_cols
+               + 2 * plan->max_parent_cards + 2 * plan->max_card;
+    return d * sizeof(double) + (2 * plan->n_vars + plan->max_k) * sizeof(size_t);
+}
+
+void cai_workspace_free(cai_workspace *ws)
+{
+    if (ws == NULL)
+        return;
+    if (ws->soft)
+        for (size_t v = 0; v < ws->plan->n_vars; v++)
+            free(ws->soft[v]);
+    free(ws->soft);
+    free(ws->evidence); free(ws->U); free(ws->q); free(ws->M); free(ws->assign);
+    free(ws->row_a); free(ws->row_b); free(ws->col_a); free(ws->col_b);
+    free(ws->acc); free(ws->idx); free(ws->vbuf); free(ws->mbuf);
+    free(ws);
+}
+
+cai_status cai_workspace_create(const cai_plan *plan, cai_workspace **out_ws, cai_error *err)
+{
+    if (plan == NULL || out_ws == NULL)
+        return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0, "NULL argument");
+    cai_workspace *ws = calloc(1, sizeof *ws);
+    if (ws == NULL)
+        return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+    ws->plan = plan;
+    ws->evidence = alloc_array(plan->n_vars, sizeof(size_t));
+    ws->soft = alloc_array(plan->n_vars, sizeof(double *));
+    ws->assign = alloc_array(plan->n_vars, sizeof(size_t));
+    ws->U = alloc_array(plan->var_total, sizeof(double));
+    bool down = !plan->upward_only;
+    ws->q = down ? alloc_array(plan->var_total, sizeof(double)) : NULL;
+    ws->M = down ? alloc_array(plan->msg_total, sizeof(double)) : NULL;
+    ws->mbuf = alloc_array(plan->max_card, sizeof(double));
+    ws->row_a = alloc_array(plan->max_rows, sizeof(double));
+    ws->row_b = alloc_array(plan->max_rows, sizeof(double));
+    size_t twice;
+    ws->col_a = cai_size_mul(plan->max_cols, 2, &twice) ? alloc_array(twice, sizeof(double)) : NULL;
+    ws->col_b = alloc_array(plan->max_cols, sizeof(double));
+    ws->acc = alloc_array(plan->max_parent_cards, sizeof(cai_lse));
+    ws->idx = alloc_array(plan->max_k, sizeof(size_t));
+    ws->vbuf = alloc_array(plan->max_card, sizeof(double));
+    if (!ws->soft || !ws->vbuf || !ws->mbuf || !ws->evidence || !ws->assign || !ws->U
+        || (down && (!ws->q || !ws->M)) || !ws->row_a || !ws->row_b
+        || !ws->col_a || !ws->col_b || !ws->acc || !ws->idx) {
+        cai_workspace_free(ws);
+        return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0,
+                             "out of memory for a workspace of %zu bytes",
+                             cai_plan_workspace_bytes(plan));
+    }
+    for (size_t v = 0; v < plan->n_vars; v++)
+        ws->evidence[v] = plan->vars[v].evidence;
+    *out_ws = ws;
+    return CAI_OK;
+}
+
+cai_status cai_workspace_set_evidence(cai_workspace *ws, size_t var, size_t state,
+                                      cai_error *err)
+{
+    if (ws == NULL)
+        return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0, "NULL argument");
+    if (var >= ws->plan->n_vars)
+        return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0, "unknown variable index %zu", var);
+    if (state != CAI_NONE && state >= ws->plan->vars[var].card)
+        return cai_error_set(err, CAI_ERR_RANGE, NULL, 0, 0,
+                             "evidence %zu for variable %zu is out of range (%zu states)",
+                             state, var, ws->plan->vars[var].card);
+    ws->evidence[var] = state;
+    ws->executed = false;
+    return CAI_OK;
+}
+
+cai_status cai_workspace_set_soft_evidence(cai_workspace *ws, size_t var,
+                                           const double *log_values, cai_error *err)
+{
+    if (ws == NULL)
+        return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0, "NULL argument");
+    if (var >= ws->plan->n_vars)
+        return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0, "unknown variable index %zu", var);
+    size_t card = ws->plan->vars[var].card;
+    if (log_values == NULL) {
+        free(ws->soft[var]);
+        ws->soft[var] = NULL;
+        ws->executed = false;
+        return CAI_OK;
+    }
+    for (size_t x = 0; x < card; x++)
+        if (isnan(log_values[x]) || log_values[x] == INFINITY)
+            return cai_error_set(err, CAI_ERR_NUMERIC, NULL, 0, 0,
+                                 "soft evidence for variable %zu: entry %zu is %g", var, x,
+                                 log_values[x]);
+    if (ws->soft[var] == NULL && (ws->soft[var] = alloc_array(card, sizeof(double))) == NULL)
+        return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+    memcpy(ws->soft[var], log_values, card * sizeof(double));
+    ws->executed = false;
+    return CAI_OK;
+}
