@@ -364,6 +364,14 @@ static void check_discounted(cai_control_algorithm alg, double alpha, int seed)
             for (size_t a = 0; a < r.A; a++)
                 CAI_ASSERT_CLOSE(got[s * r.A + a], pi[s][a], 1e-9);
         cai_solution_free(sol);
+        /* Gauss-Seidel sweeps reach the same fixed point */
+        o.sweep = CAI_SWEEP_GAUSS_SEIDEL;
+        CU_ASSERT_FATAL(cai_mdp_solve(m, &o, &sol, &e) == CAI_OK);
+        CU_ASSERT(cai_solution_converged(sol));
+        cai_solution_value(sol, 0, got, &e);
+        for (size_t s = 0; s < r.S; s++)
+            CAI_ASSERT_CLOSE(got[s], V[s], 1e-10);
+        cai_solution_free(sol);
         cai_mdp_free(m);
     }
     gsl_rng_free(rng);

@@ -31,6 +31,7 @@
 
 #include "cai/error.h"
 #include "cai/graph.h"
+#include "cai/plan.h"
 #include "cai/potential.h"
 
 #ifdef __cplusplus
@@ -130,11 +131,13 @@ typedef struct cai_solve_options {
     cai_control_algorithm algorithm;
     double temperature;    /* NAN: the model's */
     size_t horizon;        /* 0: the model's (finite-horizon models only) */
-    double tol;            /* discounted: sup-norm tolerance on V (default 1e-12) */
+    double tol;            /* discounted: stop when the sup-norm change of V is <=
+                              tol * max(alpha, max |V|) (default 1e-12) */
     size_t max_iterations; /* discounted: iteration cap (default 100000) */
     bool state_marginals;  /* keep what cai_solution_state_marginal needs
                               (default true); false runs the upward pass only
                               and stores one value vector per step */
+    cai_sweep sweep;       /* discounted: Jacobi (default) or Gauss-Seidel */
 } cai_solve_options;
 
 cai_solve_options cai_solve_options_default(void);

@@ -111,6 +111,28 @@ cai_status cai_workspace_set_soft_evidence(cai_workspace *ws, size_t var,
 cai_status cai_plan_execute(const cai_plan *plan, cai_workspace *ws,
                             cai_error *err);
 
+/* How cai_plan_iterate feeds a message back. */
+typedef enum cai_sweep {
+    CAI_SWEEP_JACOBI = 0,      /* every execute uses the previous message */
+    CAI_SWEEP_GAUSS_SEIDEL = 1 /* within a sweep, each state's new message is
+                                  used at once by the states after it */
+} cai_sweep;
+
+/* Stationary fixed points of a one-slice model (a discounted MDP's slice
+ * s a s'): the upward message of `from` becomes the soft evidence of `to`,
+ * whose first card(from) states stand for from's; the others keep tail[]
+ * (logs; NULL when `to` has no more states). Starts from to's current soft
+ * evidence (zeros if none) and stops when the sup-norm change of from's
+ * message is <= tol * max(1, max |message|), or after max_iterations.
+ * Gauss-Seidel needs a sum- or max-product plan of one cluster whose first
+ * variable is `from` (its root) and whose last is `to`. On success the
+ * workspace is left executed with the final message fed back, so queries
+ * (upward messages, cavities) describe the fixed point. */
+cai_status cai_plan_iterate(const cai_plan *plan, cai_workspace *ws, size_t from, size_t to,
+                            const double *tail, cai_sweep sweep, double tol,
+                            size_t max_iterations, size_t *out_iterations,
+                            bool *out_converged, cai_error *err);
+
 /* ---- queries: valid after a successful execute ---- */
 
 /* Sum-product: log partition function, sum over trees (exact on forests).

@@ -28,7 +28,7 @@ cai_solve_options cai_solve_options_default(void)
 {
     return (cai_solve_options){.algorithm = CAI_CONTROL_EXACT, .temperature = NAN,
                                .horizon = 0, .tol = 1e-12, .max_iterations = 100000,
-                               .state_marginals = true};
+                               .state_marginals = true, .sweep = CAI_SWEEP_JACOBI};
 }
 
 void cai_solution_free(cai_solution *sol)
@@ -207,41 +207,20 @@ double cai_solution_objective(const cai_solution *sol) { return sol->objective; 
 size_t cai_solution_iterations(const cai_solution *sol) { return sol->iterations; }
 bool cai_solution_converged(const cai_solution *sol) { return sol->converged; }
 
-/* Discounted: feed V back as soft evidence on the slice's next state (the
- * death state keeps value 0) until V stops changing. */
+/* Discounted: the engine iterates the slice, feeding the upward message of
+ * s (V / alpha) back into s' (whose death state keeps value 0). */
 static cai_status iterate(cai_solution *sol, const cai_solve_options *o, cai_error *err)
 {
     size_t S = sol->m->S;
-    double *soft = malloc((S + 1) * sizeof *soft), *Vn = malloc(S * sizeof *Vn);
-    cai_status st = CAI_OK;
-    if (soft == NULL || Vn == NULL || (sol->V = calloc(S, sizeof *sol->V)) == NULL) {
-        st = cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
-        goto done;
-    }
-    for (size_t it = 1; it <= o->max_iterations; it++) {
-        for (size_t s = 0; s < S; s++)
-            soft[s] = sol->V[s] / units(sol);
-        soft[S] = 0.0;
-        if ((st = cai_workspace_set_soft_evidence(sol->ws, sol->c.s[1], soft, err)) != CAI_OK
-            || (st = cai_plan_execute(sol->plan, sol->ws, err)) != CAI_OK
-            || (st = values_at(sol, 0, Vn, err)) != CAI_OK)
-            goto done;
-        double diff = 0, scale = 1;
-        for (size_t s = 0; s < S; s++) {
-            diff = fmax(diff, fabs(Vn[s] - sol->V[s]));
-            scale = fmax(scale, fabs(Vn[s]));
-        }
-        memcpy(sol->V, Vn, S * sizeof *Vn);
-        sol->iterations = it;
-        if (diff <= o->tol * scale) {
-            sol->converged = true;
-            break;
-        }
-    }
-done:
-    free(soft);
-    free(Vn);
-    return st;
+    double death = 0.0;
+    cai_status st = cai_plan_iterate(sol->plan, sol->ws, sol->c.s[0], sol->c.s[1], &death,
+                                     o->sweep, o->tol, o->max_iterations, &sol->iterations,
+                                     &sol->converged, err);
+    if (st != CAI_OK)
+        return st;
+    if ((sol->V = malloc(S * sizeof *sol->V)) == NULL)
+        return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+    return values_at(sol, 0, sol->V, err);
 }
 
 /* The hard-limit state distributions: rho through the limiting policy. */

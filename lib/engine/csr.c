@@ -141,7 +141,14 @@ static double csr_cols_to_row_lin(const cai_potential *p, const double *w, doubl
 
 static double csr_row_log_op(const cai_potential *p, size_t r, const double *col_in, semiring sr)
 {
-    return csr_row_log(as_csr(p), r, col_in, (sr & SR_BASE) == SR_MAX, sr & SR_SUPPORT);
+    const csr_potential *c = as_csr(p);
+    if ((sr & SR_BASE) == SR_EXPECT) {
+        double s = 0.0;
+        for (size_t j = c->row_ptr[r]; j < c->row_ptr[r + 1]; j++)
+            s += ((sr & SR_SUPPORT) ? 1.0 : c->prob[j]) * col_in[c->col[j]];
+        return s;
+    }
+    return csr_row_log(c, r, col_in, (sr & SR_BASE) == SR_MAX, sr & SR_SUPPORT);
 }
 
 static void csr_rows_to_col(const cai_potential *p, const double *row_in,

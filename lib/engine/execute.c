@@ -403,3 +403,118 @@ cai_status cai_plan_execute(const cai_plan *plan, cai_workspace *ws, cai_error *
     ws->executed = true;
     return CAI_OK;
 }
+
+/* One Gauss-Seidel sweep over the single cluster c (up variable `from` at
+ * position 0, child `to` last): the up states in order, each message fed
+ * back into `to` before the next state's rows read it. Log domain per row,
+ * since every state changes the child message. Returns the sup-norm change. */
+static double gauss_seidel_sweep(const cai_plan *plan, cai_workspace *ws, const cluster *c,
+                                 double *soft, double *norm)
+{
+    const cai_potential *p = c->p;
+    size_t kp = c->k - 1, R = p->n_rows;
+    const plan_var *vf = &plan->vars[c->vars[0]];
+    double *U_from = ws->U + vf->off, *U_to = ws->U + plan->vars[c->vars[kp]].off;
+    bool max = plan->alg == CAI_MAX_PRODUCT;
+    semiring sr = cluster_sr(plan, c);
+    size_t stride = R / vf->card;
+    double *row_in = ws->row_a, *local = ws->vbuf;
+    cluster_row_in(plan, ws->U, c, 0, row_in, ws->idx);
+    local_terms(plan, ws, c->vars[0], local);
+    double diff = 0.0, big = 1.0;
+    for (size_t x = 0; x < vf->card; x++) {
+        cai_lse acc;
+        cai_lse_init(&acc);
+        double mx = -INFINITY;
+        for (size_t r = x * stride; r < (x + 1) * stride; r++) {
+            if (row_in[r] == -INFINITY)
+                continue;
+            double v = row_in[r] + p->ops->row_log(p, r, U_to, sr);
+            if (max)
+                mx = v > mx ? v : mx;
+            else
+                cai_lse_add(&acc, v);
+        }
+        double u = local[x] + (max ? mx : cai_lse_result(&acc));
+        double d = fabs(u - soft[x]); /* the change of what is fed back */
+        if (u != soft[x])
+            diff = d > diff || isnan(d) ? d : diff;
+        big = fabs(u) > big ? fabs(u) : big;
+        U_from[x] = u;
+        U_to[x] = soft[x] = u; /* fed back at once */
+    }
+    *norm = big;
+    return diff;
+}
+
+cai_status cai_plan_iterate(const cai_plan *plan, cai_workspace *ws, size_t from, size_t to,
+                            const double *tail, cai_sweep sweep, double tol,
+                            size_t max_iterations, size_t *out_iterations,
+                            bool *out_converged, cai_error *err)
+{
+    if (plan == NULL || ws == NULL || ws->plan != plan)
+        return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0, "NULL or mismatched argument");
+    if (from >= plan->n_vars || to >= plan->n_vars || from == to)
+        return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0,
+                             "iterate needs two distinct variables");
+    size_t nf = plan->vars[from].card, nt = plan->vars[to].card;
+    if (nt < nf || (nt > nf && tail == NULL))
+        return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0,
+                             "variable %zu has %zu states, fewer than %zu or more without a "
+                             "tail", to, nt, nf);
+    if (!(tol > 0) || max_iterations == 0)
+        return cai_error_set(err, CAI_ERR_RANGE, NULL, 0, 0,
+                             "the tolerance and the iteration cap must be positive");
+    const cluster *c = &plan->clusters[0];
+    bool gs = sweep == CAI_SWEEP_GAUSS_SEIDEL;
+    if (gs && (plan->n_clusters != 1 || c->vars[0] != from || c->up != 0
+               || c->vars[c->k - 1] != to))
+        return cai_error_set(err, CAI_ERR_STRUCTURE, NULL, 0, 0,
+                             "Gauss-Seidel needs one cluster from variable %zu (first, the "
+                             "root) to variable %zu (last)", from, to);
+    double *soft = alloc_array(nt, sizeof(double));
+    if (soft == NULL)
+        return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+    if (ws->soft[to])
+        memcpy(soft, ws->soft[to], nt * sizeof *soft);
+    for (size_t x = nf; x < nt; x++)
+        soft[x] = tail[x - nf];
+    cai_status st = CAI_OK;
+    size_t it = 0;
+    bool converged = false;
+    /* Gauss-Seidel: one execute sets every other message, then sweeps update
+     * from's message and to's soft evidence in place */
+    if (gs && (st = cai_workspace_set_soft_evidence(ws, to, soft, err)) == CAI_OK)
+        st = cai_plan_execute(plan, ws, err);
+    while (st == CAI_OK && !converged && it < max_iterations) {
+        it++;
+        double diff = 0.0, big = 1.0;
+        if (gs) {
+            diff = gauss_seidel_sweep(plan, ws, c, soft, &big);
+        } else {
+            if ((st = cai_workspace_set_soft_evidence(ws, to, soft, err)) != CAI_OK
+                || (st = cai_plan_execute(plan, ws, err)) != CAI_OK)
+                break;
+            const double *U = ws->U + plan->vars[from].off;
+            for (size_t x = 0; x < nf; x++) {
+                double d = fabs(U[x] - soft[x]);
+                if (U[x] != soft[x])
+                    diff = d > diff || isnan(d) ? d : diff;
+                big = fabs(U[x]) > big ? fabs(U[x]) : big;
+                soft[x] = U[x];
+            }
+        }
+        converged = diff <= tol * big;
+    }
+    /* leave the workspace executed on the final message */
+    if (st == CAI_OK && (st = cai_workspace_set_soft_evidence(ws, to, soft, err)) == CAI_OK)
+        st = cai_plan_execute(plan, ws, err);
+    free(soft);
+    if (st != CAI_OK)
+        return st;
+    if (out_iterations)
+        *out_iterations = it;
+    if (out_converged)
+        *out_converged = converged;
+    return CAI_OK;
+}

@@ -152,6 +152,13 @@ static double table_row_log(const cai_potential *p, size_t r, const double *col_
 {
     const double *v = as_table(p)->logv + r * p->n_cols;
     bool max = (sr & SR_BASE) == SR_MAX, support = sr & SR_SUPPORT;
+    if ((sr & SR_BASE) == SR_EXPECT) {
+        double s = 0.0;
+        for (size_t c = 0; c < p->n_cols; c++)
+            if (v[c] > -INFINITY)
+                s += exp(table_entry(v[c], support)) * col_in[c];
+        return s;
+    }
     cai_lse a;
     cai_lse_init(&a);
     double mx = -INFINITY;

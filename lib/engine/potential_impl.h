@@ -41,8 +41,8 @@ typedef struct potential_ops {
      * largest entry for tables, so nothing overflows). */
     double (*cols_to_row_lin)(const cai_potential *p, const double *w, double *row_out,
                               semiring sr);
-    /* One row of cols_to_row in the log domain (SR_SUM or SR_MAX, maybe with
-     * SR_SUPPORT): the fallback where the scaled value underflows. */
+    /* One row of cols_to_row in the log domain (any semiring): the fallback
+     * where the scaled value underflows, and Gauss-Seidel sweeps. */
     double (*row_log)(const cai_potential *p, size_t r, const double *col_in, semiring sr);
     /* col_out[c] = (+)_r (row_in[r] + log p[r,c]) for every column (SR_SUM or
      * SR_MAX). scratch holds at least 2 * n_cols doubles. */
