@@ -139,6 +139,16 @@ static bool jnull(const char *text, const char *key)
     return jget(text, key)->null;
 }
 
+/* Every --json output ends with seconds_load, seconds_solve and seconds,
+ * their sum. */
+static void check_seconds(const char *text)
+{
+    double load = jnum(text, "seconds_load"), solve = jnum(text, "seconds_solve");
+    CU_ASSERT(load >= 0.0 && load < 60.0);
+    CU_ASSERT(solve >= 0.0 && solve < 60.0);
+    CAI_ASSERT_CLOSE(jnum(text, "seconds"), load + solve, 1e-12);
+}
+
 /* ---- the models -------------------------------------------------------- */
 
 #define MAXS 4
@@ -416,8 +426,10 @@ static void check_solve_json(const char *text, const model *m, const char *algor
         CU_ASSERT_EQUAL(jnum(text, "iterations"), 1.0);
     }
     CU_ASSERT_PTR_NOT_NULL(strstr(text, "\"converged\": true"));
-    double sec = jnum(text, "seconds");
-    CU_ASSERT(sec >= 0.0 && sec < 10.0);
+    check_seconds(text);
+    CU_ASSERT_EQUAL(jnum(text, "n_states"), (double)m->S);
+    CU_ASSERT_EQUAL(jnum(text, "n_actions"), (double)m->A);
+    CU_ASSERT_PTR_NULL(strstr(text, "\"note\""));
     CU_ASSERT(jget(text, "trajectory")->n == 0);
 }
 
@@ -692,6 +704,7 @@ static void test_sample(void)
             o += (size_t)sprintf(text + o, "%s%s", j->s[k * (2 * tiny.T + 1) + i],
                                  i == 2 * tiny.T ? "\n" : " ");
     CU_ASSERT_STRING_EQUAL(text, a.out);
+    check_seconds(b.out); /* after the last use of j, which jnum reuses */
     free(text);
     cai_test_outcome_free(&a);
     cai_test_outcome_free(&b);
@@ -818,6 +831,7 @@ static void test_evaluate(void)
     CU_ASSERT_STRING_EQUAL(o.err, "");
     CAI_ASSERT_CLOSE(jnum(o.out, "plain_return"), 1.75, 1e-12);
     CAI_ASSERT_CLOSE(jnum(o.out, "soft_return"), 1.75 - 0.5 * log(2.0), 1e-12);
+    check_seconds(o.out);
     cai_test_outcome_free(&o);
 }
 
@@ -952,12 +966,39 @@ static void test_usage_errors(void)
         {"sample fg.yaml", "cai: error: sample needs an mdp or gridworld model"},
         {"evaluate fg.yaml --policy p.csv",
          "cai: error: evaluate needs an mdp or gridworld model"},
+        {"solve tiny.yaml --full", "cai: error: --full needs --json"},
+        {"solve tiny.yaml --json --full --query V",
+         "cai: error: --full and --query exclude each other"},
+        {"solve tiny.yaml --time 2", "cai: error: option '--time' needs --query"},
+        {"solve tiny.yaml --states s0", "cai: error: option '--states' needs --query"},
+        {"solve tiny.yaml --query pi",
+         "cai: error: --query: unknown array 'pi' (expected V, Q, policy or state_marginals)"},
+        {"solve tiny.yaml --query V --time -1",
+         "cai: error: --time: expected an integer >= 0, got '-1'"},
+        {"solve tiny.yaml --query V --states ''", "cai: error: --states: empty list"},
+        {"solve tiny.yaml --threads 0",
+         "cai: error: --threads: expected an integer in 1..1024, got '0'"},
+        {"solve tiny.yaml --threads 1025", "cai: error: --threads: expected an integer"},
+        {"sample tiny.yaml --full", "cai: error: option '--full' does not apply to sample"},
+        {"evaluate tiny.yaml --policy p.csv --query V",
+         "cai: error: option '--query' does not apply to evaluate"},
+        {"check --json tiny.yaml", "cai: error: option '--json' does not apply to check"},
+        {"check --threads x tiny.yaml", "cai: error: --threads: expected an integer"},
+        {"check --threads", "cai: error: option '--threads' needs a value"},
+        {"solve fg.yaml --query V",
+         "cai: error: option '--query' needs an mdp or gridworld model"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         expect_error(cases[i][0], cases[i][1]);
 
     /* factor graphs keep exact and map */
     cai_test_outcome o = cai_test_run("solve fg.yaml --algorithm map --json");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CAI_ASSERT_CLOSE(jnum(o.out, "log_z"), log(4.0), 1e-12);
+    check_seconds(o.out);
+    cai_test_outcome_free(&o);
+    /* --full is accepted (a factor graph's output is always complete) */
+    o = cai_test_run("solve fg.yaml --json --full --threads 1");
     CU_ASSERT_EQUAL(o.status, 0);
     CAI_ASSERT_CLOSE(jnum(o.out, "log_z"), log(4.0), 1e-12);
     cai_test_outcome_free(&o);
@@ -974,7 +1015,9 @@ static void test_help(void)
     const char *want[] = {"solve MODEL", "sample MODEL", "evaluate MODEL", "check MODEL",
                           "--temperature", "--horizon", "--tol", "--max-iterations",
                           "--seed", "--count", "--max-steps", "--policy",
-                          "state,action,prob", "t,state,action,prob", "log_evidence (null"};
+                          "state,action,prob", "t,state,action,prob", "log_evidence (null",
+                          "--threads N", "--full", "--query WHAT", "--time t",
+                          "--states S1,S2", "seconds_load", "seconds_solve", "T*S*A <= 1e6"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         CU_ASSERT_PTR_NOT_NULL(strstr(o.out, want[i]));
     cai_test_outcome_free(&o);
@@ -1031,6 +1074,420 @@ static void test_output_file(void)
     }
 }
 
+/* ---- large models: the --json limit, --full, --query, --threads --------- */
+
+#define CHAIN_S 2600
+#define CHAIN_A 4
+#define CHAIN_T 100 /* T*S*A = 1.04e6, just above the limit of 1e6 */
+
+/* A count-form chain: action 1 moves on (to s+1 w.p. 0.7, s+2 w.p. 0.3),
+ * action 2 jumps to 7s mod S, the others (a wildcard) go back to 0; the
+ * actions cost differently, and a few states pay at the end, so that values
+ * and policies differ between states and steps. */
+static void write_chain(const char *file)
+{
+    size_t cap = 200 * CHAIN_S + 1024, o = 0;
+    char *text = malloc(cap);
+    CU_ASSERT_FATAL(text != NULL);
+#define PUT(...) (o += (size_t)snprintf(text + o, cap - o, __VA_ARGS__))
+    PUT("kind: mdp\nname: chain\nstates: %d\nactions: %d\ninitial: {\"0\": 1}\n"
+        "transitions:\n  - {state: \"*\", action: \"*\", next: {\"0\": 1}}\n",
+        CHAIN_S, CHAIN_A);
+    for (size_t s = 0; s < CHAIN_S; s++) {
+        PUT("  - {state: \"%zu\", action: \"1\", next: {\"%zu\": 0.7, \"%zu\": 0.3}}\n", s,
+            (s + 1) % CHAIN_S, (s + 2) % CHAIN_S);
+        PUT("  - {state: \"%zu\", action: \"2\", next: {\"%zu\": 1}}\n", s, 7 * s % CHAIN_S);
+    }
+    PUT("rewards:\n  - {action: \"0\", value: -1}\n  - {action: \"1\", value: -0.5}\n"
+        "  - {action: \"2\", value: -2}\n  - {action: \"3\", value: -1.5}\n"
+        "terminal_rewards: {\"7\": 3, \"49\": 5, \"98\": 4, \"2599\": 9}\n"
+        "horizon: %d\ntemperature: 0.7\n", CHAIN_T);
+#undef PUT
+    CU_ASSERT_FATAL(o < cap);
+    cai_test_write_file(file, text);
+    free(text);
+}
+
+/* The whole of file name (cai_test_slurp stops at 1 MiB); free() it. */
+static char *slurp_all(const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", cai_test_dir(), name);
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    rewind(f);
+    char *s = size >= 0 ? malloc((size_t)size + 1) : NULL;
+    if (s != NULL) {
+        size_t n = fread(s, 1, (size_t)size, f);
+        s[n] = '\0';
+    }
+    fclose(f);
+    return s;
+}
+
+/* The value of member key in text (just after "key":), or NULL. */
+static const char *jat(const char *text, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = strstr(text, pat);
+    return p ? jskip(p + strlen(pat)) : NULL;
+}
+
+/* Walk the value at p without storing it: array lengths per level into
+ * dims (checked rectangular), nesting into *depth; the end, or NULL. */
+static const char *jwalk(const char *p, size_t level, size_t *dims, size_t *depth)
+{
+    p = jskip(p);
+    if (*p == '"') {
+        const char *e = strchr(p + 1, '"');
+        return e ? e + 1 : NULL;
+    }
+    if (*p != '[') {
+        const char *q = p;
+        while (*q && *q != ',' && *q != ']' && *q != '}' && *q != '\n')
+            q++;
+        return q > p ? q : NULL;
+    }
+    if (level >= 4)
+        return NULL;
+    *depth = *depth > level + 1 ? *depth : level + 1;
+    size_t n = 0;
+    for (p = jskip(p + 1); *p != ']'; n++) {
+        if ((p = jwalk(p, level + 1, dims, depth)) == NULL)
+            return NULL;
+        p = jskip(p);
+        if (*p == ',')
+            p = jskip(p + 1);
+        else if (*p != ']')
+            return NULL;
+    }
+    if (dims[level] == 0)
+        dims[level] = n;
+    else if (dims[level] != n)
+        return NULL;
+    return p + 1;
+}
+
+/* Whether the array member key has the shape d0 x d1 x d2 (0 ends it). */
+static bool jshape(const char *text, const char *key, size_t d0, size_t d1, size_t d2)
+{
+    size_t dims[5] = {0}, depth = 0, want[3] = {d0, d1, d2}, n = d2 ? 3 : d1 ? 2 : 1;
+    const char *p = jat(text, key);
+    if (p == NULL || jwalk(p, 0, dims, &depth) == NULL || depth != n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (dims[i] != want[i])
+            return false;
+    return true;
+}
+
+/* The element i of the array at p. */
+static const char *jelem(const char *p, size_t i)
+{
+    size_t dims[5] = {0}, depth = 0;
+    p = jskip(p);
+    CU_ASSERT_FATAL(*p == '[');
+    p = jskip(p + 1);
+    for (; i > 0; i--) {
+        memset(dims, 0, sizeof dims);
+        p = jwalk(p, 0, dims, &depth);
+        CU_ASSERT_FATAL(p != NULL);
+        p = jskip(jskip(p) + 1); /* past the ',' */
+    }
+    return p;
+}
+
+/* n numbers (null: NAN) of the flat array at p into out. */
+static void jnumbers(const char *p, double *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *e = jelem(p, i);
+        out[i] = strncmp(e, "null", 4) == 0 ? NAN : strtod(e, NULL);
+    }
+}
+
+/* Equal to the last bit, null with null. */
+static bool same(double a, double b)
+{
+    return (isnan(a) && isnan(b)) || a == b;
+}
+
+static void test_json_limit(void)
+{
+    write_chain("chain.yaml");
+    /* above the limit: the summary, the timings and a note */
+    cai_test_outcome o = cai_test_run("solve chain.yaml --json --threads 1");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_STRING_EQUAL(o.err, "");
+    const char *absent[] = {"\"V\":", "\"Q\":", "\"policy\":", "\"state_marginals\":",
+                            "\"states\":", "\"actions\":"};
+    for (size_t i = 0; i < sizeof absent / sizeof absent[0]; i++)
+        CU_ASSERT_PTR_NULL(strstr(o.out, absent[i]));
+    CU_ASSERT_EQUAL(jnum(o.out, "n_states"), CHAIN_S);
+    CU_ASSERT_EQUAL(jnum(o.out, "n_actions"), CHAIN_A);
+    CU_ASSERT_EQUAL(jnum(o.out, "horizon"), CHAIN_T);
+    CU_ASSERT(isfinite(jnum(o.out, "objective")));
+    CU_ASSERT(isfinite(jnum(o.out, "log_evidence")));
+    CU_ASSERT_EQUAL(jnum(o.out, "iterations"), 1.0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "\"converged\": true"));
+    check_seconds(o.out);
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "\"note\": \"arrays omitted (T*S*A = 1040000 > 1e6): "
+                                         "pass --full, or --query V|Q|policy|"
+                                         "state_marginals [--time t] [--states a,b,c]\""));
+    char *summary = strdup(o.out);
+    cai_test_outcome_free(&o);
+
+    /* --full: every array, in full */
+    o = cai_test_run("solve chain.yaml --json --full --threads 1 -o full.json");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_STRING_EQUAL(o.err, "");
+    cai_test_outcome_free(&o);
+    char *full = slurp_all("full.json");
+    CU_ASSERT_FATAL(full != NULL);
+    CU_ASSERT(jshape(full, "states", CHAIN_S, 0, 0));
+    CU_ASSERT(jshape(full, "actions", CHAIN_A, 0, 0));
+    CU_ASSERT(jshape(full, "V", CHAIN_T + 1, CHAIN_S, 0));
+    CU_ASSERT(jshape(full, "Q", CHAIN_T, CHAIN_S, CHAIN_A));
+    CU_ASSERT(jshape(full, "policy", CHAIN_T, CHAIN_S, CHAIN_A));
+    CU_ASSERT(jshape(full, "state_marginals", CHAIN_T + 1, CHAIN_S, 0));
+    CU_ASSERT_PTR_NULL(strstr(full, "\"note\""));
+    check_seconds(full);
+    /* the same solve as the summary's */
+    CU_ASSERT(same(jnum(full, "objective"), jnum(summary, "objective")));
+    CU_ASSERT(same(jnum(full, "log_evidence"), jnum(summary, "log_evidence")));
+    free(summary);
+
+    /* --query: exactly the named rows of the full arrays, in the order given */
+    static const struct {
+        const char *what;
+        size_t t, cols;
+        const char *states;
+        size_t rows[3];
+        size_t n;
+    } cases[] = {
+        {"policy", 3, CHAIN_A, "5,7", {5, 7}, 2},
+        {"Q", 0, CHAIN_A, "2599,0,98", {2599, 0, 98}, 3},
+        {"V", CHAIN_T, 1, "98,7", {98, 7}, 2},
+        {"V", 97, 1, "2598,49,0", {2598, 49, 0}, 3},
+        {"state_marginals", 2, 1, "2,1,0", {2, 1, 0}, 3},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        o = cai_test_run("solve chain.yaml --json --threads 1 --query %s --time %zu "
+                         "--states %s", cases[i].what, cases[i].t, cases[i].states);
+        CU_ASSERT_EQUAL(o.status, 0);
+        CU_ASSERT_STRING_EQUAL(o.err, "");
+        char pat[64];
+        snprintf(pat, sizeof pat, "\"query\": \"%s\"", cases[i].what);
+        CU_ASSERT_PTR_NOT_NULL(strstr(o.out, pat));
+        CU_ASSERT_EQUAL(jnum(o.out, "time"), (double)cases[i].t);
+        jval *j = jget(o.out, "states");
+        CU_ASSERT_FATAL(j->ok && j->depth == 1 && j->n == cases[i].n);
+        for (size_t k = 0; k < cases[i].n; k++)
+            CU_ASSERT_EQUAL(strtoul(j->s[k], NULL, 10), cases[i].rows[k]);
+        j = jget(o.out, "actions");
+        if (cases[i].cols > 1) {
+            CU_ASSERT(j->ok && j->depth == 1 && j->n == CHAIN_A && strcmp(j->s[3], "3") == 0);
+        } else {
+            CU_ASSERT(j->null);
+        }
+        check_seconds(o.out);
+        CU_ASSERT(cases[i].cols > 1 ? jshape(o.out, "values", cases[i].n, CHAIN_A, 0)
+                                    : jshape(o.out, "values", cases[i].n, 0, 0));
+        const char *values = jat(o.out, "values");
+        const char *at_t = jelem(jat(full, cases[i].what), cases[i].t);
+        for (size_t k = 0; k < cases[i].n; k++) {
+            double got[CHAIN_A], want[CHAIN_A];
+            const char *row = jelem(at_t, cases[i].rows[k]);
+            if (cases[i].cols > 1) {
+                jnumbers(jelem(values, k), got, CHAIN_A);
+                jnumbers(row, want, CHAIN_A);
+            } else {
+                got[0] = strtod(jelem(values, k), NULL);
+                want[0] = strtod(row, NULL);
+            }
+            for (size_t c = 0; c < cases[i].cols; c++)
+                CU_ASSERT(same(got[c], want[c]));
+        }
+        cai_test_outcome_free(&o);
+    }
+
+    /* the text form: a table of the named rows */
+    o = cai_test_run("solve chain.yaml --threads 1 --query policy --time 3 --states 7,5");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_STRING_EQUAL(o.err, "");
+    const char *head = "policy at t = 3:\n  state ";
+    CU_ASSERT(strncmp(o.out, head, strlen(head)) == 0);
+    const char *row7 = strstr(o.out, "\n  7 "), *row5 = strstr(o.out, "\n  5 ");
+    CU_ASSERT_FATAL(row7 != NULL && row5 != NULL);
+    CU_ASSERT(row7 < row5);
+    double x[CHAIN_A], want[CHAIN_A];
+    CU_ASSERT_EQUAL(sscanf(row5 + 5, "%lf %lf %lf %lf", &x[0], &x[1], &x[2], &x[3]), 4);
+    jnumbers(jelem(jelem(jat(full, "policy"), 3), 5), want, CHAIN_A);
+    for (size_t a = 0; a < CHAIN_A; a++)
+        CAI_ASSERT_CLOSE(x[a], want[a], 1e-9);
+    cai_test_outcome_free(&o);
+    free(full);
+
+    /* without --states: every state in JSON, the first rows in text */
+    o = cai_test_run("solve chain.yaml --threads 1 --query V --json");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT(jshape(o.out, "values", CHAIN_S, 0, 0));
+    CU_ASSERT(jshape(o.out, "states", CHAIN_S, 0, 0));
+    cai_test_outcome_free(&o);
+    o = cai_test_run("solve chain.yaml --threads 1 --query Q");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "\n  19 "));
+    CU_ASSERT_PTR_NULL(strstr(o.out, "\n  20 "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "2580 more states omitted"));
+    cai_test_outcome_free(&o);
+
+    /* names that are not states, steps that are not there */
+    expect_error("solve chain.yaml --query policy --states 5,r3c4",
+                 "cai: error: --states: unknown state 'r3c4'");
+    expect_error("solve chain.yaml --query V --states 5,,7",
+                 "cai: error: --states: empty state name in '5,,7'");
+    expect_error("solve chain.yaml --query policy --time 100",
+                 "cai: error: --time 100: policy has the steps 0..99 (T = 100)");
+    expect_error("solve chain.yaml --query V --horizon 5 --time 6",
+                 "cai: error: --time 6: V has the steps 0..5 (T = 5)");
+    write_model("disc.yaml", &disc, NULL);
+    expect_error("solve disc.yaml --query V --time 0",
+                 "cai: error: option '--time' needs a finite-horizon model");
+    expect_error("solve disc.yaml --query state_marginals",
+                 "cai: error: --query state_marginals needs a finite-horizon model");
+
+    /* a discounted query: stationary, time null */
+    answer d = oracle(&disc, true, disc.alpha, 0);
+    o = cai_test_run("solve disc.yaml --query Q --states w,u --json");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT(jnull(o.out, "time"));
+    jval *j = jget(o.out, "values");
+    CU_ASSERT_FATAL(j->ok && j->depth == 2 && j->dims[0] == 2 && j->dims[1] == 2);
+    for (size_t a = 0; a < 2; a++) {
+        CAI_ASSERT_CLOSE(j->v[a], d.Q[0][2][a], 1e-9);
+        CAI_ASSERT_CLOSE(j->v[2 + a], d.Q[0][0][a], 1e-9);
+    }
+    cai_test_outcome_free(&o);
+}
+
+/* Lines of a and b equal but for the timings. */
+static bool same_but_seconds(char *a, char *b)
+{
+    char *sa = NULL, *sb = NULL;
+    char *la = strtok_r(a, "\n", &sa), *lb = strtok_r(b, "\n", &sb);
+    for (; la && lb; la = strtok_r(NULL, "\n", &sa), lb = strtok_r(NULL, "\n", &sb))
+        if (strncmp(la, "  \"seconds", 10) != 0 && strcmp(la, lb) != 0)
+            return false;
+    return la == NULL && lb == NULL;
+}
+
+static void test_threads(void)
+{
+    write_chain("chain.yaml");
+    /* horizon 10: T*S*A = 104000, so the arrays are printed */
+    const char *names[] = {"t1.json", "t2.json"};
+    for (size_t i = 0; i < 2; i++) {
+        cai_test_outcome o =
+            cai_test_run("solve chain.yaml --json --horizon 10 --threads %zu -o %s", i + 1,
+                         names[i]);
+        CU_ASSERT_EQUAL(o.status, 0);
+        CU_ASSERT_STRING_EQUAL(o.err, "");
+        cai_test_outcome_free(&o);
+    }
+    char *a = slurp_all("t1.json"), *b = slurp_all("t2.json");
+    CU_ASSERT_FATAL(a != NULL && b != NULL);
+    CU_ASSERT(jshape(a, "policy", 10, CHAIN_S, CHAIN_A));
+    CU_ASSERT(jshape(a, "state_marginals", 11, CHAIN_S, 0));
+    CU_ASSERT(same_but_seconds(a, b)); /* bit-identical numbers */
+    free(a);
+    free(b);
+
+    /* the other commands take it too */
+    write_model("tiny.yaml", &tiny, NULL);
+    cai_test_outcome o = cai_test_run("sample tiny.yaml --threads 2 --count 3 --seed 1");
+    cai_test_outcome p = cai_test_run("sample tiny.yaml --threads 1 --count 3 --seed 1");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_STRING_EQUAL(o.out, p.out);
+    cai_test_outcome_free(&o);
+    cai_test_outcome_free(&p);
+    o = cai_test_run("check --threads 2 tiny.yaml chain.yaml");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "chain.yaml: ok (mdp, 2600 states, 4 actions, "));
+    cai_test_outcome_free(&o);
+    o = cai_test_run("solve tiny.yaml --json -o sol.json");
+    CU_ASSERT_EQUAL(o.status, 0);
+    cai_test_outcome_free(&o);
+    o = cai_test_run("evaluate tiny.yaml --policy sol.json --threads=1 --json");
+    CU_ASSERT_EQUAL(o.status, 0);
+    check_seconds(o.out);
+    cai_test_outcome_free(&o);
+}
+
+/* The text of a large gridworld shows the top-left corner of its map. */
+static void test_large_grid_text(void)
+{
+    char map[60 * 112 + 256];
+    size_t o = (size_t)snprintf(map, sizeof map, "kind: gridworld\nhorizon: 4\nmap: |\n");
+    for (size_t r = 0; r < 45; r++) {
+        o += (size_t)snprintf(map + o, sizeof map - o, "  ");
+        for (size_t c = 0; c < 110; c++)
+            map[o++] = r == 0 && c == 0 ? 'S' : r == 44 && c == 109 ? 'G' : '.';
+        map[o++] = '\n';
+    }
+    map[o] = '\0';
+    cai_test_write_file("wide.yaml", map);
+    cai_test_outcome out = cai_test_run("solve wide.yaml --threads 1");
+    CU_ASSERT_EQUAL(out.status, 0);
+    CU_ASSERT_STRING_EQUAL(out.err, "");
+    const char *p = strstr(out.out, "X pit):\n");
+    CU_ASSERT_FATAL(p != NULL);
+    size_t lines = 0;
+    for (p += 8; strncmp(p, "  ...", 5) != 0 && *p; p = strchr(p, '\n') + 1, lines++)
+        CU_ASSERT(strchr(p, '\n') - p == 2 + 100);
+    CU_ASSERT_EQUAL(lines, 40);
+    CU_ASSERT_PTR_NOT_NULL(strstr(p, "rows 0..39 and columns 0..99 of a 45 x 110 map"));
+    cai_test_outcome_free(&out);
+    /* a cell by name */
+    out = cai_test_run("solve wide.yaml --threads 1 --query policy --states r44c108,r3c4 "
+                       "--json");
+    CU_ASSERT_EQUAL(out.status, 0);
+    jval *j = jget(out.out, "values");
+    CU_ASSERT(j->ok && j->depth == 2 && j->dims[0] == 2 && j->dims[1] == 4);
+    cai_test_outcome_free(&out);
+}
+
+/* One action: Q and policy keep their action level ([T][S][1]), so that
+ * evaluate reads the JSON back. */
+static void test_one_action(void)
+{
+    cai_test_write_file("one.yaml", "kind: mdp\nstates: [a, b]\nactions: [go]\n"
+                                    "initial: {a: 1}\ntransitions:\n"
+                                    "  - {state: \"*\", action: \"*\", next: {b: 1}}\n"
+                                    "rewards: [{value: -1}]\nhorizon: 2\n");
+    cai_test_outcome o = cai_test_run("solve one.yaml --json -o one.json");
+    CU_ASSERT_EQUAL(o.status, 0);
+    cai_test_outcome_free(&o);
+    char *text = cai_test_slurp("one.json");
+    CU_ASSERT_FATAL(text != NULL);
+    CU_ASSERT(jshape(text, "Q", 2, 2, 1));
+    CU_ASSERT(jshape(text, "policy", 2, 2, 1));
+    CU_ASSERT(jshape(text, "V", 3, 2, 0));
+    free(text);
+    o = cai_test_run("evaluate one.yaml --policy one.json --json");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_STRING_EQUAL(o.err, "");
+    CAI_ASSERT_CLOSE(jnum(o.out, "plain_return"), -2.0, 1e-12);
+    cai_test_outcome_free(&o);
+    o = cai_test_run("solve one.yaml --json --query policy --time 1");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT(jshape(o.out, "values", 2, 1, 0));
+    cai_test_outcome_free(&o);
+}
+
 void cai_test_register(void)
 {
     CU_pSuite s = CU_add_suite("cli_mdp", suite_init, cai_test_dir_remove);
@@ -1046,4 +1503,8 @@ void cai_test_register(void)
     CU_add_test(s, "model errors", test_model_errors);
     CU_add_test(s, "usage errors", test_usage_errors);
     CU_add_test(s, "-o FILE", test_output_file);
+    CU_add_test(s, "--json limit, --full, --query", test_json_limit);
+    CU_add_test(s, "--threads", test_threads);
+    CU_add_test(s, "large gridworld text", test_large_grid_text);
+    CU_add_test(s, "one action", test_one_action);
 }

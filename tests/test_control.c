@@ -693,7 +693,7 @@ static void test_tying(void)
 static void test_threads_bit_identical(void)
 {
 #if defined(_OPENMP)
-    size_t S = 6000, A = 4, B = 5, SA = S * A, T = 4;
+    size_t S = 20000, A = 4, B = 5, SA = S * A, T = 4; /* 8e4 rows: parallel */
     size_t *rp = malloc((SA + 1) * sizeof *rp), *next = malloc(SA * B * sizeof *next);
     double *prob = malloc(SA * B * sizeof *prob), *rew = malloc(SA * sizeof *rew);
     double *rho = calloc(S, sizeof *rho);

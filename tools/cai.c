@@ -21,37 +21,45 @@
 
 #include <gsl/gsl_errno.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 const char cli_usage_text[] =
     "usage: cai <command> [options]\n"
     "\n"
     "commands:\n"
     "  solve MODEL [--algorithm ALG] [--temperature ALPHA] [--horizon T]\n"
-    "        [--tol X] [--max-iterations N] [--json] [-o FILE]\n"
+    "        [--tol X] [--max-iterations N] [--threads N] [--json [--full]]\n"
+    "        [--query WHAT [--time t] [--states S1,S2,...]] [-o FILE]\n"
     "        mdp/gridworld: soft value iteration as inference; prints a summary\n"
-    "        and the policy at t = 0 (gridworlds: an arrow per floor cell for\n"
-    "        its most probable action, # wall, G goal, X pit).\n"
+    "        and the policy at t = 0 (its first 20 rows when there are more\n"
+    "        than 50 states; gridworlds: an arrow per floor cell for its most\n"
+    "        probable action, # wall, G goal, X pit, the top-left 40 x 100\n"
+    "        cells of a larger map).\n"
     "        factor_graph: log Z and every marginal (sum-product) and the MAP\n"
     "        assignment (max-product); both are printed, --algorithm (exact or\n"
     "        map) says which one was asked for.\n"
     "  sample MODEL [--seed N] [--count K] [--max-steps N] [--json] [-o FILE]\n"
-    "        and solve's --algorithm, --temperature, --horizon, --tol and\n"
-    "        --max-iterations\n"
+    "        and solve's --algorithm, --temperature, --horizon, --tol,\n"
+    "        --max-iterations and --threads\n"
     "        K trajectories from the posterior policy under the true dynamics,\n"
     "        one per line as \"s0 a0 s1 a1 ... sT\" (JSON: {\"trajectories\":\n"
     "        [[names...], ...]}). Defaults --seed 0, --count 1. Discounted\n"
     "        models: a trajectory ends when the death state is drawn, or after\n"
     "        --max-steps actions (default 1000).\n"
-    "  evaluate MODEL --policy FILE [--json] [-o FILE]\n"
+    "  evaluate MODEL --policy FILE [--threads N] [--json] [-o FILE]\n"
     "        the soft return (rewards minus alpha KL(pi || pi0), the model's\n"
     "        alpha) and the plain return of a given policy under the true\n"
     "        dynamics. FILE is either the JSON written by 'cai solve --json'\n"
     "        (its \"policy\": [T][S][A], or [S][A] used at every step; its\n"
-    "        \"states\" and \"actions\" must match the model) or a CSV table with\n"
+    "        \"states\" and \"actions\" must match the model; a model above the\n"
+    "        --json limit needs 'solve --json --full') or a CSV table with\n"
     "        the header 'state,action,prob' (stationary) or 't,state,action,prob'\n"
     "        (t = 0..T-1), names as in the model, no quoting; missing entries\n"
     "        are 0, a state without rows takes the model's action prior, and\n"
     "        each row must sum to 1 within 1e-9. T is the model's horizon.\n"
-    "  check MODEL...\n"
+    "  check MODEL... [--threads N]\n"
     "        load (and for factor graphs plan) each MODEL and print\n"
     "        \"MODEL: ok (...)\" or the first problem.\n"
     "\n"
@@ -63,21 +71,44 @@ const char cli_usage_text[] =
     "  --horizon T        T >= 1 steps instead of the model's (finite horizon)\n"
     "  --tol X            discounted: sup-norm tolerance on V (default 1e-12)\n"
     "  --max-iterations N discounted: iteration cap (default 100000)\n"
+    "  --threads N        threads of the engine, 1..1024 (default: all cores, or\n"
+    "                     OMP_NUM_THREADS); the results do not depend on it\n"
     "  --seed N, --count K, --max-steps N   see sample\n"
     "  --policy FILE      see evaluate\n"
     "  --json             print one JSON object instead of text. solve on an\n"
-    "                     mdp/gridworld: kind, name, algorithm, states, actions\n"
-    "                     (names), horizon (null when discounted), discount (null\n"
-    "                     for a finite horizon), temperature, log_evidence (null\n"
-    "                     unless exact with alpha > 0), objective, V [T+1][S],\n"
-    "                     Q and policy [T][S][A] (Q is null where the action\n"
-    "                     prior is 0), state_marginals [T+1][S]\n"
-    "                     (discounted: V [S], Q and policy [S][A],\n"
-    "                     state_marginals null), iterations, converged, seconds;\n"
-    "                     map adds trajectory (state and action names) and\n"
-    "                     log_score. On a factor graph: kind, name, algorithm,\n"
-    "                     log_z, marginals, map, map_log_score, seconds. evaluate:\n"
-    "                     soft_return, plain_return. Non-finite numbers are null.\n"
+    "                     mdp/gridworld: kind, name, algorithm, n_states,\n"
+    "                     n_actions, horizon (null when discounted), discount\n"
+    "                     (null for a finite horizon), temperature,\n"
+    "                     log_evidence (null unless exact with alpha > 0),\n"
+    "                     objective, iterations, converged; and, when T*S*A <= 1e6\n"
+    "                     (discounted: S*A) or with --full, the arrays: states,\n"
+    "                     actions (names), V [T+1][S], Q and policy [T][S][A] (Q\n"
+    "                     is null where the action prior is 0), state_marginals\n"
+    "                     [T+1][S] (discounted: V [S], Q and policy [S][A],\n"
+    "                     state_marginals null). Above that limit a \"note\" says\n"
+    "                     how to ask for them (--full, or --query). map adds\n"
+    "                     trajectory (state and action names) and log_score. On\n"
+    "                     a factor graph: kind, name, algorithm, log_z,\n"
+    "                     marginals, map, map_log_score. sample: trajectories.\n"
+    "                     evaluate: soft_return, plain_return. Every JSON output\n"
+    "                     ends with seconds_load (reading the input),\n"
+    "                     seconds_solve (the computation) and seconds (their\n"
+    "                     sum). Non-finite numbers are null.\n"
+    "  --full             solve --json: the arrays whatever the model's size\n"
+    "                     (a factor graph's output is always complete)\n"
+    "  --query WHAT       solve, mdp/gridworld: print only WHAT, one of V, Q,\n"
+    "                     policy or state_marginals, at one time step. JSON:\n"
+    "                     {\"query\", \"time\" (null when discounted), \"states\",\n"
+    "                     \"actions\" (null for V and state_marginals), \"values\"\n"
+    "                     ([states] or [states][actions]), seconds_load,\n"
+    "                     seconds_solve, seconds}; text: a table.\n"
+    "  --time t           with --query: the time step, default 0 (V and\n"
+    "                     state_marginals 0..T, Q and policy 0..T-1; not for a\n"
+    "                     discounted model, whose answers are stationary)\n"
+    "  --states S1,S2,... with --query: only these states (names as in the\n"
+    "                     model, e.g. r3c4 in a gridworld), in this order.\n"
+    "                     Default: every state (the text table shows the first\n"
+    "                     20 of more than 50)\n"
     "  -o, --output FILE  write to FILE (through a temporary file and rename,\n"
     "                     so FILE is never half written)\n"
     "  -h, --help         show this help\n"
@@ -197,6 +228,16 @@ void cli_json_begin_solution(cai_json *j, const cai_model *m, const char *algori
     cai_json_string(j, algorithm);
 }
 
+void cli_json_seconds(cai_json *j, double load, double solve)
+{
+    cai_json_key(j, "seconds_load");
+    cai_json_number(j, load);
+    cai_json_key(j, "seconds_solve");
+    cai_json_number(j, solve);
+    cai_json_key(j, "seconds");
+    cai_json_number(j, load + solve);
+}
+
 int cli_output_close(cli_output *o, cai_status st, cai_error *err)
 {
     const char *name = o->path ? o->path : "<stdout>";
@@ -229,11 +270,16 @@ int cli_output_close(cli_output *o, cai_status st, cai_error *err)
 /* ---- options ----------------------------------------------------------- */
 
 /* Which commands take an option. */
-enum { FOR_SOLVE = 1, FOR_SAMPLE = 2, FOR_EVALUATE = 4, FOR_ALL = 7 };
+enum {
+    FOR_SOLVE = 1, FOR_SAMPLE = 2, FOR_EVALUATE = 4, FOR_CHECK = 8,
+    FOR_RUN = FOR_SOLVE | FOR_SAMPLE | FOR_EVALUATE, /* the ones that print */
+    FOR_ALL = FOR_RUN | FOR_CHECK
+};
 
 typedef enum opt_id {
     OPT_HELP, OPT_JSON, OPT_OUTPUT, OPT_ALGORITHM, OPT_TEMPERATURE, OPT_HORIZON,
-    OPT_TOL, OPT_MAX_ITERATIONS, OPT_SEED, OPT_COUNT, OPT_MAX_STEPS, OPT_POLICY
+    OPT_TOL, OPT_MAX_ITERATIONS, OPT_SEED, OPT_COUNT, OPT_MAX_STEPS, OPT_POLICY,
+    OPT_FULL, OPT_QUERY, OPT_TIME, OPT_STATES, OPT_THREADS
 } opt_id;
 
 static const struct option_entry {
@@ -244,8 +290,8 @@ static const struct option_entry {
     unsigned commands; /* FOR_* mask */
 } option_table[] = {
     {"--help", "-h", OPT_HELP, false, FOR_ALL},
-    {"--json", NULL, OPT_JSON, false, FOR_ALL},
-    {"--output", "-o", OPT_OUTPUT, true, FOR_ALL},
+    {"--json", NULL, OPT_JSON, false, FOR_RUN},
+    {"--output", "-o", OPT_OUTPUT, true, FOR_RUN},
     {"--algorithm", "-a", OPT_ALGORITHM, true, FOR_SOLVE | FOR_SAMPLE},
     {"--temperature", NULL, OPT_TEMPERATURE, true, FOR_SOLVE | FOR_SAMPLE},
     {"--horizon", NULL, OPT_HORIZON, true, FOR_SOLVE | FOR_SAMPLE},
@@ -255,6 +301,11 @@ static const struct option_entry {
     {"--count", NULL, OPT_COUNT, true, FOR_SAMPLE},
     {"--max-steps", NULL, OPT_MAX_STEPS, true, FOR_SAMPLE},
     {"--policy", NULL, OPT_POLICY, true, FOR_EVALUATE},
+    {"--full", NULL, OPT_FULL, false, FOR_SOLVE},
+    {"--query", NULL, OPT_QUERY, true, FOR_SOLVE},
+    {"--time", NULL, OPT_TIME, true, FOR_SOLVE},
+    {"--states", NULL, OPT_STATES, true, FOR_SOLVE},
+    {"--threads", NULL, OPT_THREADS, true, FOR_ALL},
 };
 
 #define N_OPTIONS (sizeof option_table / sizeof option_table[0])
@@ -339,6 +390,30 @@ static int set_option(cli_options *o, const struct option_entry *e, const char *
             return cli_usage_error("--tol: expected a finite number > 0, got '%s'", v);
         o->has_tol = true;
         return CLI_OK;
+    case OPT_QUERY:
+        if (strcmp(v, "V") != 0 && strcmp(v, "Q") != 0 && strcmp(v, "policy") != 0 &&
+            strcmp(v, "state_marginals") != 0)
+            return cli_usage_error("--query: unknown array '%s' (expected V, Q, policy "
+                                   "or state_marginals)", v);
+        o->query = v;
+        return CLI_OK;
+    case OPT_STATES:
+        if (v[0] == '\0')
+            return cli_usage_error("%s", "--states: empty list of states");
+        o->states = v;
+        return CLI_OK;
+    case OPT_TIME:
+        if (!parse_size(v, &o->time))
+            return cli_usage_error("--time: expected an integer >= 0, got '%s'", v);
+        o->has_time = true;
+        return CLI_OK;
+    case OPT_THREADS:
+        if (!parse_size(v, &o->threads) || o->threads == 0 ||
+            o->threads > CLI_MAX_THREADS)
+            return cli_usage_error("--threads: expected an integer in 1..%d, got '%s'",
+                                   CLI_MAX_THREADS, v);
+        o->has_threads = true;
+        return CLI_OK;
     case OPT_SEED:
         if (!parse_size(v, &n) || n > ULONG_MAX)
             return cli_usage_error("--seed: expected an integer >= 0, got '%s'", v);
@@ -394,8 +469,8 @@ static int parse_options(int argc, char **argv, cli_options *o, unsigned mask,
             *out_help = true;
             return CLI_OK;
         }
-        if (e->id == OPT_JSON) {
-            o->json = true;
+        if (e->id == OPT_JSON || e->id == OPT_FULL) {
+            *(e->id == OPT_JSON ? &o->json : &o->full) = true;
             continue;
         }
         if (value == NULL) {
@@ -411,7 +486,27 @@ static int parse_options(int argc, char **argv, cli_options *o, unsigned mask,
         return cli_usage_error("%s needs a MODEL file", o->command_name);
     if (o->command == CLI_EVALUATE && o->policy == NULL)
         return cli_usage_error("%s", "evaluate needs --policy FILE");
+    if (o->query == NULL && (o->has_time || o->states != NULL))
+        return cli_usage_error("option '%s' needs --query",
+                               o->has_time ? "--time" : "--states");
+    if (o->full && o->query != NULL)
+        return cli_usage_error("%s", "--full and --query exclude each other (--query "
+                                     "prints one array, --full all of them)");
+    if (o->full && !o->json)
+        return cli_usage_error("%s", "--full needs --json (the text output shows the "
+                                     "first rows; --query prints chosen ones)");
     return CLI_OK;
+}
+
+/* --threads: the engine's OpenMP thread count for the rest of the run
+ * (without OpenMP the engine runs on one thread, and n is accepted). */
+static void set_threads(size_t n)
+{
+#ifdef _OPENMP
+    omp_set_num_threads((int)n);
+#else
+    (void)n;
+#endif
 }
 
 /* ---- commands ---------------------------------------------------------- */
@@ -439,11 +534,15 @@ static int run_command(cli_command cmd, const char *name, unsigned mask, int arg
     }
     if (rc != CLI_OK)
         return rc;
+    if (opt.has_threads)
+        set_threads(opt.threads);
 
     cai_error err;
     cai_error_clear(&err);
     cai_model *m = NULL;
+    double t0 = cli_now();
     cai_status st = cai_model_load(opt.model, &m, &err);
+    opt.seconds_load = cli_now() - t0;
     if (st != CAI_OK)
         return cli_report(&err, opt.model, cli_input_status(st));
     cai_model_kind kind = cai_model_get_kind(m);
@@ -475,37 +574,57 @@ static int check_one(const char *path)
     return rc;
 }
 
+/* check MODEL... [--threads N]: the options (anywhere), then each model. */
 static int cmd_check(int argc, char **argv)
 {
+    const char **models = malloc((argc ? (size_t)argc : 1) * sizeof *models);
+    if (models == NULL) {
+        fputs("cai: error: out of memory\n", stderr);
+        return CLI_FAIL;
+    }
+    cli_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.command_name = "check";
     int n = 0, rc = CLI_OK;
     bool options_done = false;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (!options_done && a[0] == '-' && a[1] != '\0') {
-            if (strcmp(a, "--") == 0) {
-                options_done = true;
-                continue;
-            }
-            if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-                fputs(cli_usage_text, stdout);
-                return CLI_OK;
-            }
-            return cli_usage_error("unknown option '%s'", a);
+    for (int i = 0; i < argc && rc == CLI_OK; i++) {
+        const char *a = argv[i], *value;
+        if (options_done || a[0] != '-' || a[1] == '\0') {
+            models[n++] = a;
+            continue;
         }
-    }
-    options_done = false;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (!options_done && strcmp(a, "--") == 0) {
+        if (strcmp(a, "--") == 0) {
             options_done = true;
             continue;
         }
-        int r = check_one(a);
-        rc = r > rc ? r : rc;
-        n++;
+        const struct option_entry *e = find_option(a, &value);
+        if (e == NULL) {
+            rc = cli_usage_error("unknown option '%s'", a);
+        } else if (!(e->commands & FOR_CHECK)) {
+            rc = cli_usage_error("option '%s' does not apply to check", e->name);
+        } else if (e->id == OPT_HELP) {
+            free(models);
+            fputs(cli_usage_text, stdout);
+            return fflush(stdout) == 0 ? CLI_OK : CLI_FAIL;
+        } else if (value == NULL && i + 1 == argc) {
+            rc = cli_usage_error("option '%s' needs a value", a);
+        } else {
+            rc = set_option(&opt, e, value ? value : argv[++i]);
+        }
     }
-    if (n == 0)
-        return cli_usage_error("%s", "check needs a MODEL file");
+    if (rc == CLI_OK && n == 0)
+        rc = cli_usage_error("%s", "check needs a MODEL file");
+    if (rc != CLI_OK) {
+        free(models);
+        return rc;
+    }
+    if (opt.has_threads)
+        set_threads(opt.threads);
+    for (int i = 0; i < n; i++) {
+        int r = check_one(models[i]);
+        rc = r > rc ? r : rc;
+    }
+    free(models);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "cai: error: cannot write output: %s\n", strerror(errno));
         return CLI_FAIL;

@@ -45,7 +45,24 @@ typedef struct cli_options {
     size_t count;                /* >= 1, default 1 */
     bool has_max_steps;
     size_t max_steps;            /* >= 1 */
+    bool full;                   /* --full: every array in solve --json */
+    const char *query;           /* --query: "V", "Q", "policy",
+                                    "state_marginals", or NULL */
+    bool has_time;
+    size_t time;                 /* --time (with --query), default 0 */
+    const char *states;          /* --states "a,b,c" (with --query), or NULL */
+    bool has_threads;
+    size_t threads;              /* --threads, 1..CLI_MAX_THREADS */
+    double seconds_load;         /* set by cai.c: loading MODEL took this long */
 } cli_options;
+
+/* The largest --threads. */
+#define CLI_MAX_THREADS 1024
+
+/* solve --json prints the per-time arrays (V, Q, policy, state_marginals and
+ * the state and action names) only when T*S*A (discounted: S*A) is at most
+ * this, unless --full; above it, the summary and a note. */
+#define CLI_ARRAYS_MAX 1000000
 
 /* Print "cai: error: MESSAGE (see 'cai --help')" and return CLI_USAGE. */
 int cli_usage_error(const char *fmt, ...)
@@ -92,6 +109,10 @@ int cli_output_close(cli_output *o, cai_status st, cai_error *err);
 /* Begin the JSON object `solve --json` writes for model m: its "kind",
  * "name" and "algorithm" members come first, whatever the kind. */
 void cli_json_begin_solution(cai_json *j, const cai_model *m, const char *algorithm);
+
+/* The timing members every --json output ends with: "seconds_load" (loading
+ * the input), "seconds_solve" (the computation) and "seconds", their sum. */
+void cli_json_seconds(cai_json *j, double load, double solve);
 
 /* The command-line help, printed by --help. */
 extern const char cli_usage_text[];

@@ -92,7 +92,8 @@ fail:
 /* ---- output ------------------------------------------------------------ */
 
 static void write_json(FILE *out, const cai_model *m, const char *algorithm,
-                       const results *r, cai_error *err, cai_status *st)
+                       const results *r, double seconds_load, cai_error *err,
+                       cai_status *st)
 {
     const cai_graph *g = cai_model_graph(m);
     size_t n = cai_graph_n_variables(g);
@@ -121,8 +122,7 @@ static void write_json(FILE *out, const cai_model *m, const char *algorithm,
     cai_json_end_object(j);
     cai_json_key(j, "map_log_score");
     cai_json_number(j, r->map_score);
-    cai_json_key(j, "seconds");
-    cai_json_number(j, r->seconds);
+    cli_json_seconds(j, seconds_load, r->seconds);
     cai_json_end_object(j);
     *st = cai_json_finish(j, err);
     cai_json_free(j);
@@ -215,13 +215,15 @@ static void write_text(FILE *out, const cai_model *m, const char *algorithm,
 
 /* ---- commands ---------------------------------------------------------- */
 
-/* The mdp options make no sense on a factor graph: usage errors. */
+/* The mdp options make no sense on a factor graph: usage errors. --full is
+ * accepted: a factor graph's JSON always has every marginal. */
 static int check_options(const cli_options *opt)
 {
     const char *bad = opt->has_temperature      ? "--temperature"
                       : opt->has_horizon        ? "--horizon"
                       : opt->has_tol            ? "--tol"
                       : opt->has_max_iterations ? "--max-iterations"
+                      : opt->query != NULL      ? "--query"
                                                 : NULL;
     if (bad != NULL)
         return cli_usage_error("option '%s' needs an mdp or gridworld model; %s "
@@ -248,7 +250,7 @@ int cmd_factor_graph_solve(const cai_model *m, const cli_options *opt)
     if (rc != CLI_OK)
         goto done;
     if (opt->json)
-        write_json(out.f, m, opt->algorithm, &r, &err, &st);
+        write_json(out.f, m, opt->algorithm, &r, opt->seconds_load, &err, &st);
     else
         write_text(out.f, m, opt->algorithm, &r);
     rc = cli_output_close(&out, st, &err);

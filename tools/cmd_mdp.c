@@ -1,15 +1,24 @@
 /* tools/cmd_mdp.c — solve, sample, evaluate and check on mdp and gridworld
  * models: options to cai_solve_options, then the solution's queries printed
- * as text or JSON. Nothing here computes a control quantity itself. */
+ * as text or JSON. Nothing here computes a control quantity itself.
+ *
+ * Output size is bounded unless asked for: solve --json prints the per-time
+ * arrays only up to CLI_ARRAYS_MAX numbers per array (or with --full), the
+ * text shows the first rows, and --query prints one array at one time for
+ * chosen states. The solver keeps state marginals only when they are
+ * printed (cai_solve_options.state_marginals). */
 #include "cli.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Rows of the policy table a large model shows. */
+/* Rows of a table a large model shows. */
 #define TABLE_ALL_MAX 50
 #define TABLE_HEAD 20
+/* The part of a gridworld map the text shows. */
+#define GRID_ROWS_MAX 40
+#define GRID_COLS_MAX 100
 /* Steps of a MAP trajectory the text output shows. */
 #define TRAJECTORY_HEAD 50
 /* Default --max-steps for sampling a discounted model. */
@@ -39,8 +48,17 @@ static void *alloc_array(size_t n, size_t size)
     return malloc(bytes);
 }
 
-/* The options that must fit the model's horizon, then cai_solve_options. */
-static int solve_options(const cai_mdp *mdp, const cli_options *opt,
+/* The horizon the solve will have: --horizon, else the model's (0 when
+ * discounted). */
+static size_t horizon_of(const cai_mdp *mdp, const cli_options *opt)
+{
+    size_t T = cai_mdp_horizon(mdp);
+    return T > 0 && opt->has_horizon ? opt->horizon : T;
+}
+
+/* The options that must fit the model's horizon, then cai_solve_options;
+ * state marginals are kept only when marginals says they will be printed. */
+static int solve_options(const cai_mdp *mdp, const cli_options *opt, bool marginals,
                          cai_solve_options *so)
 {
     bool discounted = cai_mdp_horizon(mdp) == 0;
@@ -59,6 +77,7 @@ static int solve_options(const cai_mdp *mdp, const cli_options *opt,
                                opt->model, cai_mdp_horizon(mdp));
     *so = cai_solve_options_default();
     so->algorithm = algorithm_of(opt->algorithm);
+    so->state_marginals = marginals;
     if (opt->has_temperature)
         so->temperature = opt->temperature;
     if (opt->has_horizon)
@@ -71,11 +90,11 @@ static int solve_options(const cai_mdp *mdp, const cli_options *opt,
 }
 
 /* Solve as the options say; errors (a refused solve) are reported. */
-static int solve(const cai_mdp *mdp, const cli_options *opt, cai_solution **out_sol,
-                 double *out_seconds)
+static int solve(const cai_mdp *mdp, const cli_options *opt, bool marginals,
+                 cai_solution **out_sol, double *out_seconds)
 {
     cai_solve_options so;
-    int rc = solve_options(mdp, opt, &so);
+    int rc = solve_options(mdp, opt, marginals, &so);
     if (rc != CLI_OK)
         return rc;
     cai_error err;
@@ -124,8 +143,28 @@ static cai_status available(const cai_solution *sol, query q, double *buf,
     return st;
 }
 
+/* The rows (rows[i], or i when rows is NULL; i < n) of v, an array of
+ * rows of cols numbers, as [n][cols]; cols == 0: one number per row, [n]. */
+static void json_rows(cai_json *j, const double *v, const size_t *rows, size_t n,
+                      size_t cols)
+{
+    size_t stride = cols ? cols : 1;
+    cai_json_begin_array(j);
+    for (size_t i = 0; i < n; i++) {
+        const double *row = v + (rows ? rows[i] : i) * stride;
+        if (cols > 0)
+            cai_json_begin_array(j);
+        for (size_t c = 0; c < stride; c++)
+            cai_json_number(j, row[c]);
+        if (cols > 0)
+            cai_json_end_array(j);
+    }
+    cai_json_end_array(j);
+}
+
 /* key: null, or the answers to q for t = 0..n_t-1 as [n_t][rows][cols]
- * (without the outer level when n_t == 0: the stationary answer at t = 0). */
+ * (without the outer level when n_t == 0: the stationary answer at t = 0;
+ * cols == 0 drops the inner level: [n_t][rows]). */
 static cai_status json_query(cai_json *j, const char *key, const cai_solution *sol,
                              query q, bool yes, size_t n_t, size_t rows, size_t cols,
                              double *buf, cai_error *err)
@@ -142,28 +181,39 @@ static cai_status json_query(cai_json *j, const char *key, const cai_solution *s
         cai_status st = ask(sol, q, t, buf, err);
         if (st != CAI_OK)
             return st;
-        cai_json_begin_array(j);
-        for (size_t r = 0; r < rows; r++) {
-            if (cols > 1)
-                cai_json_begin_array(j);
-            for (size_t c = 0; c < cols; c++)
-                cai_json_number(j, buf[r * cols + c]);
-            if (cols > 1)
-                cai_json_end_array(j);
-        }
-        cai_json_end_array(j);
+        json_rows(j, buf, NULL, rows, cols);
     }
     if (!stationary)
         cai_json_end_array(j);
     return CAI_OK;
 }
 
+/* Whether solve --json prints the arrays of a T-step solution by default:
+ * T*S*A (discounted: S*A) at most CLI_ARRAYS_MAX. *out_n gets that product
+ * (as a double: it may not fit a size_t). */
+static bool arrays_fit(const cai_mdp *mdp, size_t T, double *out_n)
+{
+    double n = (double)cai_mdp_n_states(mdp) * (double)cai_mdp_n_actions(mdp);
+    if (T > 0)
+        n *= (double)T;
+    *out_n = n;
+    return n <= (double)CLI_ARRAYS_MAX;
+}
+
+/* What solve prints. */
+typedef enum output_kind {
+    OUT_SUMMARY, /* --json above the limit: no per-state arrays */
+    OUT_ARRAYS,  /* --json with every array */
+    OUT_TEXT     /* the text: the policy at t = 0 */
+} output_kind;
+
 /* What the solution can answer, found before writing. */
 typedef struct answers {
+    output_kind kind;
     bool value, q, policy, marginal;
     size_t *traj; /* map: 2T + 1 indices */
     double log_score;
-    double *buf;  /* S * A scratch */
+    double *buf;  /* S * A scratch; NULL for OUT_SUMMARY */
 } answers;
 
 static void answers_free(answers *a)
@@ -173,22 +223,28 @@ static void answers_free(answers *a)
 }
 
 static int find_answers(const cai_mdp *mdp, const cai_solution *sol, const char *path,
-                        answers *a)
+                        output_kind kind, answers *a)
 {
     size_t S = cai_mdp_n_states(mdp), A = cai_mdp_n_actions(mdp), SA;
     size_t T = cai_solution_horizon(sol);
     cai_error err;
     cai_error_clear(&err);
     memset(a, 0, sizeof *a);
-    if (!cai_size_mul(S, A, &SA) || (a->buf = alloc_array(SA, sizeof(double))) == NULL)
-        return nomem();
-    cai_status st = available(sol, Q_VALUE, a->buf, &a->value, &err);
-    if (st == CAI_OK)
-        st = available(sol, Q_Q, a->buf, &a->q, &err);
-    if (st == CAI_OK)
+    a->kind = kind;
+    cai_status st = CAI_OK;
+    if (kind != OUT_SUMMARY) {
+        if (!cai_size_mul(S, A, &SA) ||
+            (a->buf = alloc_array(SA, sizeof(double))) == NULL)
+            return nomem();
         st = available(sol, Q_POLICY, a->buf, &a->policy, &err);
-    if (st == CAI_OK && T > 0)
-        st = available(sol, Q_MARGINAL, a->buf, &a->marginal, &err);
+    }
+    if (st == CAI_OK && kind == OUT_ARRAYS) {
+        st = available(sol, Q_VALUE, a->buf, &a->value, &err);
+        if (st == CAI_OK)
+            st = available(sol, Q_Q, a->buf, &a->q, &err);
+        if (st == CAI_OK && T > 0)
+            st = available(sol, Q_MARGINAL, a->buf, &a->marginal, &err);
+    }
     if (st == CAI_OK && cai_solution_algorithm(sol) == CAI_CONTROL_MAP) {
         if ((a->traj = alloc_array(2 * T + 1, sizeof(size_t))) == NULL)
             return nomem();
@@ -199,32 +255,59 @@ static int find_answers(const cai_mdp *mdp, const cai_solution *sol, const char 
     return CLI_OK;
 }
 
-static void json_names(cai_json *j, const cai_mdp *mdp, bool states)
+/* The names of the states (or actions) listed in rows, or of all when rows
+ * is NULL. */
+static void json_names(cai_json *j, const cai_mdp *mdp, bool states, const size_t *rows,
+                       size_t n)
 {
-    size_t n = states ? cai_mdp_n_states(mdp) : cai_mdp_n_actions(mdp);
+    if (rows == NULL)
+        n = states ? cai_mdp_n_states(mdp) : cai_mdp_n_actions(mdp);
     cai_json_begin_array(j);
-    for (size_t i = 0; i < n; i++)
-        cai_json_string(j, states ? cai_mdp_state_name(mdp, i) : cai_mdp_action_name(mdp, i));
+    for (size_t i = 0; i < n; i++) {
+        size_t k = rows ? rows[i] : i;
+        cai_json_string(j, states ? cai_mdp_state_name(mdp, k) : cai_mdp_action_name(mdp, k));
+    }
     cai_json_end_array(j);
 }
 
+/* The note that replaces the arrays of a model above the limit. */
+static void json_note(cai_json *j, size_t T, double n)
+{
+    char note[256];
+    snprintf(note, sizeof note,
+             "arrays omitted (%s = %.0f > 1e6): pass --full, or --query %s%s "
+             "[--states a,b,c]",
+             T ? "T*S*A" : "S*A", n, T ? "V|Q|policy|state_marginals" : "V|Q|policy",
+             T ? " [--time t]" : "");
+    cai_json_key(j, "note");
+    cai_json_string(j, note);
+}
+
 static cai_status write_solve_json(FILE *f, const cai_model *model,
-                                   const cai_solution *sol, answers *a, double seconds,
+                                   const cai_solution *sol, answers *a,
+                                   double seconds_load, double seconds_solve,
                                    cai_error *err)
 {
     const cai_mdp *mdp = cai_model_mdp(model);
     size_t S = cai_mdp_n_states(mdp), A = cai_mdp_n_actions(mdp);
     size_t T = cai_solution_horizon(sol);
+    bool arrays = a->kind == OUT_ARRAYS;
     cai_control_algorithm alg = cai_solution_algorithm(sol);
     cai_json *j = NULL;
     cai_status st = cai_json_create(f, 2, &j, err);
     if (st != CAI_OK)
         return st;
     cli_json_begin_solution(j, model, cai_control_algorithm_name(alg));
-    cai_json_key(j, "states");
-    json_names(j, mdp, true);
-    cai_json_key(j, "actions");
-    json_names(j, mdp, false);
+    cai_json_key(j, "n_states");
+    cai_json_size(j, S);
+    cai_json_key(j, "n_actions");
+    cai_json_size(j, A);
+    if (arrays) {
+        cai_json_key(j, "states");
+        json_names(j, mdp, true, NULL, 0);
+        cai_json_key(j, "actions");
+        json_names(j, mdp, false, NULL, 0);
+    }
     cai_json_key(j, "horizon");
     if (T > 0)
         cai_json_size(j, T);
@@ -242,14 +325,15 @@ static cai_status write_solve_json(FILE *f, const cai_model *model,
     cai_json_key(j, "objective");
     cai_json_number(j, cai_solution_objective(sol));
     /* discounted: n_t = 0 drops the time level */
-    st = json_query(j, "V", sol, Q_VALUE, a->value, T ? T + 1 : 0, S, 1, a->buf, err);
-    if (st == CAI_OK)
+    if (arrays)
+        st = json_query(j, "V", sol, Q_VALUE, a->value, T ? T + 1 : 0, S, 0, a->buf, err);
+    if (arrays && st == CAI_OK)
         st = json_query(j, "Q", sol, Q_Q, a->q, T, S, A, a->buf, err);
-    if (st == CAI_OK)
+    if (arrays && st == CAI_OK)
         st = json_query(j, "policy", sol, Q_POLICY, a->policy, T, S, A, a->buf, err);
-    if (st == CAI_OK)
+    if (arrays && st == CAI_OK)
         st = json_query(j, "state_marginals", sol, Q_MARGINAL, a->marginal && T > 0,
-                        T + 1, S, 1, a->buf, err);
+                        T + 1, S, 0, a->buf, err);
     if (st != CAI_OK) {
         cai_json_free(j);
         return st;
@@ -258,8 +342,7 @@ static cai_status write_solve_json(FILE *f, const cai_model *model,
     cai_json_size(j, cai_solution_iterations(sol));
     cai_json_key(j, "converged");
     cai_json_bool(j, cai_solution_converged(sol));
-    cai_json_key(j, "seconds");
-    cai_json_number(j, seconds);
+    cli_json_seconds(j, seconds_load, seconds_solve);
     if (a->traj != NULL) {
         cai_json_key(j, "trajectory");
         cai_json_begin_array(j);
@@ -269,6 +352,11 @@ static cai_status write_solve_json(FILE *f, const cai_model *model,
         cai_json_end_array(j);
         cai_json_key(j, "log_score");
         cai_json_number(j, a->log_score);
+    }
+    if (!arrays) {
+        double n;
+        arrays_fit(mdp, T, &n);
+        json_note(j, T, n);
     }
     cai_json_end_object(j);
     st = cai_json_finish(j, err);
@@ -283,28 +371,43 @@ static int max_int(int a, int b)
     return a > b ? a : b;
 }
 
-/* The policy at t = 0 as a table; large models show their first rows. */
-static void write_table(FILE *f, const cai_mdp *mdp, const double *pi)
+/* A table of states by columns: the actions, or when single is not NULL
+ * one column headed single. v holds every state's row (v[s * cols + c]).
+ * The rows are the states rows[0..n-1], or when rows is NULL the first
+ * ones (all of them up to TABLE_ALL_MAX, else TABLE_HEAD and a line saying
+ * how many more there are). fixed: %.4f (probabilities at a glance), else
+ * %.10g. */
+static void write_table(FILE *f, const cai_mdp *mdp, const size_t *rows, size_t n,
+                        const char *single, const double *v, bool fixed)
 {
-    size_t S = cai_mdp_n_states(mdp), A = cai_mdp_n_actions(mdp);
-    size_t shown = S > TABLE_ALL_MAX ? TABLE_HEAD : S;
-    int ws = (int)strlen("state");
-    for (size_t s = 0; s < shown; s++)
-        ws = max_int(ws, (int)strlen(cai_mdp_state_name(mdp, s)));
+    size_t cols = single ? 1 : cai_mdp_n_actions(mdp);
+    size_t S = cai_mdp_n_states(mdp), shown = n;
+    if (rows == NULL) {
+        n = S;
+        shown = S > TABLE_ALL_MAX ? TABLE_HEAD : S;
+    }
+    int ws = (int)strlen("state"), wc = fixed ? 6 : 12;
+    for (size_t i = 0; i < shown; i++)
+        ws = max_int(ws, (int)strlen(cai_mdp_state_name(mdp, rows ? rows[i] : i)));
     fprintf(f, "  %-*s", ws, "state");
-    for (size_t a = 0; a < A; a++)
-        fprintf(f, "  %*s", max_int(6, (int)strlen(cai_mdp_action_name(mdp, a))),
-                cai_mdp_action_name(mdp, a));
+    for (size_t c = 0; c < cols; c++) {
+        const char *h = single ? single : cai_mdp_action_name(mdp, c);
+        fprintf(f, "  %*s", max_int(wc, (int)strlen(h)), h);
+    }
     fputc('\n', f);
-    for (size_t s = 0; s < shown; s++) {
+    for (size_t i = 0; i < shown; i++) {
+        size_t s = rows ? rows[i] : i;
         fprintf(f, "  %-*s", ws, cai_mdp_state_name(mdp, s));
-        for (size_t a = 0; a < A; a++)
-            fprintf(f, "  %*.4f", max_int(6, (int)strlen(cai_mdp_action_name(mdp, a))),
-                    pi[s * A + a]);
+        for (size_t c = 0; c < cols; c++) {
+            const char *h = single ? single : cai_mdp_action_name(mdp, c);
+            fprintf(f, fixed ? "  %*.4f" : "  %*.10g", max_int(wc, (int)strlen(h)),
+                    v[s * cols + c]);
+        }
         fputc('\n', f);
     }
-    if (shown < S)
-        fprintf(f, "  ... %zu more states omitted (--json prints them all)\n", S - shown);
+    if (shown < n)
+        fprintf(f, "  ... %zu more states omitted (--query with --states NAME,... "
+                   "shows chosen ones)\n", n - shown);
 }
 
 /* The arrow of a gridworld action (up, down, left, right). */
@@ -320,15 +423,18 @@ static char arrow(const char *action)
 }
 
 /* The map with an arrow per floor cell for its most probable action at
- * t = 0 (the first of equally probable ones). */
+ * t = 0 (the first of equally probable ones); of a large map, the top-left
+ * GRID_ROWS_MAX x GRID_COLS_MAX cells. */
 static void write_grid(FILE *f, const cai_mdp *mdp, const char *grid, size_t rows,
                        size_t cols, const double *pi)
 {
     size_t A = cai_mdp_n_actions(mdp);
+    size_t shown_rows = rows > GRID_ROWS_MAX ? GRID_ROWS_MAX : rows;
+    size_t shown_cols = cols > GRID_COLS_MAX ? GRID_COLS_MAX : cols;
     fputs("policy at t = 0 (most probable action; # wall, G goal, X pit):\n", f);
-    for (size_t r = 0; r < rows; r++) {
+    for (size_t r = 0; r < shown_rows; r++) {
         fputs("  ", f);
-        for (size_t c = 0; c < cols; c++) {
+        for (size_t c = 0; c < shown_cols; c++) {
             char ch = grid[r * cols + c], name[64];
             snprintf(name, sizeof name, "r%zuc%zu", r, c);
             size_t s = cai_mdp_find_state(mdp, name);
@@ -343,18 +449,23 @@ static void write_grid(FILE *f, const cai_mdp *mdp, const char *grid, size_t row
         }
         fputc('\n', f);
     }
+    if (shown_rows < rows || shown_cols < cols)
+        fprintf(f, "  ... rows 0..%zu and columns 0..%zu of a %zu x %zu map shown "
+                   "(--query policy --states r0c0,... shows any cell)\n",
+                shown_rows - 1, shown_cols - 1, rows, cols);
 }
 
 static void write_solve_text(FILE *f, const cai_model *model, const cai_solution *sol,
-                             const answers *a, double seconds, cai_error *err)
+                             const answers *a, double seconds_load, double seconds_solve,
+                             cai_error *err)
 {
     const cai_mdp *mdp = cai_model_mdp(model);
     const char *name = cai_model_name(model);
-    size_t T = cai_solution_horizon(sol);
+    size_t T = cai_solution_horizon(sol), A = cai_mdp_n_actions(mdp);
     cai_control_algorithm alg = cai_solution_algorithm(sol);
     fprintf(f, "model: %s (%s, %zu states, %zu actions, %zu transitions)\n",
             name[0] ? name : "(unnamed)", cai_model_kind_name(cai_model_get_kind(model)),
-            cai_mdp_n_states(mdp), cai_mdp_n_actions(mdp), cai_mdp_n_transitions(mdp));
+            cai_mdp_n_states(mdp), A, cai_mdp_n_transitions(mdp));
     if (T > 0)
         fprintf(f, "horizon: %zu\n", T);
     else
@@ -368,7 +479,8 @@ static void write_solve_text(FILE *f, const cai_model *model, const cai_solution
     if (T == 0)
         fprintf(f, "iterations: %zu (%s)\n", cai_solution_iterations(sol),
                 cai_solution_converged(sol) ? "converged" : "NOT converged");
-    fprintf(f, "seconds: %.3g\n", seconds);
+    fprintf(f, "seconds: %.3g (load %.3g, solve %.3g)\n", seconds_load + seconds_solve,
+            seconds_load, seconds_solve);
     if (a->traj != NULL) {
         size_t shown = T > TRAJECTORY_HEAD ? TRAJECTORY_HEAD : T;
         fprintf(f, "\nMAP trajectory (log score %.10g):\n ", a->log_score);
@@ -392,29 +504,192 @@ static void write_solve_text(FILE *f, const cai_model *model, const cai_solution
         write_grid(f, mdp, grid, rows, cols, a->buf);
     } else {
         fputs("policy at t = 0:\n", f);
-        write_table(f, mdp, a->buf);
+        write_table(f, mdp, NULL, 0, NULL, a->buf, true);
     }
 }
 
-int cmd_mdp_solve(const cai_model *model, const cli_options *opt)
+/* ---- solve --query ----------------------------------------------------- */
+
+static query query_of(const char *name)
+{
+    return strcmp(name, "V") == 0        ? Q_VALUE
+           : strcmp(name, "Q") == 0      ? Q_Q
+           : strcmp(name, "policy") == 0 ? Q_POLICY
+                                         : Q_MARGINAL;
+}
+
+/* The rows of --states as state indices, in the order given (*out_rows
+ * NULL when --states is absent: every state). Usage errors name an empty
+ * or unknown state; checked before solving, so a typo costs no solve. */
+static int parse_states(const cai_mdp *mdp, const cli_options *opt, size_t **out_rows,
+                        size_t *out_n)
+{
+    *out_rows = NULL;
+    *out_n = 0;
+    if (opt->states == NULL)
+        return CLI_OK;
+    size_t n = 1;
+    for (const char *p = opt->states; *p; p++)
+        n += *p == ',';
+    size_t *rows = alloc_array(n, sizeof *rows);
+    char *copy = strdup(opt->states);
+    int rc = CLI_OK;
+    if (rows == NULL || copy == NULL) {
+        rc = nomem();
+        goto done;
+    }
+    char *name = copy;
+    for (size_t i = 0; i < n; i++) {
+        char *comma = strchr(name, ',');
+        if (comma != NULL)
+            *comma = '\0';
+        if (name[0] == '\0') {
+            rc = cli_usage_error("--states: empty state name in '%s'", opt->states);
+            goto done;
+        }
+        if ((rows[i] = cai_mdp_find_state(mdp, name)) == CAI_NONE) {
+            rc = cli_usage_error("--states: unknown state '%s' (not in %s)", name,
+                                 opt->model);
+            goto done;
+        }
+        if (comma != NULL)
+            name = comma + 1;
+    }
+    *out_rows = rows;
+    *out_n = n;
+    rows = NULL;
+done:
+    free(rows);
+    free(copy);
+    return rc;
+}
+
+/* --query against the model, before solving: state marginals and --time
+ * need a finite horizon, and --time must be a step of the array. */
+static int check_query(const cai_mdp *mdp, const cli_options *opt, query q, size_t T)
+{
+    if (T == 0 && (q == Q_MARGINAL || opt->has_time))
+        return cli_usage_error("%s needs a finite-horizon model; %s is discounted "
+                               "(gamma = %g)%s",
+                               q == Q_MARGINAL ? "--query state_marginals" : "option '--time'",
+                               opt->model, cai_mdp_discount(mdp),
+                               q == Q_MARGINAL ? "" : " and its answers are stationary");
+    size_t last = q == Q_Q || q == Q_POLICY ? T - 1 : T;
+    if (T > 0 && opt->time > last)
+        return cli_usage_error("--time %zu: %s has the steps 0..%zu (T = %zu)", opt->time,
+                               opt->query, last, T);
+    return CLI_OK;
+}
+
+/* The answer v (every state's row of cols numbers, or of one when cols is
+ * 0) for the states rows[0..n-1] (all when rows is NULL). */
+static cai_status write_query_json(FILE *f, const cai_mdp *mdp, const cli_options *opt,
+                                   size_t T, const size_t *rows, size_t n, size_t cols,
+                                   const double *v, double seconds_solve, cai_error *err)
+{
+    cai_json *j = NULL;
+    cai_status st = cai_json_create(f, 2, &j, err);
+    if (st != CAI_OK)
+        return st;
+    cai_json_begin_object(j);
+    cai_json_key(j, "query");
+    cai_json_string(j, opt->query);
+    cai_json_key(j, "time");
+    if (T > 0)
+        cai_json_size(j, opt->time);
+    else
+        cai_json_null(j);
+    if (rows == NULL)
+        n = cai_mdp_n_states(mdp);
+    cai_json_key(j, "states");
+    json_names(j, mdp, true, rows, n);
+    cai_json_key(j, "actions");
+    if (cols > 0)
+        json_names(j, mdp, false, NULL, 0);
+    else
+        cai_json_null(j);
+    cai_json_key(j, "values");
+    json_rows(j, v, rows, n, cols);
+    cli_json_seconds(j, opt->seconds_load, seconds_solve);
+    cai_json_end_object(j);
+    st = cai_json_finish(j, err);
+    cai_json_free(j);
+    return st;
+}
+
+/* solve --query WHAT [--time t] [--states ...]: one array at one time. */
+static int solve_query(const cai_model *model, const cli_options *opt)
 {
     const cai_mdp *mdp = cai_model_mdp(model);
+    query q = query_of(opt->query);
+    size_t T = horizon_of(mdp, opt), S = cai_mdp_n_states(mdp);
+    /* a row of A numbers per state, or one (cols = 0: no inner JSON level) */
+    size_t cols = q == Q_Q || q == Q_POLICY ? cai_mdp_n_actions(mdp) : 0, n, size;
+    size_t *rows = NULL;
+    double *v = NULL, seconds = 0.0;
+    cai_solution *sol = NULL;
+    int rc = check_query(mdp, opt, q, T);
+    if (rc == CLI_OK)
+        rc = parse_states(mdp, opt, &rows, &n);
+    if (rc == CLI_OK && (!cai_size_mul(S, cols ? cols : 1, &size) ||
+                         (v = alloc_array(size, sizeof *v)) == NULL))
+        rc = nomem();
+    if (rc == CLI_OK)
+        rc = solve(mdp, opt, q == Q_MARGINAL, &sol, &seconds);
+    if (rc != CLI_OK)
+        goto done;
+    cai_error err;
+    cai_error_clear(&err);
+    cai_status st = ask(sol, q, opt->time, v, &err);
+    cli_output out;
+    if ((rc = cli_output_open_after(&out, opt->output, st, &err, opt->model)) != CLI_OK)
+        goto done;
+    if (opt->json) {
+        st = write_query_json(out.f, mdp, opt, T, rows, n, cols, v, seconds, &err);
+    } else {
+        if (T > 0)
+            fprintf(out.f, "%s at t = %zu:\n", opt->query, opt->time);
+        else
+            fprintf(out.f, "%s (stationary):\n", opt->query);
+        write_table(out.f, mdp, rows, n,
+                    cols ? NULL : q == Q_VALUE ? "V" : "probability", v, false);
+    }
+    rc = cli_output_close(&out, st, &err);
+done:
+    cai_solution_free(sol);
+    free(rows);
+    free(v);
+    return rc;
+}
+
+/* ---- solve ------------------------------------------------------------- */
+
+int cmd_mdp_solve(const cai_model *model, const cli_options *opt)
+{
+    if (opt->query != NULL)
+        return solve_query(model, opt);
+    const cai_mdp *mdp = cai_model_mdp(model);
+    double n;
+    output_kind kind = OUT_TEXT;
+    if (opt->json)
+        kind = opt->full || arrays_fit(mdp, horizon_of(mdp, opt), &n) ? OUT_ARRAYS
+                                                                      : OUT_SUMMARY;
     cai_solution *sol = NULL;
     answers a;
     memset(&a, 0, sizeof a);
     double seconds = 0.0;
-    int rc = solve(mdp, opt, &sol, &seconds);
+    int rc = solve(mdp, opt, kind == OUT_ARRAYS, &sol, &seconds);
     if (rc == CLI_OK)
-        rc = find_answers(mdp, sol, opt->model, &a);
+        rc = find_answers(mdp, sol, opt->model, kind, &a);
     cli_output out;
     if (rc == CLI_OK && (rc = cli_output_open(&out, opt->output)) == CLI_OK) {
         cai_error err;
         cai_error_clear(&err);
         cai_status st = CAI_OK;
         if (opt->json) {
-            st = write_solve_json(out.f, model, sol, &a, seconds, &err);
+            st = write_solve_json(out.f, model, sol, &a, opt->seconds_load, seconds, &err);
         } else {
-            write_solve_text(out.f, model, sol, &a, seconds, &err);
+            write_solve_text(out.f, model, sol, &a, opt->seconds_load, seconds, &err);
             st = err.code;
         }
         rc = cli_output_close(&out, st, &err);
@@ -431,8 +706,8 @@ int cmd_mdp_sample(const cai_model *model, const cli_options *opt)
     const cai_mdp *mdp = cai_model_mdp(model);
     cai_solution *sol = NULL;
     size_t *traj = NULL, *steps = NULL;
-    double seconds;
-    int rc = solve(mdp, opt, &sol, &seconds);
+    double seconds = 0.0;
+    int rc = solve(mdp, opt, false, &sol, &seconds);
     if (rc != CLI_OK)
         goto done;
     size_t T = cai_solution_horizon(sol);
@@ -447,8 +722,10 @@ int cmd_mdp_sample(const cai_model *model, const cli_options *opt)
     }
     cai_error err;
     cai_error_clear(&err);
+    double t0 = cli_now();
     cai_status st = cai_solution_sample(sol, opt->seed, opt->count, max_steps, traj, steps,
                                         &err);
+    seconds += cli_now() - t0;
     cli_output out;
     rc = cli_output_open_after(&out, opt->output, st, &err, opt->model);
     if (rc != CLI_OK)
@@ -479,6 +756,7 @@ int cmd_mdp_sample(const cai_model *model, const cli_options *opt)
     }
     if (j != NULL) {
         cai_json_end_array(j);
+        cli_json_seconds(j, opt->seconds_load, seconds);
         cai_json_end_object(j);
         st = cai_json_finish(j, &err);
         cai_json_free(j);
@@ -501,13 +779,16 @@ int cmd_mdp_evaluate(const cai_model *model, const cli_options *opt)
     double *policy = NULL;
     bool stationary;
     cai_evaluation ev;
+    double t0 = cli_now();
     cai_status st = cli_policy_read(opt->policy, mdp, &policy, &stationary, &err);
+    double t1 = cli_now();
     if (st != CAI_OK) {
         int rc = cli_report(&err, opt->policy, cli_input_status(st));
         free(policy);
         return rc;
     }
     st = cai_mdp_evaluate(mdp, policy, stationary, &ev, &err);
+    double t2 = cli_now();
     free(policy);
     cli_output out;
     int rc = cli_output_open_after(&out, opt->output, st, &err, opt->policy);
@@ -521,6 +802,8 @@ int cmd_mdp_evaluate(const cai_model *model, const cli_options *opt)
             cai_json_number(j, ev.soft_return);
             cai_json_key(j, "plain_return");
             cai_json_number(j, ev.plain_return);
+            /* loading: the model and the policy file */
+            cli_json_seconds(j, opt->seconds_load + (t1 - t0), t2 - t1);
             cai_json_end_object(j);
             st = cai_json_finish(j, &err);
             cai_json_free(j);

@@ -139,6 +139,15 @@ static double csr_cols_to_row_lin(const cai_potential *p, const double *w, doubl
     return 0.0; /* probabilities are <= 1 */
 }
 
+static double csr_row_lin(const cai_potential *p, size_t r, const double *w, semiring sr)
+{
+    const csr_potential *c = as_csr(p);
+    bool max = (sr & SR_BASE) == SR_MAX, support = sr & SR_SUPPORT;
+    return max ? support ? csr_row_scaled(c, r, w, true, true) : csr_row_scaled(c, r, w, true, false)
+               : support ? csr_row_scaled(c, r, w, false, true)
+                         : csr_row_scaled(c, r, w, false, false);
+}
+
 static double csr_row_log_op(const cai_potential *p, size_t r, const double *col_in, semiring sr)
 {
     const csr_potential *c = as_csr(p);
@@ -279,6 +288,7 @@ static const potential_ops csr_ops = {
     .name = "csr",
     .cols_to_row = csr_cols_to_row,   /* scaled SpMV with per-row fallback */
     .cols_to_row_lin = csr_cols_to_row_lin, /* the plain scaled SpMV */
+    .row_lin = csr_row_lin,           /* one row of it */
     .row_log = csr_row_log_op,        /* one row, log domain */
     .rows_to_col = csr_rows_to_col,   /* scaled transposed SpMV, per-column fallback */
     .row_argmax = csr_row_argmax,     /* lowest maximiser among the nonzeros */

@@ -59,33 +59,32 @@ static void local_terms(const cai_plan *plan, const cai_workspace *ws, size_t v,
 }
 
 /* Sum-product message of cluster c to its up variable (a parent) in the
- * scaled linear domain: one exp per state of each neighbour, one sparse
- * matrix-vector product, one log per up state, against an exp and a log per
- * row in the log domain. A group of rows whose scaled sum is near underflow
- * is recomputed in the log domain, so the result is the same to rounding. */
+ * scaled linear domain: one exp per state of each neighbour, one pass over
+ * the potential's rows (a sparse matrix-vector product fused with the row
+ * weights and the sum per up state), one log per up state -- against an exp
+ * and a log per row in the log domain. Each up state's rows are summed whole
+ * by one thread. A sum near underflow is recomputed in the log domain, so
+ * the result is the same to rounding. */
 static void upward_scaled(const cai_plan *plan, cai_workspace *ws, const cluster *c, double *M)
 {
     const cai_potential *p = c->p;
-    size_t kp = c->k - 1, u = c->up, R = p->n_rows;
+    size_t kp = c->k - 1, u = c->up, R = p->n_rows, K = p->n_cols;
     size_t card_u = plan->vars[c->vars[u]].card;
     semiring sr = cluster_sr(plan, c);
     const double *U_child = ws->U + plan->vars[c->vars[kp]].off;
-    double *lin = ws->row_a, *s = ws->row_b, *w = ws->col_a;
+    double *w = ws->col_a;
     /* the child's message, scaled: w = exp(U - max U) */
-    size_t K = p->n_cols;
     double scale = -INFINITY;
     for (size_t k = 0; k < K; k++)
         scale = U_child[k] > scale ? U_child[k] : scale;
     CAI_PARALLEL_FOR(K)
     for (size_t k = 0; k < K; k++)
         w[k] = exp(U_child[k] - scale);
-    /* row weights: the constant terms times each other parent's scaled message */
-    const double *wrow = c->wrow;
-    CAI_PARALLEL_FOR(R)
-    for (size_t r = 0; r < R; r++)
-        lin[r] = wrow ? wrow[r] : 1.0;
-    scale += c->xmax;
-    size_t stride = R, stride_u = 1;
+    scale += c->xmax + potential_lin_shift(p, sr);
+    /* the other parents' messages, scaled, and where they sit in a row index */
+    double *E = (double *)ws->acc; /* their exps, one block per parent */
+    size_t n_other = 0, stride = R, stride_u = 1;
+    size_t *st = ws->idx, *cd = ws->idx + c->k, *eo = ws->idx + 2 * c->k, e_off = 0;
     for (size_t i = 0; i < kp; i++) {
         size_t card = p->cards[i];
         stride /= card;
@@ -96,71 +95,58 @@ static void upward_scaled(const cai_plan *plan, cai_workspace *ws, const cluster
         const double *Ui = ws->U + plan->vars[c->vars[i]].off;
         double mi = -INFINITY;
         for (size_t x = 0; x < card; x++)
-            mi = fmax(mi, Ui[x]);
+            mi = Ui[x] > mi ? Ui[x] : mi;
         scale += mi;
-        double *e = ws->vbuf;
         for (size_t x = 0; x < card; x++)
-            e[x] = exp(Ui[x] - mi);
-        size_t runs = R / stride;
-        CAI_PARALLEL_FOR(runs)
-        for (size_t q = 0; q < runs; q++) {
-            double v = e[q % card];
-            for (size_t j = 0; j < stride; j++)
-                lin[q * stride + j] *= v;
-        }
+            E[e_off + x] = exp(Ui[x] - mi);
+        st[n_other] = stride;
+        cd[n_other] = card;
+        eo[n_other++] = e_off;
+        e_off += card;
     }
     if (!(scale > -INFINITY)) { /* some neighbour has no mass at all */
         for (size_t x = 0; x < card_u; x++)
             M[x] = -INFINITY;
         return;
     }
-    double shift = p->ops->cols_to_row_lin(p, w, s, sr);
-    scale += shift;
-    /* sum the rows of each up state; remember which sums need the log domain */
-    /* each up state's rows: runs q = x, x + card_u, ... of stride_u rows */
-    double *acc = (double *)ws->acc;
+    const double *wrow = c->wrow;
     size_t runs_per_state = R / (stride_u * card_u);
-    CAI_PARALLEL_FOR(card_u * runs_per_state * stride_u)
+    CAI_PARALLEL_FOR(R)
     for (size_t x = 0; x < card_u; x++) {
-        double a = 0.0;
+        double acc = 0.0;
         for (size_t q = 0; q < runs_per_state; q++) {
             size_t r0 = (q * card_u + x) * stride_u;
-            for (size_t j = r0; j < r0 + stride_u; j++)
-                a += lin[j] * s[j];
+            for (size_t r = r0; r < r0 + stride_u; r++) {
+                double l = wrow ? wrow[r] : 1.0;
+                for (size_t j = 0; j < n_other; j++)
+                    l *= E[eo[j] + (r / st[j]) % cd[j]];
+                if (l != 0.0)
+                    acc += l * p->ops->row_lin(p, r, w, sr);
+            }
         }
-        acc[x] = a;
+        M[x] = acc >= SCALED_GROUP_MIN ? scale + log(acc) : NAN;
     }
     bool fallback = false;
-    CAI_PARALLEL_FOR(card_u)
-    for (size_t x = 0; x < card_u; x++)
-        M[x] = acc[x] >= SCALED_GROUP_MIN ? scale + log(acc[x]) : NAN;
     for (size_t x = 0; x < card_u; x++)
         fallback |= isnan(M[x]);
     if (!fallback)
         return;
-    /* the groups near underflow, exactly: lse of row_in + log row value */
+    /* the sums near underflow, exactly: lse of row_in + log row value */
     double *row_in = ws->row_a;
-    cluster_row_in(plan, ws->U, c, u, row_in, ws->idx);
-    double m_child = -INFINITY;
-    for (size_t k = 0; k < p->n_cols; k++)
-        m_child = fmax(m_child, U_child[k]);
-    cai_lse *groups = ws->acc;
-    bool *redo = (bool *)ws->vbuf;
+    cluster_row_in(plan, ws->U, c, u, row_in, NULL);
     for (size_t x = 0; x < card_u; x++) {
-        redo[x] = isnan(M[x]);
-        cai_lse_init(&groups[x]);
-    }
-    for (size_t r = 0; r < R; r++) {
-        size_t x = (r / stride_u) % card_u;
-        if (!redo[x] || row_in[r] == -INFINITY)
+        if (!isnan(M[x]))
             continue;
-        double v = s[r] >= SCALED_SAFE_MIN ? m_child + shift + log(s[r])
-                                           : p->ops->row_log(p, r, U_child, sr);
-        cai_lse_add(&groups[x], row_in[r] + v);
+        cai_lse acc;
+        cai_lse_init(&acc);
+        for (size_t q = 0; q < runs_per_state; q++) {
+            size_t r0 = (q * card_u + x) * stride_u;
+            for (size_t r = r0; r < r0 + stride_u; r++)
+                if (row_in[r] > -INFINITY)
+                    cai_lse_add(&acc, row_in[r] + p->ops->row_log(p, r, U_child, sr));
+        }
+        M[x] = cai_lse_result(&acc);
     }
-    for (size_t x = 0; x < card_u; x++)
-        if (redo[x])
-            M[x] = cai_lse_result(&groups[x]);
 }
 
 /* M of cluster c toward its up variable, added into U of that variable. */

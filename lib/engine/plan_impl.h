@@ -107,7 +107,7 @@ struct cai_workspace {
     double *col_a;         /* 2 * max_cols */
     double *col_b;         /* max_cols */
     cai_lse *acc;          /* max_parent_cards accumulators */
-    size_t *idx;           /* max_k */
+    size_t *idx;           /* 3 * max_k */
     double *vbuf;          /* max_card */
     double *mbuf;          /* max_card: M when the plan keeps none */
 };

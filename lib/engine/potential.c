@@ -126,26 +126,24 @@ static void table_cols_to_row(const cai_potential *p, const double *col_in,
     }
 }
 
+static double table_row_lin(const cai_potential *p, size_t r, const double *w, semiring sr)
+{
+    const double *v = as_table(p)->logv + r * p->n_cols;
+    bool max = (sr & SR_BASE) == SR_MAX, support = sr & SR_SUPPORT;
+    double shift = potential_lin_shift(p, sr), s = 0.0;
+    for (size_t c = 0; c < p->n_cols; c++) {
+        double x = v[c] == -INFINITY ? 0.0 : exp(table_entry(v[c], support) - shift) * w[c];
+        s = max ? (x > s ? x : s) : s + x;
+    }
+    return s;
+}
+
 static double table_cols_to_row_lin(const cai_potential *p, const double *w, double *row_out,
                                     semiring sr)
 {
-    const double *v = as_table(p)->logv;
-    size_t K = p->n_cols, n = p->n_rows * K;
-    bool max = (sr & SR_BASE) == SR_MAX, support = sr & SR_SUPPORT;
-    double shift = -INFINITY;
-    for (size_t i = 0; i < n; i++)
-        shift = fmax(shift, table_entry(v[i], support));
-    if (shift == -INFINITY)
-        shift = 0.0;
-    for (size_t r = 0; r < p->n_rows; r++, v += K) {
-        double s = 0.0;
-        for (size_t c = 0; c < K; c++) {
-            double x = v[c] == -INFINITY ? 0.0 : exp(table_entry(v[c], support) - shift) * w[c];
-            s = max ? fmax(s, x) : s + x;
-        }
-        row_out[r] = s;
-    }
-    return shift;
+    for (size_t r = 0; r < p->n_rows; r++)
+        row_out[r] = table_row_lin(p, r, w, sr);
+    return potential_lin_shift(p, sr);
 }
 
 static double table_row_log(const cai_potential *p, size_t r, const double *col_in, semiring sr)
@@ -247,6 +245,7 @@ static const potential_ops table_ops = {
     .name = "table",
     .cols_to_row = table_cols_to_row,   /* per-row log-sum-exp */
     .cols_to_row_lin = table_cols_to_row_lin, /* exp per entry: tables are small */
+    .row_lin = table_row_lin,           /* one row of it */
     .row_log = table_row_log,           /* one row, log domain */
     .rows_to_col = table_rows_to_col,   /* per-column streaming log-sum-exp */
     .row_argmax = table_row_argmax,     /* lowest maximiser */
@@ -298,8 +297,13 @@ static cai_status table_create(size_t k, const size_t *cards,
         st = cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
         goto fail;
     }
-    for (size_t i = 0; i < n; i++)
+    t->base.vmax = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
         t->logv[i] = linear ? log(values[i]) : values[i];
+        t->base.vmax = fmax(t->base.vmax, t->logv[i]);
+    }
+    if (t->base.vmax == -INFINITY)
+        t->base.vmax = 0.0;
     t->base.ops = &table_ops;
     t->base.kind = CAI_POTENTIAL_TABLE;
     t->base.nnz = n;

@@ -41,6 +41,9 @@ typedef struct potential_ops {
      * largest entry for tables, so nothing overflows). */
     double (*cols_to_row_lin)(const cai_potential *p, const double *w, double *row_out,
                               semiring sr);
+    /* One row of cols_to_row_lin: sum (or max) of p[r,c] * w[c] * exp(-shift)
+     * with shift = potential_lin_shift(p, sr). */
+    double (*row_lin)(const cai_potential *p, size_t r, const double *w, semiring sr);
     /* One row of cols_to_row in the log domain (any semiring): the fallback
      * where the scaled value underflows, and Gauss-Seidel sweeps. */
     double (*row_log)(const cai_potential *p, size_t r, const double *col_in, semiring sr);
@@ -75,7 +78,15 @@ struct cai_potential {
     size_t n_cols;  /* cards[k-1] */
     size_t nnz;     /* stored entries */
     size_t bytes;   /* everything this potential allocated */
+    double vmax;    /* largest log value (0 for conditionals): the shift of the
+                       scaled kernels, so exp never overflows */
 };
+
+/* The log shift of the scaled kernels for semiring sr. */
+static inline double potential_lin_shift(const cai_potential *p, semiring sr)
+{
+    return (sr & SR_SUPPORT) ? 0.0 : p->vmax;
+}
 
 /* log p[r,c], or 0 / -INFINITY for its support under SR_SUPPORT. */
 static inline double potential_log_value_sr(const cai_potential *p, size_t r, size_t c,
@@ -86,11 +97,12 @@ static inline double potential_log_value_sr(const cai_potential *p, size_t r, si
 }
 
 /* Loops over rows split among OpenMP threads when there are enough rows to
- * pay for it. Each iteration writes only its own outputs, in the same
+ * pay for it (65536: below that, thread start-up and waiting cost more than
+ * they save, badly so on a busy machine). Each iteration writes only its own outputs, in the same
  * order whatever the thread count, so results are bit-identical. */
 #if defined(_OPENMP)
 #define CAI_PRAGMA(x) _Pragma(#x)
-#define CAI_PARALLEL_FOR(n) CAI_PRAGMA(omp parallel for schedule(static) if ((n) >= 8192))
+#define CAI_PARALLEL_FOR(n) CAI_PRAGMA(omp parallel for schedule(static) if ((n) >= 65536))
 #else
 #define CAI_PARALLEL_FOR(n)
 #endif

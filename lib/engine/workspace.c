@@ -13,7 +13,7 @@ size_t cai_plan_workspace_bytes(const cai_plan *plan)
     size_t down = plan->upward_only ? 0 : plan->var_total + plan->msg_total;
     size_t d = plan->var_total + down + 2 * plan->max_rows + 3 * plan->max_cols
                + 2 * plan->max_parent_cards + 2 * plan->max_card;
-    return d * sizeof(double) + (2 * plan->n_vars + plan->max_k) * sizeof(size_t);
+    return d * sizeof(double) + (2 * plan->n_vars + 3 * plan->max_k) * sizeof(size_t);
 }
 
 void cai_workspace_free(cai_workspace *ws)
@@ -52,7 +52,7 @@ cai_status cai_workspace_create(const cai_plan *plan, cai_workspace **out_ws, ca
     ws->col_a = cai_size_mul(plan->max_cols, 2, &twice) ? alloc_array(twice, sizeof(double)) : NULL;
     ws->col_b = alloc_array(plan->max_cols, sizeof(double));
     ws->acc = alloc_array(plan->max_parent_cards, sizeof(cai_lse));
-    ws->idx = alloc_array(plan->max_k, sizeof(size_t));
+    ws->idx = alloc_array(3 * plan->max_k, sizeof(size_t));
     ws->vbuf = alloc_array(plan->max_card, sizeof(double));
     if (!ws->soft || !ws->vbuf || !ws->mbuf || !ws->evidence || !ws->assign || !ws->U
         || (down && (!ws->q || !ws->M)) || !ws->row_a || !ws->row_b
