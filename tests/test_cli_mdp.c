@@ -433,6 +433,19 @@ static void check_solve_json(const char *text, const model *m, const char *algor
     CU_ASSERT(jget(text, "trajectory")->n == 0);
 }
 
+/* --sweep: only two values, only for discounted models */
+static void check_sweep_errors(void)
+{
+    cai_test_outcome o = cai_test_run("solve disc.yaml --sweep sor");
+    CU_ASSERT_EQUAL(o.status, 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.err, "expected jacobi or gauss-seidel"));
+    cai_test_outcome_free(&o);
+    o = cai_test_run("solve tiny.yaml --sweep gauss-seidel");
+    CU_ASSERT_EQUAL(o.status, 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.err, "needs a discounted model"));
+    cai_test_outcome_free(&o);
+}
+
 static void test_solve_json(void)
 {
     write_model("tiny.yaml", &tiny, NULL);
@@ -455,7 +468,14 @@ static void test_solve_json(void)
         CU_ASSERT_STRING_EQUAL(o.err, "");
         check_solve_json(o.out, &disc, algs[i], disc.alpha, 0);
         cai_test_outcome_free(&o);
+        /* Gauss-Seidel sweeps: the same fixed point */
+        o = cai_test_run("solve disc.yaml --json --algorithm %s --tol 1e-13 --sweep gauss-seidel",
+                         algs[i]);
+        CU_ASSERT_EQUAL(o.status, 0);
+        check_solve_json(o.out, &disc, algs[i], disc.alpha, 0);
+        cai_test_outcome_free(&o);
     }
+    check_sweep_errors();
     /* alpha = 0: no log evidence; V is the hard backup */
     cai_test_outcome o =
         cai_test_run("solve tiny.yaml --json --temperature 0 --algorithm variational");

@@ -30,7 +30,7 @@ const char cli_usage_text[] =
     "\n"
     "commands:\n"
     "  solve MODEL [--algorithm ALG] [--temperature ALPHA] [--horizon T]\n"
-    "        [--tol X] [--max-iterations N] [--threads N] [--json [--full]]\n"
+    "        [--tol X] [--max-iterations N] [--sweep S] [--threads N] [--json [--full]]\n"
     "        [--query WHAT [--time t] [--states S1,S2,...]] [-o FILE]\n"
     "        mdp/gridworld: soft value iteration as inference; prints a summary\n"
     "        and the policy at t = 0 (its first 20 rows when there are more\n"
@@ -71,6 +71,8 @@ const char cli_usage_text[] =
     "  --horizon T        T >= 1 steps instead of the model's (finite horizon)\n"
     "  --tol X            discounted: sup-norm tolerance on V (default 1e-12)\n"
     "  --max-iterations N discounted: iteration cap (default 100000)\n"
+    "  --sweep S          discounted: jacobi (default) or gauss-seidel sweeps;\n"
+    "                     both converge to the same fixed point\n"
     "  --threads N        threads of the engine, 1..1024 (default: all cores, or\n"
     "                     OMP_NUM_THREADS); the results do not depend on it\n"
     "  --seed N, --count K, --max-steps N   see sample\n"
@@ -279,7 +281,7 @@ enum {
 typedef enum opt_id {
     OPT_HELP, OPT_JSON, OPT_OUTPUT, OPT_ALGORITHM, OPT_TEMPERATURE, OPT_HORIZON,
     OPT_TOL, OPT_MAX_ITERATIONS, OPT_SEED, OPT_COUNT, OPT_MAX_STEPS, OPT_POLICY,
-    OPT_FULL, OPT_QUERY, OPT_TIME, OPT_STATES, OPT_THREADS
+    OPT_FULL, OPT_QUERY, OPT_TIME, OPT_STATES, OPT_THREADS, OPT_SWEEP
 } opt_id;
 
 static const struct option_entry {
@@ -297,6 +299,7 @@ static const struct option_entry {
     {"--horizon", NULL, OPT_HORIZON, true, FOR_SOLVE | FOR_SAMPLE},
     {"--tol", NULL, OPT_TOL, true, FOR_SOLVE | FOR_SAMPLE},
     {"--max-iterations", NULL, OPT_MAX_ITERATIONS, true, FOR_SOLVE | FOR_SAMPLE},
+    {"--sweep", NULL, OPT_SWEEP, true, FOR_SOLVE | FOR_SAMPLE},
     {"--seed", NULL, OPT_SEED, true, FOR_SAMPLE},
     {"--count", NULL, OPT_COUNT, true, FOR_SAMPLE},
     {"--max-steps", NULL, OPT_MAX_STEPS, true, FOR_SAMPLE},
@@ -419,6 +422,12 @@ static int set_option(cli_options *o, const struct option_entry *e, const char *
             return cli_usage_error("--seed: expected an integer >= 0, got '%s'", v);
         o->seed = (unsigned long)n;
         o->has_seed = true;
+        return CLI_OK;
+    case OPT_SWEEP:
+        if (strcmp(v, "jacobi") != 0 && strcmp(v, "gauss-seidel") != 0)
+            return cli_usage_error("--sweep: expected jacobi or gauss-seidel, got '%s'", v);
+        o->gauss_seidel = strcmp(v, "gauss-seidel") == 0;
+        o->has_sweep = true;
         return CLI_OK;
     case OPT_HORIZON:
     case OPT_MAX_ITERATIONS:

@@ -39,6 +39,8 @@ typedef struct cli_options {
     double tol;                  /* finite, > 0 */
     bool has_max_iterations;
     size_t max_iterations;       /* >= 1 */
+    bool has_sweep;
+    bool gauss_seidel;           /* --sweep gauss-seidel */
     bool has_seed;
     unsigned long seed;          /* default 0 */
     bool has_count;

@@ -223,6 +223,7 @@ static int check_options(const cli_options *opt)
                       : opt->has_horizon        ? "--horizon"
                       : opt->has_tol            ? "--tol"
                       : opt->has_max_iterations ? "--max-iterations"
+                      : opt->has_sweep          ? "--sweep"
                       : opt->query != NULL      ? "--query"
                                                 : NULL;
     if (bad != NULL)

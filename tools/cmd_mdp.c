@@ -65,6 +65,7 @@ static int solve_options(const cai_mdp *mdp, const cli_options *opt, bool margin
     const char *finite_only = opt->has_horizon ? "--horizon" : NULL;
     const char *discounted_only = opt->has_tol              ? "--tol"
                                   : opt->has_max_iterations ? "--max-iterations"
+                                  : opt->has_sweep          ? "--sweep"
                                   : opt->has_max_steps      ? "--max-steps"
                                                             : NULL;
     if (discounted && finite_only != NULL)
@@ -86,6 +87,7 @@ static int solve_options(const cai_mdp *mdp, const cli_options *opt, bool margin
         so->tol = opt->tol;
     if (opt->has_max_iterations)
         so->max_iterations = opt->max_iterations;
+    so->sweep = opt->gauss_seidel ? CAI_SWEEP_GAUSS_SEIDEL : CAI_SWEEP_JACOBI;
     return CLI_OK;
 }
 
