@@ -1,21 +1,27 @@
 /* lib/io/mdp.c — the `kind: mdp` loader.
  *
  *     kind: mdp
- *     name: corridor                  # optional string
- *     states: [s0, s1, s2]            # distinct names, or a count n:
- * "0".."n-1" actions: [left, right]          # likewise initial: {s0: 1.0} #
- * probabilities, missing = 0, sum 1 transitions:                    # every
- * (state, action) must be covered
+ *     name: corridor              # optional string
+ *     states: [s0, s1, s2]        # distinct names, or a count n: "0".."n-1"
+ *     actions: [left, right]      # likewise
+ *     initial: {s0: 1.0}          # probabilities, missing = 0, sum 1
+ *     transitions:                # every (state, action) must be covered
  *       - {state: s0, action: right, next: {s1: 0.9, s0: 0.1}}
  *       - {state: "*", action: "*", next: {s2: 1.0}}
- *     rewards:                        # optional; state and action default "*"
+ *     rewards:                    # optional; state and action default "*"
  *       - {state: s1, value: 1.0}
- *     reward_default: 0               # optional: pairs no reward covers
- *     terminal_rewards: {s2: 10}      # optional, finite horizon only
- *     action_prior:                   # optional, default uniform
+ *     reward_default: 0           # optional: pairs no reward covers
+ *     terminal_rewards: {s2: 10}  # optional, finite horizon only
+ *     action_prior:               # optional, default uniform
  *       - {state: "*", probs: {left: 0.5, right: 0.5}}
- *     horizon: 20                     # or discount: 0.95 (exactly one)
- *     temperature: 1.0                # optional, default 1, >= 0
+ *     horizon: 20                 # or discount: 0.95 (exactly one)
+ *     temperature: 1.0            # optional, default 1, >= 0
+ *
+ * For large models `transitions_file: FILE` replaces `transitions` and
+ * `rewards_file: FILE` replaces `rewards`: CSV tables (header
+ * state,action,next,prob and state,action,value) relative to the YAML
+ * file, read by csv_mdp.c. Giving both forms of a key is an error at the
+ * later one.
  *
  * Wildcards ("*", quoted: a bare * is a YAML alias): for each (state,
  * action) the most specific entry wins — state and action given, then state
@@ -34,7 +40,9 @@
  * work is linear in the file plus S*A: names are looked up in hash tables,
  * each wildcard level is one array indexed by its key, and the CSR rows
  * are filled in one pass over the (state, action) pairs. Messages number
- * entries from 0 ("transition 0" is the first). */
+ * entries from 0 ("transition 0" is the first). The common entry is read
+ * by a fast path that never reports: anything unusual goes to the general
+ * path, which says what is wrong (see fast_entry). */
 #include "model_impl.h"
 
 #include <math.h>
@@ -46,6 +54,7 @@
 #include "cai/graph.h"
 #include "cai/logmath.h"
 #include "cai/mdp.h"
+#include "csv.h"
 
 #define SUM_TOL 1e-9
 #define WILD ((size_t)-2) /* "*" in a state or action slot */
@@ -414,6 +423,134 @@ typedef struct section {
     bool slots_required;   /* `state` and `action` must be given */
 } section;
 
+/* Loading a large model is mostly its `transitions` entries. The general
+ * path below formats "transition N" for every entry and allocates three
+ * times in yr_read_number_map; these read the common entry without either,
+ * and decline (returning false, having committed nothing) at anything the
+ * general path would reject or that they do not handle, so the general
+ * path then reads that entry again and reports it, with the same message.
+ * What they accept they read exactly as the general path does. */
+
+/* yr_is_string(n) and not empty, with fewer string compares. */
+static bool fast_name(const yaml_node_t *n)
+{
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.length == 0)
+        return false;
+    size_t len = n->data.scalar.length;
+    const char *s = yr_text(n);
+    if ((len == 1 || len == 4) && yr_is_null(n))
+        return false;
+    return memchr(s, '\0', len) == NULL;
+}
+
+/* yr_parse_number(n, out), sooner for plain decimals. */
+static bool fast_number(const yaml_node_t *n, double *out)
+{
+    if (n->type == YAML_SCALAR_NODE &&
+        n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+        csv_decimal(yr_text(n), n->data.scalar.length, out))
+        return true; /* empty is not a decimal: nulls never get here */
+    return yr_parse_number(n, out);
+}
+
+/* A state or action slot: a name that exists, or "*" (WILD). */
+static bool fast_slot(const yaml_node_t *n, const yr_names *t, size_t *out)
+{
+    if (!fast_name(n))
+        return false;
+    const char *s = yr_text(n);
+    if (s[0] == '*' && s[1] == '\0') {
+        *out = WILD;
+        return true;
+    }
+    return (*out = yr_names_find(t, s)) != CAI_NONE;
+}
+
+/* Entry e of seq in section sec: a mapping of distinct known keys, the
+ * value and (when sec->slots_required) the slots present, and the slots
+ * naming what exists; *out_s and *out_a as read_section_entry gives them,
+ * *out_value the value's node. */
+static bool fast_entry(const yr_loader *L, const yaml_node_t *seq, size_t e,
+                       const section *sec, const axes *ax, size_t *out_s,
+                       size_t *out_a, const yaml_node_t **out_value)
+{
+    const yaml_node_t *item = yr_seq_item(L, seq, e);
+    if (item == NULL || item->type != YAML_MAPPING_NODE)
+        return false;
+    const yaml_node_t *sn = NULL, *an = NULL, *vn = NULL;
+    for (const yaml_node_pair_t *pr = item->data.mapping.pairs.start;
+         pr < item->data.mapping.pairs.top; pr++) {
+        const yaml_node_t *k = yr_node_at(L, pr->key);
+        const yaml_node_t *v = yr_node_at(L, pr->value);
+        if (k == NULL || v == NULL || !fast_name(k))
+            return false;
+        const char *key = yr_text(k);
+        const yaml_node_t **slot = NULL;
+        if (strcmp(key, "state") == 0)
+            slot = &sn;
+        else if (sec->has_action && strcmp(key, "action") == 0)
+            slot = &an;
+        else if (strcmp(key, sec->value_key) == 0)
+            slot = &vn;
+        if (slot == NULL || *slot != NULL)
+            return false;
+        *slot = v;
+    }
+    if (vn == NULL ||
+        (sec->slots_required && (sn == NULL || (sec->has_action && !an))))
+        return false;
+    *out_s = *out_a = WILD;
+    if ((sn != NULL && !fast_slot(sn, &ax->states, out_s)) ||
+        (an != NULL && !fast_slot(an, &ax->actions, out_a)))
+        return false;
+    *out_value = vn;
+    return true;
+}
+
+/* read_dist's common case: a mapping of existing distinct names to numbers
+ * in [0, 1] summing to 1, appended to out sorted, without zeros. */
+static bool fast_dist(const yr_loader *L, const yaml_node_t *n,
+                      const yr_names *t, pool *out, size_t *out_k)
+{
+    if (n->type != YAML_MAPPING_NODE)
+        return false;
+    size_t k =
+        (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    if (!pool_reserve(out, k))
+        return false;
+    succ *dst = out->v + out->n;
+    for (size_t i = 0; i < k; i++) {
+        const yaml_node_pair_t *pr = &n->data.mapping.pairs.start[i];
+        const yaml_node_t *key = yr_node_at(L, pr->key);
+        const yaml_node_t *x = yr_node_at(L, pr->value);
+        double p;
+        if (key == NULL || x == NULL || !fast_name(key) ||
+            !fast_number(x, &p) || !(p >= 0.0 && p <= 1.0))
+            return false;
+        size_t idx = yr_names_find(t, yr_text(key));
+        if (idx == CAI_NONE)
+            return false;
+        size_t j = i; /* insertion sort by index: k is small */
+        for (; j > 0 && dst[j - 1].s > idx; j--)
+            dst[j] = dst[j - 1];
+        if (j > 0 && dst[j - 1].s == idx) /* a repeated name */
+            return false;
+        dst[j] = (succ){idx, p};
+    }
+    size_t m = 0;
+    double sum = 0.0;
+    for (size_t i = 0; i < k; i++)
+        if (dst[i].p > 0.0) {
+            sum += dst[i].p;
+            dst[m++] = dst[i];
+        }
+    if (!(fabs(sum - 1.0) <= SUM_TOL))
+        return false;
+    out->n += m;
+    *out_k = m;
+    return true;
+}
+
 /* Entry e of seq in section sec: where becomes "WHAT E" (for messages); the
  * entry must be a mapping like sec->like with the keys state, action (when
  * sec->has_action) and sec->value_key, which is required. Its state and
@@ -482,11 +619,17 @@ static cai_status read_dist_section(const yr_loader *L, const yaml_node_t *n,
     for (size_t e = 0; st == CAI_OK && e < E; e++) {
         char where[64];
         yr_field value;
+        const yaml_node_t *vn;
         size_t s, a, k;
+        d->off[e] = d->P.n;
+        if (fast_entry(L, n, e, sec, ax, &s, &a, &vn) &&
+            fast_dist(L, vn, t, &d->P, &k)) {
+            st = wild_add(L, &d->W, n, sec->what, ax, s, a, sec->has_action, e);
+            continue;
+        }
         if ((st = read_section_entry(L, n, e, sec, ax, where, sizeof where, &s,
                                      &a, &value)) != CAI_OK)
             break;
-        d->off[e] = d->P.n;
         if ((st = read_dist(L, value.value, t, what, where, sec->value_key,
                             &d->P, &k)) == CAI_OK)
             st = wild_add(L, &d->W, n, sec->what, ax, s, a, sec->has_action, e);
@@ -496,11 +639,9 @@ static cai_status read_dist_section(const yr_loader *L, const yaml_node_t *n,
     return st;
 }
 
-/* The dynamics: a CSR row per (state, action), row s * A + a. */
-typedef struct csr {
-    size_t *row_ptr, *next;
-    double *prob;
-} csr;
+/* The dynamics: a CSR row per (state, action), row s * A + a; the same
+ * arrays as a transitions_file gives. */
+typedef csv_csr csr;
 
 static cai_status load_transitions(const yr_loader *L, const yaml_node_t *n,
                                    const axes *ax, csr *out)
@@ -591,7 +732,13 @@ static cai_status load_rewards(const yr_loader *L, const yaml_node_t *n,
     for (size_t e = 0; st == CAI_OK && e < E; e++) {
         char where[64];
         yr_field value;
+        const yaml_node_t *vn;
         size_t s, a;
+        if (fast_entry(L, n, e, &sec, ax, &s, &a, &vn) &&
+            fast_number(vn, &vals[e]) && isfinite(vals[e])) {
+            st = wild_add(L, &W, n, sec.what, ax, s, a, sec.has_action, e);
+            continue;
+        }
         if ((st = read_section_entry(L, n, e, &sec, ax, where, sizeof where, &s,
                                      &a, &value)) == CAI_OK &&
             (st = model_read_number(L, &value, where, 0.0, &vals[e])) == CAI_OK)
@@ -663,6 +810,24 @@ done:
     return st;
 }
 
+/* ---- CSV tables (csv_mdp.c) -------------------------------------------- */
+
+/* Of a YAML key and its `*_file` form, at most one may be given: the later
+ * one is the error. */
+static cai_status one_of(const yr_loader *L, const yr_field *a,
+                         const yr_field *b)
+{
+    if (a->value == NULL || b->value == NULL)
+        return CAI_OK;
+    bool b_later =
+        b->key_node->start_mark.index > a->key_node->start_mark.index;
+    const yr_field *later = b_later ? b : a, *earlier = b_later ? a : b;
+    return yr_fail_at(
+        L, later->key_node,
+        "give either '%s' or '%s', not both ('%s' is at line %zu)", a->key,
+        b->key, earlier->key, (size_t)earlier->key_node->start_mark.line + 1);
+}
+
 /* ---- the model --------------------------------------------------------- */
 
 enum {
@@ -672,7 +837,9 @@ enum {
     K_ACTIONS,
     K_INITIAL,
     K_TRANSITIONS,
+    K_TRANSITIONS_FILE,
     K_REWARDS,
+    K_REWARDS_FILE,
     K_REWARD_DEFAULT,
     K_TERMINAL,
     K_PRIOR,
@@ -701,7 +868,9 @@ cai_status model_load_mdp(const yr_loader *L, yaml_node_t *root, cai_model *m)
         [K_ACTIONS] = {"actions", NULL, NULL},
         [K_INITIAL] = {"initial", NULL, NULL},
         [K_TRANSITIONS] = {"transitions", NULL, NULL},
+        [K_TRANSITIONS_FILE] = {"transitions_file", NULL, NULL},
         [K_REWARDS] = {"rewards", NULL, NULL},
+        [K_REWARDS_FILE] = {"rewards_file", NULL, NULL},
         [K_REWARD_DEFAULT] = {"reward_default", NULL, NULL},
         [K_TERMINAL] = {"terminal_rewards", NULL, NULL},
         [K_PRIOR] = {"action_prior", NULL, NULL},
@@ -714,7 +883,10 @@ cai_status model_load_mdp(const yr_loader *L, yaml_node_t *root, cai_model *m)
         (st = yr_require(L, root, where, &f[K_STATES])) != CAI_OK ||
         (st = yr_require(L, root, where, &f[K_ACTIONS])) != CAI_OK ||
         (st = yr_require(L, root, where, &f[K_INITIAL])) != CAI_OK ||
-        (st = yr_require(L, root, where, &f[K_TRANSITIONS])) != CAI_OK)
+        (st = one_of(L, &f[K_TRANSITIONS], &f[K_TRANSITIONS_FILE])) != CAI_OK ||
+        (st = one_of(L, &f[K_REWARDS], &f[K_REWARDS_FILE])) != CAI_OK ||
+        (f[K_TRANSITIONS_FILE].value == NULL &&
+         (st = yr_require(L, root, where, &f[K_TRANSITIONS])) != CAI_OK))
         return st;
 
     axes ax = {0};
@@ -769,10 +941,16 @@ cai_status model_load_mdp(const yr_loader *L, yaml_node_t *root, cai_model *m)
         goto done;
     for (size_t i = 0; i < k; i++)
         rho[init.v[i].s] = init.v[i].p;
-    if ((st = load_transitions(L, f[K_TRANSITIONS].value, &ax, &dyn)) !=
+    const yr_field *tf = &f[K_TRANSITIONS_FILE], *rf = &f[K_REWARDS_FILE];
+    if ((st = tf->value != NULL
+                  ? csv_mdp_transitions(L, tf, &ax.states, &ax.actions, &dyn)
+                  : load_transitions(L, f[K_TRANSITIONS].value, &ax, &dyn)) !=
             CAI_OK ||
         (st = load_rewards(L, f[K_REWARDS].value, &ax, dflt, reward)) !=
             CAI_OK ||
+        (rf->value != NULL &&
+         (st = csv_mdp_rewards(L, rf, &ax.states, &ax.actions, reward)) !=
+             CAI_OK) ||
         (terminal != NULL && (st = load_terminal(L, f[K_TERMINAL].value, &ax,
                                                  terminal)) != CAI_OK) ||
         (prior != NULL &&
