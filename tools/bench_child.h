@@ -1,0 +1,69 @@
+/* tools/bench_child.h — one measurement of cai-bench in its own process.
+ *
+ * bench_run forks, sets OMP_NUM_THREADS and re-executes this program with
+ * "--child ..." arguments; the child builds its model from the seed, runs
+ * the method reps times and writes a bench_result (and V_0) back through a
+ * pipe. A fresh process per measurement makes the thread count take effect
+ * (OpenMP reads it at start-up) and makes the child's peak resident set
+ * belong to that one method. */
+#ifndef CAI_BENCH_CHILD_H
+#define CAI_BENCH_CHILD_H
+
+#include <stddef.h>
+
+#define BENCH_MAX_REPS 64
+#define BENCH_ACTIONS 4
+#define BENCH_SUCCESSORS 5
+
+typedef enum bench_method {
+    BENCH_SPMV,             /* T products y = P x over the random model */
+    BENCH_HAND_EXACT,       /* bench_soft_vi_exact */
+    BENCH_CAI_EXACT,        /* cai_mdp_solve, CAI_CONTROL_EXACT */
+    BENCH_HAND_VARIATIONAL, /* bench_soft_vi_variational */
+    BENCH_CAI_VARIATIONAL,  /* cai_mdp_solve, CAI_CONTROL_VARIATIONAL */
+    BENCH_GRID_EXACT,       /* cai_gridworld_create + exact solve */
+    BENCH_GRID_VARIATIONAL, /* cai_gridworld_create + variational solve */
+    BENCH_YAML_LOAD,        /* cai_model_load of a file */
+    BENCH_N_METHODS
+} bench_method;
+
+/* "SpMV floor", "hand exact", ... */
+const char *bench_method_name(bench_method m);
+
+typedef struct bench_job {
+    bench_method method;
+    size_t size;     /* states of the random model, or the gridworld's side */
+    size_t horizon;  /* T */
+    size_t reps;     /* 1..BENCH_MAX_REPS */
+    unsigned long seed;
+    unsigned threads; /* OMP_NUM_THREADS of the child */
+    int marginals;    /* cai: keep state marginals (the API default) or V only */
+    const char *path; /* the YAML file of BENCH_YAML_LOAD */
+} bench_job;
+
+typedef struct bench_result {
+    int ok;               /* 0: message says what failed */
+    char message[256];
+    size_t reps;
+    double seconds[BENCH_MAX_REPS]; /* per repetition */
+    double peak_bytes;    /* VmHWM at the end minus VmRSS when the child started */
+    int peak_solve_only;  /* cai: the peak was reset after the model was built
+                           * and the caller's input arrays freed */
+    long threads_seen;    /* threads alive in the child after the runs */
+    size_t n_states, n_rows, nnz; /* of the model measured */
+    size_t n_values;      /* V_0 doubles that follow on the pipe */
+    double *values;       /* V_0 (parent side; malloc'd), or NULL */
+} bench_result;
+
+/* Run job in a child process of the program at self. Returns 0 with *out
+ * filled (out->ok may still be 0), or -1 when the child could not be
+ * started; free out->values with free(). */
+int bench_run(const char *self, const bench_job *job, bench_result *out);
+
+/* The median of out->seconds. */
+double bench_median(const bench_result *r);
+
+/* The child's main: argv[0] is "--child". Returns the exit status. */
+int bench_child_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,149 @@
+/* tools/bench_model.c — seeded model generators for cai-bench. */
+#include "bench_model.h"
+
+#include <errno.h>
+#include <gsl/gsl_rng.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+enum { MAX_SUCCESSORS = 64 };
+
+double bench_csr_bytes(size_t n_rows, size_t nnz)
+{
+    return 8.0 * (double)(n_rows + 1) + 12.0 * (double)nnz;
+}
+
+void bench_csr_free(bench_csr *m)
+{
+    if (m == NULL)
+        return;
+    free(m->row_ptr);
+    free(m->col);
+    free(m->prob);
+    free(m->reward);
+}
+
+/* B distinct states below S, increasing, with probabilities summing to 1. */
+static void draw_row(gsl_rng *rng, size_t S, size_t B, uint32_t *col, double *prob)
+{
+    double tot = 0;
+    for (size_t k = 0; k < B; k++) {
+        uint32_t x;
+        int fresh;
+        do {
+            x = (uint32_t)gsl_rng_uniform_int(rng, S);
+            fresh = 1;
+            for (size_t j = 0; j < k; j++)
+                fresh &= col[j] != x;
+        } while (!fresh);
+        double w = 0.05 + gsl_rng_uniform(rng);
+        size_t j = k; /* insertion keeps the row sorted */
+        for (; j > 0 && col[j - 1] > x; j--) {
+            col[j] = col[j - 1];
+            prob[j] = prob[j - 1];
+        }
+        col[j] = x;
+        prob[j] = w;
+        tot += w;
+    }
+    for (size_t k = 0; k < B; k++)
+        prob[k] /= tot;
+}
+
+int bench_csr_random(size_t S, size_t A, size_t B, unsigned long seed, bench_csr *out)
+{
+    if (S == 0 || A == 0 || B == 0 || B > S || B > MAX_SUCCESSORS || S > UINT32_MAX)
+        return -1;
+    bench_csr m = {.n_states = S, .n_actions = A, .n_rows = S * A, .nnz = S * A * B};
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    m.row_ptr = malloc((m.n_rows + 1) * sizeof *m.row_ptr);
+    m.col = malloc(m.nnz * sizeof *m.col);
+    m.prob = malloc(m.nnz * sizeof *m.prob);
+    m.reward = malloc(m.n_rows * sizeof *m.reward);
+    if (rng == NULL || m.row_ptr == NULL || m.col == NULL || m.prob == NULL
+        || m.reward == NULL) {
+        gsl_rng_free(rng);
+        bench_csr_free(&m);
+        return -1;
+    }
+    gsl_rng_set(rng, seed);
+    for (size_t r = 0; r < m.n_rows; r++) {
+        m.row_ptr[r] = r * B;
+        draw_row(rng, S, B, m.col + r * B, m.prob + r * B);
+        m.reward[r] = gsl_rng_uniform(rng) - 1.0;
+    }
+    m.row_ptr[m.n_rows] = m.nnz;
+    gsl_rng_free(rng);
+    *out = m;
+    return 0;
+}
+
+char *bench_grid_map(size_t side, unsigned long seed)
+{
+    if (side < 2)
+        return NULL;
+    size_t width = side + 1; /* with the newline */
+    char *map = malloc(side * width);
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    if (map == NULL || rng == NULL) {
+        free(map);
+        gsl_rng_free(rng);
+        return NULL;
+    }
+    gsl_rng_set(rng, seed);
+    for (size_t r = 0; r < side; r++) {
+        for (size_t c = 0; c < side; c++) {
+            double u = gsl_rng_uniform(rng);
+            map[r * width + c] = u < 0.10 ? '#' : u < 0.11 ? 'X' : '.';
+        }
+        map[r * width + side] = '\n';
+    }
+    map[0] = 'S';
+    map[(side - 1) * width + side - 1] = 'G';
+    map[side * width - 1] = '\0'; /* the last newline */
+    gsl_rng_free(rng);
+    return map;
+}
+
+int bench_write_yaml(const char *path, size_t S, size_t A, size_t B, size_t T,
+                     unsigned long seed)
+{
+    bench_csr m;
+    if (bench_csr_random(S, A, B, seed, &m) != 0) {
+        errno = ENOMEM;
+        return -1;
+    }
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        bench_csr_free(&m);
+        return -1;
+    }
+    fprintf(f, "# cai-bench: a seeded random sparse MDP, %zu x %zu x %zu\n", S, A, B);
+    fprintf(f, "kind: mdp\nname: bench %zu states\nstates: %zu\nactions: %zu\n", S, S, A);
+    fprintf(f, "initial: {\"0\": 1}\nhorizon: %zu\ntemperature: 1\ntransitions:\n", T);
+    for (size_t r = 0; r < m.n_rows; r++) {
+        fprintf(f, "  - {state: %zu, action: %zu, next: {", r / A, r % A);
+        double left = 1;
+        for (size_t j = m.row_ptr[r]; j < m.row_ptr[r + 1]; j++) {
+            /* six decimals; the last entry takes the rest, so each printed
+             * row sums to 1 up to the parser's rounding */
+            double p = j + 1 < m.row_ptr[r + 1] ? round(m.prob[j] * 1e6) / 1e6 : left;
+            left -= p;
+            fprintf(f, "%s%u: %.6f", j > m.row_ptr[r] ? ", " : "", (unsigned)m.col[j], p);
+        }
+        fputs("}}\n", f);
+    }
+    fputs("rewards:\n", f);
+    for (size_t r = 0; r < m.n_rows; r++)
+        fprintf(f, "  - {state: %zu, action: %zu, value: %.6f}\n", r / A, r % A,
+                m.reward[r]);
+    bench_csr_free(&m);
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad) {
+        if (errno == 0)
+            errno = EIO;
+        return -1;
+    }
+    return 0;
+}
