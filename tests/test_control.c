@@ -194,6 +194,24 @@ static void check_finite(cai_control_algorithm alg, double alpha_override, int s
         } else {
             CU_ASSERT(isnan(cai_solution_log_evidence(sol)));
         }
+        /* without state marginals: the upward pass only, no rho factor */
+        cai_solve_options lean = o;
+        lean.state_marginals = false;
+        cai_solution *ls = NULL;
+        CU_ASSERT_FATAL(cai_mdp_solve(m, &lean, &ls, &e) == CAI_OK);
+        CAI_ASSERT_CLOSE(cai_solution_objective(ls), obj, 1e-10);
+        if (exact && r.alpha > 0)
+            CAI_ASSERT_CLOSE(cai_solution_log_evidence(ls), log(ev), 1e-10);
+        CU_ASSERT_EQUAL(cai_solution_value(ls, 0, got, &e), CAI_OK);
+        for (size_t s = 0; s < r.S; s++)
+            CAI_ASSERT_CLOSE(got[s], V[0][s], 1e-10);
+        CU_ASSERT_EQUAL(cai_solution_policy(ls, 0, got, &e), CAI_OK);
+        for (size_t s = 0; s < r.S; s++)
+            for (size_t a = 0; a < r.A; a++)
+                CAI_ASSERT_CLOSE(got[s * r.A + a], pi[0][s][a], 1e-10);
+        if (r.alpha > 0)
+            CU_ASSERT_EQUAL(cai_solution_state_marginal(ls, 0, got, &e), CAI_ERR_STATE);
+        cai_solution_free(ls);
         /* variational (and every hard limit): rho pushed through pi and P */
         if (!exact || r.alpha == 0) {
             double mu[MS];

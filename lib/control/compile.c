@@ -86,7 +86,8 @@ static cai_status reward_potential(const cai_mdp *m, double alpha, cai_potential
 }
 
 cai_status control_compile(const cai_mdp *m, cai_control_algorithm alg, double alpha,
-                           size_t T, bool discounted, compiled *out, cai_error *err)
+                           size_t T, bool discounted, bool with_rho, compiled *out,
+                           cai_error *err)
 {
     compiled c = {0};
     cai_potential *dyn = NULL, *rew = NULL, *rho = NULL, *term = NULL;
@@ -155,10 +156,12 @@ cai_status control_compile(const cai_mdp *m, cai_control_algorithm alg, double a
         cai_factor_mode rho_mode = alg == CAI_CONTROL_VARIATIONAL ? CAI_MODE_EXPECTATION
                                    : hard                          ? CAI_MODE_SUPPORT
                                                                    : CAI_MODE_NORMAL;
-        if ((st = cai_graph_add_factor(c.g, rho, &c.s[0], 1, rho_mode, NULL, err)) != CAI_OK
+        if ((with_rho
+             && (st = cai_graph_add_factor(c.g, rho, &c.s[0], 1, rho_mode, NULL, err)) != CAI_OK)
             || (st = cai_graph_add_factor(c.g, term, &c.s[steps], 1, CAI_MODE_NORMAL, NULL, err))
                    != CAI_OK)
             goto fail;
+        c.rho = with_rho;
     }
     cai_potential_unref(dyn);
     cai_potential_unref(rew);

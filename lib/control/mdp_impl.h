@@ -33,6 +33,7 @@ typedef struct compiled {
     size_t *s;         /* T + 1 state variables */
     size_t *a;         /* T action variables */
     size_t S_next;     /* cardinality of the last state variable (S + 1 with death) */
+    bool rho;          /* rho is a factor on s_0 (needed by the downward pass) */
 } compiled;
 
 struct cai_solution {
@@ -54,9 +55,13 @@ struct cai_solution {
 };
 
 /* Build the graph for a solve: finite horizon unrolled T steps, or one
- * discounted slice whose next state has the extra death state. */
+ * discounted slice whose next state has the extra death state. with_rho adds
+ * rho as a factor on s_0: the posterior and the MAP need it; value functions
+ * do not (then V_0 is s_0's upward message, and the log-evidence and the
+ * objective come from V_0 and rho). */
 cai_status control_compile(const cai_mdp *m, cai_control_algorithm alg, double alpha,
-                           size_t T, bool discounted, compiled *out, cai_error *err);
+                           size_t T, bool discounted, bool with_rho, compiled *out,
+                           cai_error *err);
 
 void control_compiled_free(compiled *c);
 

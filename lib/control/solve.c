@@ -63,13 +63,13 @@ static cai_status cavity_at(const cai_solution *sol, size_t t, double *out, cai_
 }
 
 /* V_t from the engine: the upward message of s_t, except at a finite
- * horizon's t = 0, where rho is a local term of s_0 and the cavity of
- * (a_0, s_0) leaves it out. */
+ * horizon's t = 0 when rho is a local term of s_0: the cavity of (a_0, s_0)
+ * leaves it out. */
 static cai_status values_at(const cai_solution *sol, size_t t, double *out, cai_error *err)
 {
     size_t S = sol->m->S, A = sol->m->A;
     cai_status st;
-    if (sol->T == 0 || t > 0) {
+    if (sol->T == 0 || t > 0 || !sol->c.rho) {
         size_t var = sol->T == 0 ? sol->c.s[0] : sol->c.s[t];
         if ((st = cai_query_upward(sol->ws, var, out, err)) != CAI_OK)
             return st;
@@ -301,16 +301,18 @@ cai_status cai_mdp_solve(const cai_mdp *m, const cai_solve_options *opt, cai_sol
     sol->T = discounted ? 0 : o.horizon ? o.horizon : m->T;
     sol->log_evidence = NAN;
     sol->marginals = o.state_marginals;
-    if ((st = control_compile(m, o.algorithm, alpha, sol->T, discounted, &sol->c, err)) != CAI_OK)
+    /* the downward pass serves the state marginals of exact and variational
+     * solutions at alpha > 0, and the MAP trajectory */
+    bool upward_only = !(o.algorithm == CAI_CONTROL_MAP
+                         || (o.state_marginals && alpha > 0 && !discounted));
+    if ((st = control_compile(m, o.algorithm, alpha, sol->T, discounted, !upward_only, &sol->c,
+                              err)) != CAI_OK)
         goto fail;
     cai_plan_options po = cai_plan_options_default();
     po.algorithm = is_max_plan(sol) ? CAI_MAX_PRODUCT : CAI_SUM_PRODUCT;
     po.max_expectation = o.algorithm == CAI_CONTROL_VARIATIONAL && alpha == 0;
     po.root = sol->c.s[0];
-    /* the downward pass serves the state marginals of exact and variational
-     * solutions at alpha > 0, and the MAP trajectory */
-    po.upward_only = !(o.algorithm == CAI_CONTROL_MAP
-                       || (o.state_marginals && alpha > 0 && !discounted));
+    po.upward_only = upward_only;
     if ((st = cai_plan_create(sol->c.g, &po, &sol->plan, err)) != CAI_OK
         || (st = cai_workspace_create(sol->plan, &sol->ws, err)) != CAI_OK)
         goto fail;
@@ -348,7 +350,7 @@ cai_status cai_mdp_solve(const cai_mdp *m, const cai_solve_options *opt, cai_sol
     }
     free(V0);
     if (o.algorithm == CAI_CONTROL_EXACT && alpha > 0)
-        sol->log_evidence = discounted ? cai_lse_result(&ev) : cai_query_log_z(sol->ws);
+        sol->log_evidence = sol->c.rho ? cai_query_log_z(sol->ws) : cai_lse_result(&ev);
     if (o.algorithm == CAI_CONTROL_MAP) {
         size_t nv = cai_graph_n_variables(sol->c.g);
         size_t *assign = malloc(nv * sizeof *assign);
