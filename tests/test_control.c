@@ -14,7 +14,7 @@
 #include <string.h>
 
 #define MS 5
-#define MA 3
+#define MA 4
 #define MT 4
 
 typedef struct ref_mdp {
@@ -145,6 +145,88 @@ static void backup(const ref_mdp *m, bool exact, double alpha, const double *Vn,
     }
 }
 
+/* Solve m (built from r) with alg and compare V, Q, the policy, the
+ * objective, the log-evidence and (where defined as a push-forward) the state
+ * distributions with the DESIGN.md equations written out above. */
+static void compare_solution(const ref_mdp *rr, cai_mdp *m, cai_control_algorithm alg)
+{
+    ref_mdp r = *rr;
+    cai_solve_options o = cai_solve_options_default();
+    o.algorithm = alg;
+    cai_solution *sol = NULL;
+    cai_error e;
+    CU_ASSERT_FATAL(cai_mdp_solve(m, &o, &sol, &e) == CAI_OK);
+    bool exact = alg == CAI_CONTROL_EXACT;
+    double V[MT + 1][MS], Q[MT][MS][MA], pi[MT][MS][MA];
+    memcpy(V[r.T], r.rT, sizeof r.rT);
+    for (size_t t = r.T; t-- > 0;)
+        backup(&r, exact, r.alpha, V[t + 1], Q[t], V[t], pi[t]);
+    double got[MS * MA];
+    for (size_t t = 0; t <= r.T; t++) {
+        CU_ASSERT_EQUAL(cai_solution_value(sol, t, got, &e), CAI_OK);
+        for (size_t s = 0; s < r.S; s++)
+            CAI_ASSERT_CLOSE(got[s], V[t][s], 1e-10);
+        if (t == r.T)
+            break;
+        CU_ASSERT_EQUAL(cai_solution_q(sol, t, got, &e), CAI_OK);
+        for (size_t s = 0; s < r.S; s++)
+            for (size_t a = 0; a < r.A; a++)
+                if (r.pi0[s][a] > 0)
+                    CAI_ASSERT_CLOSE(got[s * r.A + a], Q[t][s][a], 1e-10);
+        CU_ASSERT_EQUAL(cai_solution_policy(sol, t, got, &e), CAI_OK);
+        for (size_t s = 0; s < r.S; s++)
+            for (size_t a = 0; a < r.A; a++)
+                CAI_ASSERT_CLOSE(got[s * r.A + a], pi[t][s][a], 1e-10);
+    }
+    double obj = 0, ev = 0;
+    for (size_t s = 0; s < r.S; s++)
+        if (r.rho[s] > 0) {
+            obj += r.rho[s] * V[0][s];
+            ev += r.alpha > 0 ? r.rho[s] * exp(V[0][s] / r.alpha) : 0;
+        }
+    CAI_ASSERT_CLOSE(cai_solution_objective(sol), obj, 1e-10);
+    if (exact && r.alpha > 0) {
+        CAI_ASSERT_CLOSE(cai_solution_log_evidence(sol), log(ev), 1e-10);
+    } else {
+        CU_ASSERT(isnan(cai_solution_log_evidence(sol)));
+    }
+    /* without state marginals: the upward pass only, no rho factor */
+    cai_solve_options lean = o;
+    lean.state_marginals = false;
+    cai_solution *ls = NULL;
+    CU_ASSERT_FATAL(cai_mdp_solve(m, &lean, &ls, &e) == CAI_OK);
+    CAI_ASSERT_CLOSE(cai_solution_objective(ls), obj, 1e-10);
+    if (exact && r.alpha > 0)
+        CAI_ASSERT_CLOSE(cai_solution_log_evidence(ls), log(ev), 1e-10);
+    CU_ASSERT_EQUAL(cai_solution_value(ls, 0, got, &e), CAI_OK);
+    for (size_t s = 0; s < r.S; s++)
+        CAI_ASSERT_CLOSE(got[s], V[0][s], 1e-10);
+    CU_ASSERT_EQUAL(cai_solution_policy(ls, 0, got, &e), CAI_OK);
+    for (size_t s = 0; s < r.S; s++)
+        for (size_t a = 0; a < r.A; a++)
+            CAI_ASSERT_CLOSE(got[s * r.A + a], pi[0][s][a], 1e-10);
+    if (r.alpha > 0)
+        CU_ASSERT_EQUAL(cai_solution_state_marginal(ls, 0, got, &e), CAI_ERR_STATE);
+    cai_solution_free(ls);
+    /* variational (and every hard limit): rho pushed through pi and P */
+    if (!exact || r.alpha == 0) {
+        double mu[MS];
+        memcpy(mu, r.rho, sizeof mu);
+        for (size_t t = 0; t <= r.T; t++) {
+            CU_ASSERT_EQUAL(cai_solution_state_marginal(sol, t, got, &e), CAI_OK);
+            for (size_t s = 0; s < r.S; s++)
+                CAI_ASSERT_CLOSE(got[s], mu[s], 1e-10);
+            double nu[MS] = {0};
+            for (size_t s = 0; t < r.T && s < r.S; s++)
+                for (size_t a = 0; a < r.A; a++)
+                    for (size_t n = 0; n < r.S; n++)
+                        nu[n] += mu[s] * pi[t][s][a] * r.P[s][a][n];
+            memcpy(mu, nu, sizeof mu);
+        }
+    }
+    cai_solution_free(sol);
+}
+
 static void check_finite(cai_control_algorithm alg, double alpha_override, int seed)
 {
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
@@ -155,80 +237,7 @@ static void check_finite(cai_control_algorithm alg, double alpha_override, int s
         if (alpha_override >= 0)
             r.alpha = alpha_override;
         cai_mdp *m = build(&r);
-        cai_solve_options o = cai_solve_options_default();
-        o.algorithm = alg;
-        cai_solution *sol = NULL;
-        cai_error e;
-        CU_ASSERT_FATAL(cai_mdp_solve(m, &o, &sol, &e) == CAI_OK);
-        bool exact = alg == CAI_CONTROL_EXACT;
-        double V[MT + 1][MS], Q[MT][MS][MA], pi[MT][MS][MA];
-        memcpy(V[r.T], r.rT, sizeof r.rT);
-        for (size_t t = r.T; t-- > 0;)
-            backup(&r, exact, r.alpha, V[t + 1], Q[t], V[t], pi[t]);
-        double got[MS * MA];
-        for (size_t t = 0; t <= r.T; t++) {
-            CU_ASSERT_EQUAL(cai_solution_value(sol, t, got, &e), CAI_OK);
-            for (size_t s = 0; s < r.S; s++)
-                CAI_ASSERT_CLOSE(got[s], V[t][s], 1e-10);
-            if (t == r.T)
-                break;
-            CU_ASSERT_EQUAL(cai_solution_q(sol, t, got, &e), CAI_OK);
-            for (size_t s = 0; s < r.S; s++)
-                for (size_t a = 0; a < r.A; a++)
-                    if (r.pi0[s][a] > 0)
-                        CAI_ASSERT_CLOSE(got[s * r.A + a], Q[t][s][a], 1e-10);
-            CU_ASSERT_EQUAL(cai_solution_policy(sol, t, got, &e), CAI_OK);
-            for (size_t s = 0; s < r.S; s++)
-                for (size_t a = 0; a < r.A; a++)
-                    CAI_ASSERT_CLOSE(got[s * r.A + a], pi[t][s][a], 1e-10);
-        }
-        double obj = 0, ev = 0;
-        for (size_t s = 0; s < r.S; s++)
-            if (r.rho[s] > 0) {
-                obj += r.rho[s] * V[0][s];
-                ev += r.alpha > 0 ? r.rho[s] * exp(V[0][s] / r.alpha) : 0;
-            }
-        CAI_ASSERT_CLOSE(cai_solution_objective(sol), obj, 1e-10);
-        if (exact && r.alpha > 0) {
-            CAI_ASSERT_CLOSE(cai_solution_log_evidence(sol), log(ev), 1e-10);
-        } else {
-            CU_ASSERT(isnan(cai_solution_log_evidence(sol)));
-        }
-        /* without state marginals: the upward pass only, no rho factor */
-        cai_solve_options lean = o;
-        lean.state_marginals = false;
-        cai_solution *ls = NULL;
-        CU_ASSERT_FATAL(cai_mdp_solve(m, &lean, &ls, &e) == CAI_OK);
-        CAI_ASSERT_CLOSE(cai_solution_objective(ls), obj, 1e-10);
-        if (exact && r.alpha > 0)
-            CAI_ASSERT_CLOSE(cai_solution_log_evidence(ls), log(ev), 1e-10);
-        CU_ASSERT_EQUAL(cai_solution_value(ls, 0, got, &e), CAI_OK);
-        for (size_t s = 0; s < r.S; s++)
-            CAI_ASSERT_CLOSE(got[s], V[0][s], 1e-10);
-        CU_ASSERT_EQUAL(cai_solution_policy(ls, 0, got, &e), CAI_OK);
-        for (size_t s = 0; s < r.S; s++)
-            for (size_t a = 0; a < r.A; a++)
-                CAI_ASSERT_CLOSE(got[s * r.A + a], pi[0][s][a], 1e-10);
-        if (r.alpha > 0)
-            CU_ASSERT_EQUAL(cai_solution_state_marginal(ls, 0, got, &e), CAI_ERR_STATE);
-        cai_solution_free(ls);
-        /* variational (and every hard limit): rho pushed through pi and P */
-        if (!exact || r.alpha == 0) {
-            double mu[MS];
-            memcpy(mu, r.rho, sizeof mu);
-            for (size_t t = 0; t <= r.T; t++) {
-                CU_ASSERT_EQUAL(cai_solution_state_marginal(sol, t, got, &e), CAI_OK);
-                for (size_t s = 0; s < r.S; s++)
-                    CAI_ASSERT_CLOSE(got[s], mu[s], 1e-10);
-                double nu[MS] = {0};
-                for (size_t s = 0; t < r.T && s < r.S; s++)
-                    for (size_t a = 0; a < r.A; a++)
-                        for (size_t n = 0; n < r.S; n++)
-                            nu[n] += mu[s] * pi[t][s][a] * r.P[s][a][n];
-                memcpy(mu, nu, sizeof mu);
-            }
-        }
-        cai_solution_free(sol);
+        compare_solution(&r, m, alg);
         cai_mdp_free(m);
     }
     gsl_rng_free(rng);
@@ -618,6 +627,44 @@ static void test_gridworld(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(e.message, "column 2"));
 }
 
+/* A gridworld solved by every algorithm against the same reference: its
+ * arrays copied into the reference's form. */
+static void test_gridworld_solve(void)
+{
+    const char *maps[2] = {"S.G\n", "S.\nXG\n"};
+    for (int k = 0; k < 2; k++) {
+        cai_gridworld_spec sp = {.map = maps[k], .slip = 0.2, .step = -1, .goal = 10,
+                                 .pit = -5, .horizon = 4, .temperature = 0.8};
+        cai_mdp *m = NULL;
+        cai_error e;
+        CU_ASSERT_FATAL(cai_gridworld_create(&sp, &m, &e) == CAI_OK);
+        ref_mdp r;
+        memset(&r, 0, sizeof r);
+        r.S = cai_mdp_n_states(m);
+        r.A = cai_mdp_n_actions(m);
+        CU_ASSERT_FATAL(r.S <= MS && r.A == 4);
+        r.T = 4;
+        r.alpha = 0.8;
+        const size_t *rp;
+        const uint32_t *nx;
+        const double *pr;
+        cai_mdp_dynamics(m, &rp, &nx, &pr);
+        for (size_t s = 0; s < r.S; s++) {
+            r.rho[s] = cai_mdp_initial(m)[s];
+            for (size_t a = 0; a < r.A; a++) {
+                size_t row = s * r.A + a;
+                for (size_t j = rp[row]; j < rp[row + 1]; j++)
+                    r.P[s][a][nx[j]] = pr[j];
+                r.r[s][a] = cai_mdp_reward(m)[row];
+                r.pi0[s][a] = 0.25;
+            }
+        }
+        for (cai_control_algorithm alg = CAI_CONTROL_EXACT; alg <= CAI_CONTROL_VARIATIONAL; alg++)
+            compare_solution(&r, m, alg);
+        cai_mdp_free(m);
+    }
+}
+
 /* Sampling: deterministic for a seed, every step a legal move. */
 static void test_sample(void)
 {
@@ -785,6 +832,7 @@ void cai_test_register(void)
     CU_add_test(s, "lottery: the optimism of exact inference", test_lottery);
     CU_add_test(s, "policy evaluation", test_evaluate);
     CU_add_test(s, "gridworld semantics", test_gridworld);
+    CU_add_test(s, "gridworlds solved against the reference", test_gridworld_solve);
     CU_add_test(s, "sampling", test_sample);
     CU_add_test(s, "rewards of 1e6 over 1e5 steps", test_large_rewards);
     CU_add_test(s, "tied potentials", test_tying);
