@@ -9,7 +9,7 @@
 #include <string.h>
 
 void cluster_row_in(const cai_plan *plan, const double *U, const cluster *c,
-                    size_t excl, double *row_out, size_t *idx)
+                    size_t excl, double *row_out)
 {
     size_t kp = c->k - 1, R = c->p->n_rows;
     const double *xrow = c->xrow;
@@ -32,7 +32,6 @@ void cluster_row_in(const cai_plan *plan, const double *U, const cluster *c,
                 row_out[q * stride + j] += v;
         }
     }
-    (void)idx;
 }
 
 size_t cluster_row_state(const cai_plan *plan, const cluster *c, size_t r, size_t i)
@@ -133,7 +132,7 @@ static void upward_scaled(const cai_plan *plan, cai_workspace *ws, const cluster
         return;
     /* the sums near underflow, exactly: lse of row_in + log row value */
     double *row_in = ws->row_a;
-    cluster_row_in(plan, ws->U, c, u, row_in, NULL);
+    cluster_row_in(plan, ws->U, c, u, row_in);
     for (size_t x = 0; x < card_u; x++) {
         if (!isnan(M[x]))
             continue;
@@ -162,7 +161,7 @@ static void upward(const cai_plan *plan, cai_workspace *ws, const cluster *c)
         upward_scaled(plan, ws, c, M);
     } else if (u < kp) {
         p->ops->cols_to_row(p, U_child, ws->row_b, cluster_sr(plan, c), ws->col_a);
-        cluster_row_in(plan, ws->U, c, u, ws->row_a, ws->idx);
+        cluster_row_in(plan, ws->U, c, u, ws->row_a);
         size_t stride = 1;
         for (size_t j = u + 1; j < kp; j++)
             stride *= p->cards[j];
@@ -187,7 +186,7 @@ static void upward(const cai_plan *plan, cai_workspace *ws, const cluster *c)
             M[x] = max ? mx : cai_lse_result(&acc);
         }
     } else {
-        cluster_row_in(plan, ws->U, c, CAI_NONE, ws->row_a, ws->idx);
+        cluster_row_in(plan, ws->U, c, CAI_NONE, ws->row_a);
         p->ops->rows_to_col(p, ws->row_a, M, cluster_sr_plain(plan, c), ws->col_a);
     }
     double *U_up = ws->U + plan->vars[up_var].off;
@@ -219,7 +218,7 @@ static void downward_marginals(const cai_plan *plan, cai_workspace *ws, const cl
     double *lw = ws->row_a, *rv = ws->row_b;
     if (u < kp) {
         p->ops->cols_to_row(p, U_child, rv, cluster_sr(plan, c), ws->col_a);
-        cluster_row_in(plan, ws->U, c, u, lw, ws->idx);
+        cluster_row_in(plan, ws->U, c, u, lw);
         size_t stride = 1;
         for (size_t j = u + 1; j < kp; j++)
             stride *= p->cards[j];
@@ -227,7 +226,7 @@ static void downward_marginals(const cai_plan *plan, cai_workspace *ws, const cl
             lw[r] += shift[(r / stride) % vu->card];
     } else {
         p->ops->cols_to_row(p, shift, rv, cluster_sr_plain(plan, c), ws->col_a);
-        cluster_row_in(plan, ws->U, c, CAI_NONE, lw, ws->idx);
+        cluster_row_in(plan, ws->U, c, CAI_NONE, lw);
     }
     /* parents other than the up variable: sum the row weights by state */
     size_t *idx = ws->idx;
@@ -289,7 +288,7 @@ static void downward_decode(const cai_plan *plan, cai_workspace *ws, const clust
     size_t best_r = CAI_NONE, best_c = 0;
     double best = -INFINITY;
     if (u < kp) {
-        cluster_row_in(plan, ws->U, c, u, row_in, ws->idx);
+        cluster_row_in(plan, ws->U, c, u, row_in);
         size_t stride = 1;
         for (size_t j = u + 1; j < kp; j++)
             stride *= p->cards[j];
@@ -307,7 +306,7 @@ static void downward_decode(const cai_plan *plan, cai_workspace *ws, const clust
         }
         ws->assign[c->vars[kp]] = best_c;
     } else {
-        cluster_row_in(plan, ws->U, c, CAI_NONE, row_in, ws->idx);
+        cluster_row_in(plan, ws->U, c, CAI_NONE, row_in);
         for (size_t r = 0; r < R; r++) {
             double v = row_in[r] + potential_log_value_sr(p, r, xu, c->support);
             if (best_r == CAI_NONE || v > best) {
@@ -405,7 +404,7 @@ static double gauss_seidel_sweep(const cai_plan *plan, cai_workspace *ws, const 
     semiring sr = cluster_sr(plan, c);
     size_t stride = R / vf->card;
     double *row_in = ws->row_a, *local = ws->vbuf;
-    cluster_row_in(plan, ws->U, c, 0, row_in, ws->idx);
+    cluster_row_in(plan, ws->U, c, 0, row_in);
     local_terms(plan, ws, c->vars[0], local);
     double diff = 0.0, big = 1.0;
     for (size_t x = 0; x < vf->card; x++) {

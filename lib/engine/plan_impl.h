@@ -124,9 +124,9 @@ static inline void *alloc_array(size_t n, size_t elem)
 /* ---- shared by execute.c and query.c ---- */
 
 /* row_out[r] = extras(r) + sum of U over parent positions except excl
- * (CAI_NONE = include all). idx is scratch for k entries. */
+ * (CAI_NONE = include all). */
 void cluster_row_in(const cai_plan *plan, const double *U, const cluster *c,
-                    size_t excl, double *row_out, size_t *idx);
+                    size_t excl, double *row_out);
 
 /* Value of position i in row r of cluster c (i < k - 1). */
 size_t cluster_row_state(const cai_plan *plan, const cluster *c, size_t r, size_t i);

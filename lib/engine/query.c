@@ -132,7 +132,7 @@ cai_status cai_query_factor_belief(const cai_workspace *ws, size_t f, double *ou
     const plan_var *vu = &plan->vars[c->vars[u]];
     const double *lq_u = ws->q + vu->off, *M = ws->M + c->m_off;
     const double *U_child = ws->U + plan->vars[c->vars[kp]].off;
-    cluster_row_in(plan, ws->U, c, u < kp ? u : CAI_NONE, s.row_in, s.idx);
+    cluster_row_in(plan, ws->U, c, u < kp ? u : CAI_NONE, s.row_in);
     if (c->expect)
         p->ops->cols_to_row(p, U_child, s.rv, SR_EXPECT, s.col);
     for (size_t r = 0; r < R; r++) {
@@ -222,7 +222,7 @@ static cai_status cavity(const cai_workspace *ws, size_t x, size_t y, double *ou
 /* one term of the cavity into cell e: max or log-sum-exp */
 #define ADD(e, v) (max ? (void)(out[e] = fmax(out[e], (v))) : cai_lse_add(&acc[e], (v)))
     /* every message into the cluster except y's own */
-    cluster_row_in(plan, ws->U, c, u < kp ? u : CAI_NONE, s.row_in, s.idx);
+    cluster_row_in(plan, ws->U, c, u < kp ? u : CAI_NONE, s.row_in);
     if (u < kp) {
         p->ops->cols_to_row(p, U_child, s.rv, cluster_sr(plan, c), s.col);
         if (px < kp) {
