@@ -11,7 +11,7 @@
  * over the CSR per step). Then a 1000 x 1000 gridworld, and the load speed
  * of a YAML model with 10^6 transition entries. Every measurement runs in
  * its own process (bench_child.c). The Markdown report (bench_report.c)
- * goes to stdout and --out. Exits 1 when cai and the hand-written code
+ * goes to stdout and --out (rewritten after each stage while running). Exits 1 when cai and the hand-written code
  * disagree on V_0 by more than 1e-10 relative, when one and two threads do
  * not give identical V_0, or when a measurement fails; 2 on bad usage.
  *
@@ -36,10 +36,11 @@ static const size_t SCALING_FROM = 100000; /* the thread comparison at S >= this
 static const size_t YAML_STATES = 50000;   /* x 4 actions x 5 successors = 10^6 entries */
 static const size_t YAML_REPS = 3;
 
-/* The run's options and the failures so far (one line each). */
+/* The run's options and the failures so far (one Markdown item each). */
 typedef struct runner {
     const bench_options *o;
-    FILE *failures;
+    FILE *failures;     /* a memory stream over failure_text */
+    char *failure_text;
     int n_failures;
 } runner;
 
@@ -305,6 +306,75 @@ static void run_yaml(runner *run, bench_yaml_run *y)
     unlink(path);
 }
 
+/* Everything measured so far. */
+typedef struct results {
+    bench_size_run *runs;
+    size_t n_done; /* sizes finished */
+    bench_result grid[2];
+    int grid_done;
+    bench_yaml_run yaml;
+    int yaml_done;
+    double load_start;
+} results;
+
+/* The report of what is done so far; returns a malloc'd string or NULL. */
+static char *render(const runner *run, const results *res, int final, size_t *out_len)
+{
+    const bench_options *o = run->o;
+    char *text = NULL;
+    FILE *f = open_memstream(&text, out_len);
+    if (f == NULL)
+        return NULL;
+    bench_report_header(f, o);
+    if (!final)
+        fprintf(f, "**Partial report: the run is still going.**\n\n");
+    bench_report_random(f, o, res->runs, res->n_done);
+    bench_report_threads(f, o, res->runs, res->n_done);
+    if (res->grid_done)
+        bench_report_grid(f, o, res->grid);
+    if (res->yaml_done)
+        bench_report_yaml(f, &res->yaml);
+    fprintf(f, "Load average (1 min): %.2f at the start, %.2f %s; other work on the machine "
+               "slows the runs, the 2-thread ones most.\n\n",
+            res->load_start, bench_load_average(), final ? "at the end" : "now");
+    int scaled = 0;
+    for (size_t i = 0; i < res->n_done; i++)
+        scaled |= res->runs[i].scaled;
+    fflush(run->failures);
+    if (run->n_failures)
+        fprintf(f, "Checks: **FAILED**\n\n%s", run->failure_text);
+    else
+        fprintf(f, "Checks: passed%s. cai and the hand-written code agree on V_0 within "
+                   "%.0e relative at every size%s.\n",
+                final ? "" : " so far", AGREEMENT,
+                scaled ? "; cai's V_0 is bit-identical with 1 and 2 threads" : "");
+    if (fclose(f) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+/* Write the report to --out (after each stage, so an interrupted run
+ * leaves what it measured) and, at the end, to stdout. */
+static int publish(const runner *run, const results *res, int final)
+{
+    size_t len = 0;
+    char *text = render(run, res, final, &len);
+    int rc = text ? 0 : -1;
+    if (text && final)
+        fwrite(text, 1, len, stdout);
+    if (text && run->o->out) {
+        FILE *f = fopen(run->o->out, "w");
+        if (f == NULL || fwrite(text, 1, len, f) != len || fclose(f) != 0) {
+            fprintf(stderr, "cai-bench: cannot write %s: %s\n", run->o->out, strerror(errno));
+            rc = -1;
+        }
+    }
+    free(text);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--child") == 0)
@@ -313,58 +383,31 @@ int main(int argc, char **argv)
     bench_options o;
     if (!parse_options(argc, argv, &o))
         return usage();
-    char *text = NULL, *fail_text = NULL;
-    size_t text_len = 0, fail_len = 0;
-    FILE *rep = open_memstream(&text, &text_len);
-    runner run = {.o = &o, .failures = open_memstream(&fail_text, &fail_len)};
-    bench_size_run *runs = calloc(o.n_sizes, sizeof *runs);
-    if (rep == NULL || run.failures == NULL || runs == NULL) {
+    size_t fail_len = 0;
+    runner run = {.o = &o};
+    run.failures = open_memstream(&run.failure_text, &fail_len);
+    results res = {.runs = calloc(o.n_sizes, sizeof *res.runs),
+                   .load_start = bench_load_average()};
+    if (run.failures == NULL || res.runs == NULL) {
         fputs("cai-bench: out of memory\n", stderr);
         return 1;
     }
-    double load_start = bench_load_average();
     for (size_t i = 0; i < o.n_sizes; i++) {
-        runs[i].S = o.sizes[i];
-        run_size(&run, &runs[i]);
+        res.runs[i].S = o.sizes[i];
+        run_size(&run, &res.runs[i]);
+        res.n_done = i + 1;
+        publish(&run, &res, 0);
     }
-    bench_result grid[2];
-    bench_yaml_run yaml;
-    run_grid(&run, grid);
-    run_yaml(&run, &yaml);
-
-    bench_report_header(rep, &o);
-    bench_report_random(rep, &o, runs);
-    bench_report_threads(rep, &o, runs);
-    bench_report_grid(rep, &o, grid);
-    bench_report_yaml(rep, &yaml);
-    fprintf(rep, "Load average (1 min): %.2f at the start, %.2f at the end; other work on "
-                 "the machine slows the runs, the 2-thread ones most.\n\n",
-            load_start, bench_load_average());
+    run_grid(&run, res.grid);
+    res.grid_done = 1;
+    publish(&run, &res, 0);
+    run_yaml(&run, &res.yaml);
+    res.yaml_done = 1;
+    int rc = publish(&run, &res, 1) == 0 && run.n_failures == 0 ? 0 : 1;
+    for (size_t i = 0; i < o.n_sizes; i++)
+        free_size_run(&res.runs[i]);
+    free(res.runs);
     fclose(run.failures);
-    int scaled = 0;
-    for (size_t i = 0; i < o.n_sizes; i++)
-        scaled |= runs[i].scaled;
-    if (run.n_failures)
-        fprintf(rep, "Checks: **FAILED**\n\n%s", fail_text);
-    else
-        fprintf(rep, "Checks: passed. cai and the hand-written code agree on V_0 within %.0e "
-                     "relative at every size%s.\n",
-                AGREEMENT, scaled ? "; cai's V_0 is bit-identical with 1 and 2 threads" : "");
-    fclose(rep);
-    for (size_t i = 0; i < o.n_sizes; i++)
-        free_size_run(&runs[i]);
-    free(runs);
-    free(fail_text);
-
-    fwrite(text, 1, text_len, stdout);
-    int rc = run.n_failures ? 1 : 0;
-    if (o.out) {
-        FILE *f = fopen(o.out, "w");
-        if (f == NULL || fwrite(text, 1, text_len, f) != text_len || fclose(f) != 0) {
-            fprintf(stderr, "cai-bench: cannot write %s: %s\n", o.out, strerror(errno));
-            rc = 1;
-        }
-    }
-    free(text);
+    free(run.failure_text);
     return rc;
 }

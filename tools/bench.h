@@ -46,10 +46,13 @@ double bench_meminfo_bytes(const char *key);
 double bench_load_average(void);
 
 /* The Markdown sections: the machine and the method, the random-model
- * table, the thread table, the gridworld and the YAML loading. */
+ * table and the thread table (over the first n_runs sizes), the gridworld
+ * and the YAML loading. */
 void bench_report_header(FILE *f, const bench_options *o);
-void bench_report_random(FILE *f, const bench_options *o, const bench_size_run *runs);
-void bench_report_threads(FILE *f, const bench_options *o, const bench_size_run *runs);
+void bench_report_random(FILE *f, const bench_options *o, const bench_size_run *runs,
+                         size_t n_runs);
+void bench_report_threads(FILE *f, const bench_options *o, const bench_size_run *runs,
+                          size_t n_runs);
 void bench_report_grid(FILE *f, const bench_options *o, const bench_result grid[2]);
 void bench_report_yaml(FILE *f, const bench_yaml_run *y);
 

@@ -161,7 +161,8 @@ static double peak_ratio(const bench_result *r, size_t T)
     return r->ok ? r->peak_bytes / base : NAN;
 }
 
-void bench_report_random(FILE *f, const bench_options *o, const bench_size_run *runs)
+void bench_report_random(FILE *f, const bench_options *o, const bench_size_run *runs,
+                         size_t n_runs)
 {
     static const bench_method order[] = {BENCH_CAI_EXACT, BENCH_HAND_EXACT,
                                          BENCH_CAI_VARIATIONAL, BENCH_HAND_VARIATIONAL,
@@ -170,7 +171,7 @@ void bench_report_random(FILE *f, const bench_options *o, const bench_size_run *
     fprintf(f, "| S | nnz | method | ms/step | vs hand | vs SpMV | GB/s | peak MB | "
                "peak/(CSR+V) | threads | V_0 rel. diff |\n");
     fprintf(f, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-    for (size_t i = 0; i < o->n_sizes; i++) {
+    for (size_t i = 0; i < n_runs; i++) {
         const bench_size_run *z = &runs[i];
         char s[32], n[32], b[6][48];
         bench_fmt_count(z->S, s, sizeof s);
@@ -214,10 +215,11 @@ void bench_report_random(FILE *f, const bench_options *o, const bench_size_run *
     fprintf(f, "\n");
 }
 
-void bench_report_threads(FILE *f, const bench_options *o, const bench_size_run *runs)
+void bench_report_threads(FILE *f, const bench_options *o, const bench_size_run *runs,
+                          size_t n_runs)
 {
     int any = 0;
-    for (size_t i = 0; i < o->n_sizes; i++)
+    for (size_t i = 0; i < n_runs; i++)
         any |= runs[i].scaled;
     if (!any)
         return;
@@ -225,7 +227,7 @@ void bench_report_threads(FILE *f, const bench_options *o, const bench_size_run 
     fprintf(f, "| S | cai 1 thread | cai 2 threads | cai speed-up | cai vs hand, 1 thread | "
                "V_0 identical | hand 1 thread | hand 2 threads | hand speed-up |\n");
     fprintf(f, "|---|---:|---:|---:|---:|---|---:|---:|---:|\n");
-    for (size_t i = 0; i < o->n_sizes; i++) {
+    for (size_t i = 0; i < n_runs; i++) {
         const bench_size_run *z = &runs[i];
         if (!z->scaled)
             continue;
