@@ -240,6 +240,10 @@ cai_status plan_build_clusters(analysis *a, cai_plan *plan, cai_error *err)
         plan->max_rows = cl->p->n_rows > plan->max_rows ? cl->p->n_rows : plan->max_rows;
         plan->max_cols = cl->p->n_cols > plan->max_cols ? cl->p->n_cols : plan->max_cols;
         plan->max_k = cl->k > plan->max_k ? cl->k : plan->max_k;
+        size_t inner = 1;
+        for (size_t j = cl->up + 1; j + 1 < cl->k; j++)
+            inner *= g->vars[cl->vars[j]].card;
+        plan->max_inner = inner > plan->max_inner ? inner : plan->max_inner;
         size_t pc = 0;
         for (size_t j = 0; j + 1 < cl->k; j++)
             pc += g->vars[cl->vars[j]].card;

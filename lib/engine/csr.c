@@ -73,8 +73,10 @@ static double csr_row_log(const csr_potential *c, size_t r, const double *col_in
     return max ? mx : cai_lse_result(&a);
 }
 
-static double csr_cols_to_row_lin(const cai_potential *p, const double *w, double *row_out,
-                                  semiring sr);
+static double csr_rows_lin(const cai_potential *p, size_t r0, size_t n, const double *w,
+                           double *out, semiring sr);
+static void csr_rows_log(const cai_potential *p, size_t r0, size_t n, const double *col_in,
+                         double *out, semiring sr);
 
 /* The hot kernel of a time-homogeneous MDP: one sparse matrix-vector product
  * in the scaled linear domain (one exp per column, not per nonzero), with a
@@ -87,12 +89,8 @@ static void csr_cols_to_row(const cai_potential *p, const double *col_in,
     if ((sr & SR_BASE) == SR_EXPECT) {
         size_t R = p->n_rows;
         CAI_PARALLEL_FOR(R)
-        for (size_t r = 0; r < R; r++) {
-            double s = 0.0;
-            for (size_t j = c->row_ptr[r]; j < c->row_ptr[r + 1]; j++)
-                s += (support ? 1.0 : c->prob[j]) * col_in[c->col[j]];
-            row_out[r] = s;
-        }
+        for (size_t r = 0; r < R; r++)
+            csr_rows_log(p, r, 1, col_in, row_out + r, sr);
         return;
     }
     double m = -INFINITY;
@@ -108,7 +106,9 @@ static void csr_cols_to_row(const cai_potential *p, const double *col_in,
     CAI_PARALLEL_FOR(K)
     for (size_t k = 0; k < K; k++)
         w[k] = exp(col_in[k] - m);
-    csr_cols_to_row_lin(p, w, row_out, sr);
+    CAI_PARALLEL_FOR(R)
+    for (size_t r = 0; r < R; r++)
+        csr_rows_lin(p, r, 1, w, row_out + r, sr);
     CAI_PARALLEL_FOR(R)
     for (size_t r = 0; r < R; r++) {
         double s = row_out[r];
@@ -116,48 +116,40 @@ static void csr_cols_to_row(const cai_potential *p, const double *col_in,
     }
 }
 
-static double csr_cols_to_row_lin(const cai_potential *p, const double *w, double *row_out,
-                                  semiring sr)
+static double csr_rows_lin(const cai_potential *p, size_t r0, size_t n, const double *w,
+                           double *out, semiring sr)
 {
     const csr_potential *c = as_csr(p);
     bool max = (sr & SR_BASE) == SR_MAX, support = sr & SR_SUPPORT;
-    size_t R = p->n_rows;
-    if (max) {
-        CAI_PARALLEL_FOR(R)
-        for (size_t r = 0; r < R; r++)
-            row_out[r] = support ? csr_row_scaled(c, r, w, true, true)
-                                 : csr_row_scaled(c, r, w, true, false);
-    } else if (support) {
-        CAI_PARALLEL_FOR(R)
-        for (size_t r = 0; r < R; r++)
-            row_out[r] = csr_row_scaled(c, r, w, false, true);
-    } else {
-        CAI_PARALLEL_FOR(R)
-        for (size_t r = 0; r < R; r++)
-            row_out[r] = csr_row_scaled(c, r, w, false, false);
-    }
+    if (max)
+        for (size_t i = 0; i < n; i++)
+            out[i] = support ? csr_row_scaled(c, r0 + i, w, true, true)
+                             : csr_row_scaled(c, r0 + i, w, true, false);
+    else if (support)
+        for (size_t i = 0; i < n; i++)
+            out[i] = csr_row_scaled(c, r0 + i, w, false, true);
+    else
+        for (size_t i = 0; i < n; i++)
+            out[i] = csr_row_scaled(c, r0 + i, w, false, false);
     return 0.0; /* probabilities are <= 1 */
 }
 
-static double csr_row_lin(const cai_potential *p, size_t r, const double *w, semiring sr)
+static void csr_rows_log(const cai_potential *p, size_t r0, size_t n, const double *col_in,
+                         double *out, semiring sr)
 {
     const csr_potential *c = as_csr(p);
-    bool max = (sr & SR_BASE) == SR_MAX, support = sr & SR_SUPPORT;
-    return max ? support ? csr_row_scaled(c, r, w, true, true) : csr_row_scaled(c, r, w, true, false)
-               : support ? csr_row_scaled(c, r, w, false, true)
-                         : csr_row_scaled(c, r, w, false, false);
-}
-
-static double csr_row_log_op(const cai_potential *p, size_t r, const double *col_in, semiring sr)
-{
-    const csr_potential *c = as_csr(p);
+    bool support = sr & SR_SUPPORT;
     if ((sr & SR_BASE) == SR_EXPECT) {
-        double s = 0.0;
-        for (size_t j = c->row_ptr[r]; j < c->row_ptr[r + 1]; j++)
-            s += ((sr & SR_SUPPORT) ? 1.0 : c->prob[j]) * col_in[c->col[j]];
-        return s;
+        for (size_t i = 0; i < n; i++) {
+            double s = 0.0;
+            for (size_t j = c->row_ptr[r0 + i]; j < c->row_ptr[r0 + i + 1]; j++)
+                s += (support ? 1.0 : c->prob[j]) * col_in[c->col[j]];
+            out[i] = s;
+        }
+        return;
     }
-    return csr_row_log(c, r, col_in, (sr & SR_BASE) == SR_MAX, sr & SR_SUPPORT);
+    for (size_t i = 0; i < n; i++)
+        out[i] = csr_row_log(c, r0 + i, col_in, (sr & SR_BASE) == SR_MAX, support);
 }
 
 static void csr_rows_to_col(const cai_potential *p, const double *row_in,
@@ -287,9 +279,8 @@ static void csr_destroy(cai_potential *p)
 static const potential_ops csr_ops = {
     .name = "csr",
     .cols_to_row = csr_cols_to_row,   /* scaled SpMV with per-row fallback */
-    .cols_to_row_lin = csr_cols_to_row_lin, /* the plain scaled SpMV */
-    .row_lin = csr_row_lin,           /* one row of it */
-    .row_log = csr_row_log_op,        /* one row, log domain */
+    .rows_lin = csr_rows_lin,         /* the plain scaled SpMV over a block of rows */
+    .rows_log = csr_rows_log,         /* the same rows, log domain */
     .rows_to_col = csr_rows_to_col,   /* scaled transposed SpMV, per-column fallback */
     .row_argmax = csr_row_argmax,     /* lowest maximiser among the nonzeros */
     .expect_rows = csr_expect_rows,   /* over the stored nonzeros */

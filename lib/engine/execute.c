@@ -57,40 +57,178 @@ static void local_terms(const cai_plan *plan, const cai_workspace *ws, size_t v,
     }
 }
 
+/* How the rows of cluster c line up for its up variable at position u < k-1:
+ * row r = (q card_u + x) stride + j, where x is the up state, j runs over the
+ * joint states of the parents after u (the "inner" ones: a run of stride
+ * consecutive rows per up state) and q over those before u (the "outer"
+ * ones). For a fixed q the rows of consecutive up states are consecutive. */
+typedef struct row_layout {
+    size_t card_u, stride, runs;   /* runs = number of q */
+    const double *rowc;            /* per row: the constant terms, or NULL */
+    const double *inner;           /* per j: the inner parents' terms, or NULL */
+    const double *const *outer;    /* per outer position: its vector */
+    bool lin;                      /* terms multiply (scaled) or add (log) */
+    double scale;                  /* scaled: the log of what was divided out */
+} row_layout;
+
+/* Rows per call of a potential's row kernels: enough for the gathers of a
+ * block to overlap, small enough for the stack. */
+enum { ROW_BLOCK = 256 };
+
+static size_t up_stride(const cluster *c)
+{
+    size_t stride = 1;
+    for (size_t j = c->up + 1; j + 1 < c->k; j++)
+        stride *= c->p->cards[j];
+    return stride;
+}
+
+/* Product (scaled) or sum (log) of the outer parents' terms at run q. */
+static double outer_term(const row_layout *L, const cluster *c, size_t q)
+{
+    double o = L->lin ? 1.0 : 0.0;
+    for (size_t i = c->up; i-- > 0;) {
+        size_t card = c->p->cards[i], d = q % card;
+        q /= card;
+        o = L->lin ? o * L->outer[i][d] : o + L->outer[i][d];
+    }
+    return o;
+}
+
+/* The inner parents' log terms per offset j into buf; NULL when every term
+ * is 0, so the kernels skip them. */
+static const double *inner_terms(const cai_plan *plan, const cai_workspace *ws, const cluster *c,
+                                 size_t stride, double *buf)
+{
+    size_t kp = c->k - 1;
+    if (c->up + 1 == kp)
+        return NULL;
+    bool any = false;
+    for (size_t j = 0; j < stride; j++)
+        buf[j] = 0.0;
+    size_t st = stride;
+    for (size_t i = c->up + 1; i < kp; i++) {
+        size_t card = c->p->cards[i];
+        st /= card;
+        const double *Ui = ws->U + plan->vars[c->vars[i]].off;
+        for (size_t x = 0; x < card; x++)
+            any |= Ui[x] != 0.0;
+        for (size_t j = 0; j < stride; j++)
+            buf[j] += Ui[(j / st) % card];
+    }
+    return any ? buf : NULL;
+}
+
+/* Up states x0 <= x < x1 (at most ROW_BLOCK of them) of cluster c, over
+ * their rows in blocks: scaled, out[x - x0] = sum of row weight * row value;
+ * log, out = (+) of row terms + row value ((+) = max when `max`). The rows of
+ * each state are taken in one fixed order, whoever runs the block. */
+static void up_states(const row_layout *L, const cluster *c, size_t x0, size_t x1,
+                      const double *col_in, semiring sr, bool max, double *out)
+{
+    const cai_potential *p = c->p;
+    size_t ns = x1 - x0;
+    double buf[ROW_BLOCK];
+    cai_lse acc[ROW_BLOCK];
+    double mx[ROW_BLOCK];
+    for (size_t s = 0; s < ns; s++) {
+        out[s] = 0.0;
+        mx[s] = -INFINITY;
+        cai_lse_init(&acc[s]);
+    }
+    for (size_t q = 0; q < L->runs; q++) {
+        double o = outer_term(L, c, q);
+        if (L->lin ? o == 0.0 : o == -INFINITY)
+            continue;
+        size_t rb = (q * L->card_u + x0) * L->stride, re = (q * L->card_u + x1) * L->stride;
+        size_t j = 0, s = 0; /* offset in the run, state - x0 */
+        for (size_t r = rb; r < re;) {
+            size_t n = re - r < ROW_BLOCK ? re - r : ROW_BLOCK;
+            if (L->lin)
+                p->ops->rows_lin(p, r, n, col_in, buf, sr);
+            else
+                p->ops->rows_log(p, r, n, col_in, buf, sr);
+            for (size_t i = 0; i < n; i++, r++) {
+                double a = L->rowc ? L->rowc[r] : L->lin ? 1.0 : 0.0;
+                double b = L->inner ? L->inner[j] : L->lin ? 1.0 : 0.0;
+                if (L->lin) {
+                    out[s] += o * (a * b * buf[i]);
+                } else if (a + b > -INFINITY) {
+                    double v = o + a + b + buf[i];
+                    if (max)
+                        mx[s] = v > mx[s] ? v : mx[s];
+                    else
+                        cai_lse_add(&acc[s], v);
+                }
+                if (++j == L->stride) {
+                    j = 0;
+                    s++;
+                }
+            }
+        }
+    }
+    for (size_t s = 0; s < ns; s++)
+        if (!L->lin)
+            out[s] = max ? mx[s] : cai_lse_result(&acc[s]);
+        else /* NaN marks a sum too near underflow to trust */
+            out[s] = out[s] >= SCALED_GROUP_MIN ? L->scale + log(out[s]) : NAN;
+}
+
+/* Every up state of cluster c, in blocks of whole states split among
+ * threads: M, NaN where a scaled sum needs the log domain. */
+static void up_all_states(const row_layout *L, const cluster *c, const double *col_in,
+                          semiring sr, bool max, double *out)
+{
+    size_t per = L->stride >= ROW_BLOCK ? 1 : ROW_BLOCK / L->stride;
+    size_t n_blocks = (L->card_u + per - 1) / per, R = c->p->n_rows;
+    (void)R;
+    CAI_PARALLEL_FOR(R)
+    for (size_t b = 0; b < n_blocks; b++) {
+        size_t x0 = b * per, x1 = x0 + per < L->card_u ? x0 + per : L->card_u;
+        up_states(L, c, x0, x1, col_in, sr, max, out + x0);
+    }
+}
+
+/* The layout of cluster c for its up variable, in the log domain. */
+static row_layout log_layout(const cai_plan *plan, cai_workspace *ws, const cluster *c)
+{
+    const double **outer = ws->vecs;
+    for (size_t i = 0; i < c->up; i++)
+        outer[i] = ws->U + plan->vars[c->vars[i]].off;
+    row_layout L = {.card_u = plan->vars[c->vars[c->up]].card, .stride = up_stride(c),
+                    .rowc = c->xrow, .outer = outer, .lin = false};
+    L.runs = c->p->n_rows / (L.stride * L.card_u);
+    L.inner = inner_terms(plan, ws, c, L.stride, ws->inner);
+    return L;
+}
+
 /* Sum-product message of cluster c to its up variable (a parent) in the
  * scaled linear domain: one exp per state of each neighbour, one pass over
  * the potential's rows (a sparse matrix-vector product fused with the row
  * weights and the sum per up state), one log per up state -- against an exp
- * and a log per row in the log domain. Each up state's rows are summed whole
- * by one thread. A sum near underflow is recomputed in the log domain, so
- * the result is the same to rounding. */
+ * and a log per row in the log domain. A sum near underflow is recomputed in
+ * the log domain, so the result is the same to rounding. */
 static void upward_scaled(const cai_plan *plan, cai_workspace *ws, const cluster *c, double *M)
 {
     const cai_potential *p = c->p;
-    size_t kp = c->k - 1, u = c->up, R = p->n_rows, K = p->n_cols;
-    size_t card_u = plan->vars[c->vars[u]].card;
+    size_t kp = c->k - 1, u = c->up, K = p->n_cols;
     semiring sr = cluster_sr(plan, c);
     const double *U_child = ws->U + plan->vars[c->vars[kp]].off;
     double *w = ws->col_a;
     /* the child's message, scaled: w = exp(U - max U) */
     double scale = -INFINITY;
+    CAI_PARALLEL_MAX(K, scale)
     for (size_t k = 0; k < K; k++)
         scale = U_child[k] > scale ? U_child[k] : scale;
     CAI_PARALLEL_FOR(K)
     for (size_t k = 0; k < K; k++)
         w[k] = exp(U_child[k] - scale);
     scale += c->xmax + potential_lin_shift(p, sr);
-    /* the other parents' messages, scaled, and where they sit in a row index */
+    /* the outer parents' messages, scaled */
+    const double **outer = ws->vecs + c->k;
     double *E = (double *)ws->acc; /* their exps, one block per parent */
-    size_t n_other = 0, stride = R, stride_u = 1;
-    size_t *st = ws->idx, *cd = ws->idx + c->k, *eo = ws->idx + 2 * c->k, e_off = 0;
-    for (size_t i = 0; i < kp; i++) {
+    for (size_t i = 0, e_off = 0; i < u; i++) {
         size_t card = p->cards[i];
-        stride /= card;
-        if (i == u) {
-            stride_u = stride;
-            continue;
-        }
         const double *Ui = ws->U + plan->vars[c->vars[i]].off;
         double mi = -INFINITY;
         for (size_t x = 0; x < card; x++)
@@ -98,54 +236,44 @@ static void upward_scaled(const cai_plan *plan, cai_workspace *ws, const cluster
         scale += mi;
         for (size_t x = 0; x < card; x++)
             E[e_off + x] = exp(Ui[x] - mi);
-        st[n_other] = stride;
-        cd[n_other] = card;
-        eo[n_other++] = e_off;
+        outer[i] = E + e_off;
         e_off += card;
     }
+    row_layout L = log_layout(plan, ws, c);
+    /* the inner parents' terms, scaled */
+    const double *xin = L.inner;
+    if (xin) {
+        double mi = -INFINITY;
+        for (size_t j = 0; j < L.stride; j++)
+            mi = xin[j] > mi ? xin[j] : mi;
+        scale += mi;
+        double *ein = ws->inner + L.stride;
+        for (size_t j = 0; j < L.stride; j++)
+            ein[j] = exp(xin[j] - mi);
+        L.inner = ein;
+    }
+    size_t card_u = L.card_u;
     if (!(scale > -INFINITY)) { /* some neighbour has no mass at all */
         for (size_t x = 0; x < card_u; x++)
             M[x] = -INFINITY;
         return;
     }
-    const double *wrow = c->wrow;
-    size_t runs_per_state = R / (stride_u * card_u);
-    CAI_PARALLEL_FOR(R)
-    for (size_t x = 0; x < card_u; x++) {
-        double acc = 0.0;
-        for (size_t q = 0; q < runs_per_state; q++) {
-            size_t r0 = (q * card_u + x) * stride_u;
-            for (size_t r = r0; r < r0 + stride_u; r++) {
-                double l = wrow ? wrow[r] : 1.0;
-                for (size_t j = 0; j < n_other; j++)
-                    l *= E[eo[j] + (r / st[j]) % cd[j]];
-                if (l != 0.0)
-                    acc += l * p->ops->row_lin(p, r, w, sr);
-            }
-        }
-        M[x] = acc >= SCALED_GROUP_MIN ? scale + log(acc) : NAN;
-    }
+    row_layout S = L;
+    S.rowc = c->wrow;
+    S.outer = outer;
+    S.lin = true;
+    S.scale = scale;
+    up_all_states(&S, c, w, sr, false, M);
     bool fallback = false;
     for (size_t x = 0; x < card_u; x++)
         fallback |= isnan(M[x]);
     if (!fallback)
         return;
-    /* the sums near underflow, exactly: lse of row_in + log row value */
-    double *row_in = ws->row_a;
-    cluster_row_in(plan, ws->U, c, u, row_in);
-    for (size_t x = 0; x < card_u; x++) {
-        if (!isnan(M[x]))
-            continue;
-        cai_lse acc;
-        cai_lse_init(&acc);
-        for (size_t q = 0; q < runs_per_state; q++) {
-            size_t r0 = (q * card_u + x) * stride_u;
-            for (size_t r = r0; r < r0 + stride_u; r++)
-                if (row_in[r] > -INFINITY)
-                    cai_lse_add(&acc, row_in[r] + p->ops->row_log(p, r, U_child, sr));
-        }
-        M[x] = cai_lse_result(&acc);
-    }
+    /* the sums near underflow, exactly, in the log domain */
+    L.inner = xin;
+    for (size_t x = 0; x < card_u; x++)
+        if (isnan(M[x]))
+            up_states(&L, c, x, x + 1, U_child, sr, false, M + x);
 }
 
 /* M of cluster c toward its up variable, added into U of that variable. */
@@ -153,43 +281,20 @@ static void upward(const cai_plan *plan, cai_workspace *ws, const cluster *c)
 {
     bool max = plan->alg == CAI_MAX_PRODUCT;
     const cai_potential *p = c->p;
-    size_t kp = c->k - 1, u = c->up, R = p->n_rows;
+    size_t kp = c->k - 1, u = c->up;
     size_t up_var = c->vars[u], card_u = plan->vars[up_var].card;
     double *M = ws->M ? ws->M + c->m_off : ws->mbuf;
-    const double *U_child = ws->U + plan->vars[c->vars[kp]].off;
     if (u < kp && !max && !c->expect) {
         upward_scaled(plan, ws, c, M);
     } else if (u < kp) {
-        p->ops->cols_to_row(p, U_child, ws->row_b, cluster_sr(plan, c), ws->col_a);
-        cluster_row_in(plan, ws->U, c, u, ws->row_a);
-        size_t stride = 1;
-        for (size_t j = u + 1; j < kp; j++)
-            stride *= p->cards[j];
-        size_t runs_per_state = R / (stride * card_u);
-        const double *ra = ws->row_a, *rb = ws->row_b;
-        /* each up state's rows, whole, by one thread */
-        CAI_PARALLEL_FOR(R)
-        for (size_t x = 0; x < card_u; x++) {
-            cai_lse acc;
-            cai_lse_init(&acc);
-            double mx = -INFINITY;
-            for (size_t q = 0; q < runs_per_state; q++) {
-                size_t r0 = (q * card_u + x) * stride;
-                for (size_t r = r0; r < r0 + stride; r++) {
-                    double v = ra[r] + rb[r];
-                    if (max)
-                        mx = v > mx ? v : mx;
-                    else
-                        cai_lse_add(&acc, v);
-                }
-            }
-            M[x] = max ? mx : cai_lse_result(&acc);
-        }
+        row_layout L = log_layout(plan, ws, c);
+        up_all_states(&L, c, ws->U + plan->vars[c->vars[kp]].off, cluster_sr(plan, c), max, M);
     } else {
         cluster_row_in(plan, ws->U, c, CAI_NONE, ws->row_a);
         p->ops->rows_to_col(p, ws->row_a, M, cluster_sr_plain(plan, c), ws->col_a);
     }
     double *U_up = ws->U + plan->vars[up_var].off;
+    CAI_PARALLEL_FOR(card_u)
     for (size_t x = 0; x < card_u; x++)
         U_up[x] += M[x];
 }
@@ -396,31 +501,19 @@ cai_status cai_plan_execute(const cai_plan *plan, cai_workspace *ws, cai_error *
 static double gauss_seidel_sweep(const cai_plan *plan, cai_workspace *ws, const cluster *c,
                                  double *soft, double *norm)
 {
-    const cai_potential *p = c->p;
-    size_t kp = c->k - 1, R = p->n_rows;
+    size_t kp = c->k - 1;
     const plan_var *vf = &plan->vars[c->vars[0]];
     double *U_from = ws->U + vf->off, *U_to = ws->U + plan->vars[c->vars[kp]].off;
     bool max = plan->alg == CAI_MAX_PRODUCT;
     semiring sr = cluster_sr(plan, c);
-    size_t stride = R / vf->card;
-    double *row_in = ws->row_a, *local = ws->vbuf;
-    cluster_row_in(plan, ws->U, c, 0, row_in);
+    double *local = ws->vbuf;
+    row_layout L = log_layout(plan, ws, c);
     local_terms(plan, ws, c->vars[0], local);
     double diff = 0.0, big = 1.0;
     for (size_t x = 0; x < vf->card; x++) {
-        cai_lse acc;
-        cai_lse_init(&acc);
-        double mx = -INFINITY;
-        for (size_t r = x * stride; r < (x + 1) * stride; r++) {
-            if (row_in[r] == -INFINITY)
-                continue;
-            double v = row_in[r] + p->ops->row_log(p, r, U_to, sr);
-            if (max)
-                mx = v > mx ? v : mx;
-            else
-                cai_lse_add(&acc, v);
-        }
-        double u = local[x] + (max ? mx : cai_lse_result(&acc));
+        double u;
+        up_states(&L, c, x, x + 1, U_to, sr, max, &u);
+        u += local[x];
         double d = fabs(u - soft[x]); /* the change of what is fed back */
         if (u != soft[x])
             diff = d > diff || isnan(d) ? d : diff;

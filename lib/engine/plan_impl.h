@@ -92,6 +92,7 @@ struct cai_plan {
     size_t var_total;      /* sum of cards */
     size_t msg_total;      /* sum of cards of the up variables of clusters */
     size_t max_rows, max_cols, max_k, max_parent_cards, max_card;
+    size_t max_inner;      /* largest run of rows per up state (parents after it) */
 };
 
 struct cai_workspace {
@@ -108,6 +109,8 @@ struct cai_workspace {
     double *col_b;         /* max_cols */
     cai_lse *acc;          /* max_parent_cards accumulators */
     size_t *idx;           /* 3 * max_k */
+    double *inner;         /* 2 * max_inner: terms of the parents after the up one */
+    const double **vecs;   /* 2 * max_k message pointers */
     double *vbuf;          /* max_card */
     double *mbuf;          /* max_card: M when the plan keeps none */
 };

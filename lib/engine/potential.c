@@ -138,11 +138,11 @@ static double table_row_lin(const cai_potential *p, size_t r, const double *w, s
     return s;
 }
 
-static double table_cols_to_row_lin(const cai_potential *p, const double *w, double *row_out,
-                                    semiring sr)
+static double table_rows_lin(const cai_potential *p, size_t r0, size_t n, const double *w,
+                             double *out, semiring sr)
 {
-    for (size_t r = 0; r < p->n_rows; r++)
-        row_out[r] = table_row_lin(p, r, w, sr);
+    for (size_t i = 0; i < n; i++)
+        out[i] = table_row_lin(p, r0 + i, w, sr);
     return potential_lin_shift(p, sr);
 }
 
@@ -168,6 +168,13 @@ static double table_row_log(const cai_potential *p, size_t r, const double *col_
             cai_lse_add(&a, x);
     }
     return max ? mx : cai_lse_result(&a);
+}
+
+static void table_rows_log(const cai_potential *p, size_t r0, size_t n, const double *col_in,
+                           double *out, semiring sr)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = table_row_log(p, r0 + i, col_in, sr);
 }
 
 static void table_rows_to_col(const cai_potential *p, const double *row_in,
@@ -244,9 +251,8 @@ static void table_destroy(cai_potential *p)
 static const potential_ops table_ops = {
     .name = "table",
     .cols_to_row = table_cols_to_row,   /* per-row log-sum-exp */
-    .cols_to_row_lin = table_cols_to_row_lin, /* exp per entry: tables are small */
-    .row_lin = table_row_lin,           /* one row of it */
-    .row_log = table_row_log,           /* one row, log domain */
+    .rows_lin = table_rows_lin,         /* exp per entry: tables are small */
+    .rows_log = table_rows_log,         /* row by row, log domain */
     .rows_to_col = table_rows_to_col,   /* per-column streaming log-sum-exp */
     .row_argmax = table_row_argmax,     /* lowest maximiser */
     .expect_rows = table_expect_rows,   /* weights exp(log value) */

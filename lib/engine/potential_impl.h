@@ -34,19 +34,21 @@ typedef struct potential_ops {
      * scratch holds at least n_cols doubles. */
     void (*cols_to_row)(const cai_potential *p, const double *col_in,
                         double *row_out, semiring sr, double *scratch);
-    /* The scaled linear kernel: row_out[r] = sum_c p[r,c] * w[c] * exp(-shift)
-     * (w = exp of a message minus its max), or the max of the terms under
-     * SR_MAX; with SR_SUPPORT every positive p counts as 1. Returns the log
-     * shift it applied (0 for conditionals, whose values are <= 1; the
-     * largest entry for tables, so nothing overflows). */
-    double (*cols_to_row_lin)(const cai_potential *p, const double *w, double *row_out,
-                              semiring sr);
-    /* One row of cols_to_row_lin: sum (or max) of p[r,c] * w[c] * exp(-shift)
-     * with shift = potential_lin_shift(p, sr). */
-    double (*row_lin)(const cai_potential *p, size_t r, const double *w, semiring sr);
-    /* One row of cols_to_row in the log domain (any semiring): the fallback
-     * where the scaled value underflows, and Gauss-Seidel sweeps. */
-    double (*row_log)(const cai_potential *p, size_t r, const double *col_in, semiring sr);
+    /* The scaled linear kernel over n consecutive rows r0..r0+n-1:
+     * out[i] = sum_c p[r0+i,c] * w[c] * exp(-shift) (w = exp of a message
+     * minus its max), or the max of the terms under SR_MAX; with SR_SUPPORT
+     * every positive p counts as 1. Returns the log shift it applied (0 for
+     * conditionals, whose values are <= 1; the largest entry for tables, so
+     * nothing overflows): potential_lin_shift(p, sr). The engine calls it on
+     * blocks of a few hundred rows, so the gathers of a block overlap. */
+    double (*rows_lin)(const cai_potential *p, size_t r0, size_t n, const double *w,
+                       double *out, semiring sr);
+    /* The same rows in the log domain (any semiring): out[i] = (+)_c
+     * (log p[r0+i,c] + col_in[c]); under SR_EXPECT sum_c p[r0+i,c] col_in[c].
+     * The fallback where scaled sums underflow, expectation and max-product
+     * messages, Gauss-Seidel sweeps. */
+    void (*rows_log)(const cai_potential *p, size_t r0, size_t n, const double *col_in,
+                     double *out, semiring sr);
     /* col_out[c] = (+)_r (row_in[r] + log p[r,c]) for every column (SR_SUM or
      * SR_MAX). scratch holds at least 2 * n_cols doubles. */
     void (*rows_to_col)(const cai_potential *p, const double *row_in,
@@ -103,8 +105,12 @@ static inline double potential_log_value_sr(const cai_potential *p, size_t r, si
 #if defined(_OPENMP)
 #define CAI_PRAGMA(x) _Pragma(#x)
 #define CAI_PARALLEL_FOR(n) CAI_PRAGMA(omp parallel for schedule(static) if ((n) >= 65536))
+/* The same with v the maximum over the loop (exact, so order-free). */
+#define CAI_PARALLEL_MAX(n, v) \
+    CAI_PRAGMA(omp parallel for schedule(static) reduction(max : v) if ((n) >= 65536))
 #else
 #define CAI_PARALLEL_FOR(n)
+#define CAI_PARALLEL_MAX(n, v)
 #endif
 
 /* Check cards and fill the shared fields of a new potential (one

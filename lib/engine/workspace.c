@@ -8,12 +8,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The max_rows scratch rows serve the downward pass and messages to a
+ * cluster's child; upward messages to a parent stream over the rows. */
+static bool plan_needs_rows(const cai_plan *plan)
+{
+    if (!plan->upward_only)
+        return true;
+    for (size_t i = 0; i < plan->n_clusters; i++)
+        if (plan->clusters[i].up + 1 == plan->clusters[i].k)
+            return true;
+    return false;
+}
+
 size_t cai_plan_workspace_bytes(const cai_plan *plan)
 {
     size_t down = plan->upward_only ? 0 : plan->var_total + plan->msg_total;
-    size_t d = plan->var_total + down + 2 * plan->max_rows + 3 * plan->max_cols
-               + 2 * plan->max_parent_cards + 2 * plan->max_card;
-    return d * sizeof(double) + (2 * plan->n_vars + 3 * plan->max_k) * sizeof(size_t);
+    size_t d = plan->var_total + down + (plan_needs_rows(plan) ? 2 * plan->max_rows : 0)
+               + 3 * plan->max_cols + 2 * plan->max_parent_cards + 2 * plan->max_card
+               + 2 * plan->max_inner;
+    return d * sizeof(double) + (2 * plan->n_vars + 3 * plan->max_k) * sizeof(size_t)
+           + 2 * plan->max_k * sizeof(double *);
 }
 
 void cai_workspace_free(cai_workspace *ws)
@@ -27,6 +41,7 @@ void cai_workspace_free(cai_workspace *ws)
     free(ws->evidence); free(ws->U); free(ws->q); free(ws->M); free(ws->assign);
     free(ws->row_a); free(ws->row_b); free(ws->col_a); free(ws->col_b);
     free(ws->acc); free(ws->idx); free(ws->vbuf); free(ws->mbuf);
+    free(ws->inner); free(ws->vecs);
     free(ws);
 }
 
@@ -46,8 +61,11 @@ cai_status cai_workspace_create(const cai_plan *plan, cai_workspace **out_ws, ca
     ws->q = down ? alloc_array(plan->var_total, sizeof(double)) : NULL;
     ws->M = down ? alloc_array(plan->msg_total, sizeof(double)) : NULL;
     ws->mbuf = alloc_array(plan->max_card, sizeof(double));
-    ws->row_a = alloc_array(plan->max_rows, sizeof(double));
-    ws->row_b = alloc_array(plan->max_rows, sizeof(double));
+    bool rows = plan_needs_rows(plan);
+    ws->row_a = rows ? alloc_array(plan->max_rows, sizeof(double)) : NULL;
+    ws->row_b = rows ? alloc_array(plan->max_rows, sizeof(double)) : NULL;
+    ws->inner = alloc_array(2 * plan->max_inner, sizeof(double));
+    ws->vecs = alloc_array(2 * plan->max_k, sizeof(double *));
     size_t twice;
     ws->col_a = cai_size_mul(plan->max_cols, 2, &twice) ? alloc_array(twice, sizeof(double)) : NULL;
     ws->col_b = alloc_array(plan->max_cols, sizeof(double));
@@ -55,7 +73,8 @@ cai_status cai_workspace_create(const cai_plan *plan, cai_workspace **out_ws, ca
     ws->idx = alloc_array(3 * plan->max_k, sizeof(size_t));
     ws->vbuf = alloc_array(plan->max_card, sizeof(double));
     if (!ws->soft || !ws->vbuf || !ws->mbuf || !ws->evidence || !ws->assign || !ws->U
-        || (down && (!ws->q || !ws->M)) || !ws->row_a || !ws->row_b
+        || (down && (!ws->q || !ws->M)) || (rows && (!ws->row_a || !ws->row_b))
+        || !ws->inner || !ws->vecs
         || !ws->col_a || !ws->col_b || !ws->acc || !ws->idx) {
         cai_workspace_free(ws);
         return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0,
