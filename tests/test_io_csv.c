@@ -138,8 +138,10 @@ static void check_same(const cai_model *ma, const cai_model *mb)
     CU_ASSERT(same_doubles(cai_mdp_initial(a), cai_mdp_initial(b), S));
     CU_ASSERT(same_doubles(cai_mdp_reward(a), cai_mdp_reward(b), S * A));
     CU_ASSERT(same_doubles(cai_mdp_terminal(a), cai_mdp_terminal(b), S));
-    CU_ASSERT(
-        same_doubles(cai_mdp_action_prior(a), cai_mdp_action_prior(b), S * A));
+    for (size_t i = 0; i < S * A; i++)
+        CU_ASSERT(same_double(cai_mdp_action_prior_at(a, i / A, i % A),
+                              cai_mdp_action_prior_at(b, i / A, i % A)));
+    CU_ASSERT_EQUAL(cai_mdp_action_prior(a) == NULL, cai_mdp_action_prior(b) == NULL);
     const size_t *rpa, *rpb;
     const uint32_t *nxa, *nxb;
     const double *pra, *prb;

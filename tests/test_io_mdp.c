@@ -89,6 +89,21 @@ static void check_array(const double *got, const double *want, size_t n)
     }
 }
 
+/* pi0 of every (s, a), stored or uniform (then not stored) */
+static void check_prior(const cai_mdp *p, const double *want, size_t n)
+{
+    size_t A = cai_mdp_n_actions(p);
+    bool uniform = true;
+    for (size_t i = 0; i < n; i++) {
+        double got = cai_mdp_action_prior_at(p, i / A, i % A);
+        if (fabs(got - want[i]) > 1e-12)
+            fprintf(stderr, "\n  prior entry %zu: got %.17g, want %.17g\n", i, got, want[i]);
+        CU_ASSERT(fabs(got - want[i]) <= 1e-12);
+        uniform &= want[i] == 1.0 / (double)A;
+    }
+    CU_ASSERT_EQUAL(cai_mdp_action_prior(p) == NULL, uniform);
+}
+
 static void check_names(const cai_mdp *p, const char *const *states, size_t S,
                         const char *const *actions, size_t A)
 {
@@ -145,7 +160,7 @@ static void test_example(void)
     check_array(cai_mdp_initial(p), rho, 3);
     check_array(cai_mdp_reward(p), r, 6);
     check_array(cai_mdp_terminal(p), rT, 3);
-    check_array(cai_mdp_action_prior(p), pi0, 6);
+    check_prior(p, pi0, 6);
     static const trow to_s2 = {1, {2}, {1.0}};
     static const trow s0_right = {2, {0, 1}, {0.1, 0.9}};
     check_row(p, 0, 0, &to_s2);
@@ -182,7 +197,7 @@ static void test_defaults(void)
     check_array(cai_mdp_initial(p), rho, 2);
     check_array(cai_mdp_reward(p), r, 2);
     check_array(cai_mdp_terminal(p), zero, 2);
-    check_array(cai_mdp_action_prior(p), pi0, 2);
+    check_prior(p, pi0, 2);
     static const trow to_b = {1, {1}, {1.0}};
     check_row(p, 0, 0, &to_b);
     check_row(p, 1, 0, &to_b);
@@ -243,7 +258,7 @@ static void test_wildcard_levels(void)
         for (size_t a = 0; a < 3; a++)
             check_row(p, s, a, want[s][a]);
     static const double pi0[] = {0.5, 0.25, 0.25, 1, 0, 0, 0.5, 0.25, 0.25};
-    check_array(cai_mdp_action_prior(p), pi0, 9);
+    check_prior(p, pi0, 9);
     cai_model_free(m);
 }
 
@@ -264,7 +279,7 @@ static void test_partial_cover(void)
     static const double r[] = {7, 7, 7, -1}, pi0[] = {0, 1, 0.5, 0.5},
                         rho[] = {0, 1};
     check_array(cai_mdp_reward(p), r, 4);
-    check_array(cai_mdp_action_prior(p), pi0, 4);
+    check_prior(p, pi0, 4);
     check_array(cai_mdp_initial(p), rho, 2);
     cai_model_free(m);
 }
@@ -296,7 +311,7 @@ static void test_counts(void)
     check_array(cai_mdp_initial(p), rho, 4);
     check_array(cai_mdp_terminal(p), rT, 4);
     check_array(cai_mdp_reward(p), r, 8);
-    check_array(cai_mdp_action_prior(p), pi0, 8);
+    check_prior(p, pi0, 8);
     static const trow mix = {2, {2, 3}, {0.75, 0.25}}, to3 = {1, {3}, {1.0}},
                       to0 = {1, {0}, {1.0}};
     for (size_t s = 0; s < 3; s++)
@@ -522,7 +537,7 @@ static void test_model_files(void)
         static const double r[] = {0, -3, -1, -3, -5, -3},
                             pi0[] = {0.8, 0.2, 0.8, 0.2, 0.8, 0.2};
         check_array(cai_mdp_reward(p), r, 6);
-        check_array(cai_mdp_action_prior(p), pi0, 6);
+        check_prior(p, pi0, 6);
         static const trow repair = {1, {0}, {1}};
         for (size_t s = 0; s < 3; s++)
             check_row(p, s, 1, &repair);

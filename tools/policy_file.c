@@ -178,12 +178,11 @@ static cai_status read_csv(pf_reader *r, const cai_mdp *m, double **out, bool *s
         st = pf_fail(r, line_no ? line_no : 1, 1, CAI_ERR_SYNTAX, "empty policy file: "
                       "expected the header 'state,action,prob' or 't,state,action,prob'");
     /* a state without rows takes the action prior; missing entries are 0 */
-    const double *prior = cai_mdp_action_prior(m);
     for (size_t ts = 0; st == CAI_OK && ts < n_t * S; ts++) {
         double *row = pi + ts * A, sum = 0.0;
         for (size_t a = 0; a < A; a++) {
             if (first[ts] == 0)
-                row[a] = prior[(ts % S) * A + a];
+                row[a] = cai_mdp_action_prior_at(m, ts % S, a);
             else if (isnan(row[a]))
                 row[a] = 0.0;
             sum += row[a];

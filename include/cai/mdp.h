@@ -78,11 +78,15 @@ double cai_mdp_temperature(const cai_mdp *m);
 size_t cai_mdp_n_transitions(const cai_mdp *m); /* stored nonzeros of P */
 
 /* Model arrays, owned by m: rho (S), reward (S*A), terminal (S, zeros when
- * none), action prior (S*A). */
+ * none), action prior (S*A; NULL when it is uniform, 1/A everywhere, which
+ * is then not stored). */
 const double *cai_mdp_initial(const cai_mdp *m);
 const double *cai_mdp_reward(const cai_mdp *m);
 const double *cai_mdp_terminal(const cai_mdp *m);
 const double *cai_mdp_action_prior(const cai_mdp *m);
+
+/* pi0(a | s), uniform or not; NaN when s or a is out of range. */
+double cai_mdp_action_prior_at(const cai_mdp *m, size_t s, size_t a);
 
 /* The dynamics as CSR rows s*A + a (zero probabilities dropped), owned by
  * m. They are the arrays of the one transition potential every solve of m

@@ -77,7 +77,7 @@ static cai_status reward_potential(const cai_mdp *m, double alpha, cai_potential
     if (v == NULL)
         return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
     for (size_t i = 0; i < SA; i++) {
-        double lp = m->prior[i] > 0 ? log(m->prior[i]) : -INFINITY;
+        double pi0 = mdp_prior(m, i), lp = pi0 > 0 ? log(pi0) : -INFINITY;
         v[i] = alpha > 0 ? m->reward[i] / alpha + lp : lp > -INFINITY ? m->reward[i] : -INFINITY;
     }
     cai_status st = cai_potential_table_create(2, cards, v, out, err);

@@ -186,7 +186,7 @@ static void policy_terms(const cai_mdp *m, const double *pol, bool soft, double 
                 continue;
             v += p * m->reward[i];
             if (soft && m->alpha > 0)
-                v -= m->prior[i] > 0 ? m->alpha * p * log(p / m->prior[i]) : INFINITY;
+                v -= mdp_prior(m, i) > 0 ? m->alpha * p * log(p / mdp_prior(m, i)) : INFINITY;
         }
         out[s] = v;
     }

@@ -230,17 +230,17 @@ cai_status cai_mdp_create(const cai_mdp_spec *sp, cai_mdp **out_mdp, cai_error *
     m->rho = copy_array(sp->initial, S, sizeof(double));
     m->reward = copy_array(sp->reward, SA, sizeof(double));
     m->terminal = copy_array(sp->terminal, S, sizeof(double));
-    m->prior = copy_array(sp->action_prior, SA, sizeof(double));
-    if (!m->rho || !m->reward || !m->terminal || !m->prior) {
+    bool uniform = true; /* a uniform prior is not stored */
+    for (size_t i = 0; sp->action_prior != NULL && uniform && i < SA; i++)
+        uniform = sp->action_prior[i] == 1.0 / (double)A;
+    m->prior = uniform ? NULL : copy_array(sp->action_prior, SA, sizeof(double));
+    if (!m->rho || !m->reward || !m->terminal || (!uniform && !m->prior)) {
         st = cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
         goto fail;
     }
     if (sp->terminal == NULL)
         for (size_t s = 0; s < S; s++)
             m->terminal[s] = 0.0;
-    if (sp->action_prior == NULL)
-        for (size_t i = 0; i < SA; i++)
-            m->prior[i] = 1.0 / (double)A;
     *out_mdp = m;
     return CAI_OK;
 fail:
@@ -260,6 +260,11 @@ const double *cai_mdp_initial(const cai_mdp *m) { return m->rho; }
 const double *cai_mdp_reward(const cai_mdp *m) { return m->reward; }
 const double *cai_mdp_terminal(const cai_mdp *m) { return m->terminal; }
 const double *cai_mdp_action_prior(const cai_mdp *m) { return m->prior; }
+
+double cai_mdp_action_prior_at(const cai_mdp *m, size_t s, size_t a)
+{
+    return s < m->S && a < m->A ? mdp_prior(m, s * m->A + a) : NAN;
+}
 
 const cai_potential *cai_mdp_transition_potential(const cai_mdp *m)
 {

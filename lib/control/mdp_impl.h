@@ -18,7 +18,7 @@ struct cai_mdp {
     const double *prob;     /* nnz */
     double *reward;    /* S*A */
     double *terminal;  /* S (zeros when none) */
-    double *prior;     /* S*A */
+    double *prior;     /* S*A, or NULL when uniform (1/A): see mdp_prior */
     size_t T;
     double gamma;
     double alpha;
@@ -67,5 +67,11 @@ void control_compiled_free(compiled *c);
 
 /* The relative tolerance that makes an action a maximiser at alpha = 0. */
 #define CAI_HARD_TIE 1e-9
+
+/* pi0 of row i = s*A + a. */
+static inline double mdp_prior(const cai_mdp *m, size_t i)
+{
+    return m->prior ? m->prior[i] : 1.0 / (double)m->A;
+}
 
 #endif

@@ -129,7 +129,7 @@ cai_status cai_solution_q(const cai_solution *sol, size_t t, double *out, cai_er
         return st;
     size_t SA = sol->m->S * sol->m->A;
     for (size_t i = 0; i < SA; i++) {
-        double p = sol->m->prior[i];
+        double p = mdp_prior(sol->m, i);
         if (p <= 0)
             out[i] = -INFINITY;
         else if (sol->alpha > 0)

@@ -297,10 +297,24 @@ static bool same_row_terms(const cluster *c, const cluster *d)
     return true;
 }
 
+/* The log values of the one factor absorbed into c when they ARE its row
+ * terms (a table over c's parents in c's order, no support mode, no erow):
+ * then the rows read the table itself and no copy is made. */
+static const double *table_as_rows(const cluster *c)
+{
+    if (c->n_abs != 1 || c->erow != NULL || c->abs[0].sr != 0 || c->abs[0].k + 1 != c->k)
+        return NULL;
+    for (size_t j = 0; j < c->abs[0].k; j++)
+        if (c->abs[0].pos[j] != j)
+            return NULL;
+    return potential_table_logv(c->abs[0].p);
+}
+
 /* Each cluster's constant log row terms (absorbed factors, erow) as one
- * array, and its exponential for the scaled kernels: computed once per run of
- * alike clusters, so the hot loop reads one array instead of evaluating
- * every absorbed potential per row. */
+ * array, and its exponential for the scaled kernels (sum-product clusters
+ * not in expectation mode only): computed once per run of alike clusters, so
+ * the hot loop reads one array instead of evaluating every absorbed
+ * potential per row. */
 cai_status plan_build_row_terms(cai_plan *plan, cai_error *err)
 {
     const cluster *prev = NULL;
@@ -312,47 +326,55 @@ cai_status plan_build_row_terms(cai_plan *plan, cai_error *err)
             c->xrow = prev->xrow;
             c->wrow = prev->wrow;
             c->xmax = prev->xmax;
-            continue;
+            if (c->wrow != NULL || c->expect || plan->alg != CAI_SUM_PRODUCT)
+                continue;
         }
         size_t R = c->p->n_rows, kp = c->k - 1;
-        double *x = alloc_array(R, sizeof(double)), *w = alloc_array(R, sizeof(double));
-        size_t *idx = alloc_array(c->k, sizeof(size_t));
-        if (x == NULL || w == NULL || idx == NULL) {
-            free(x);
-            free(w);
-            free(idx);
-            return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
-        }
         double mx = -INFINITY;
-        for (size_t r = 0; r < R; r++) {
-            double s = c->erow ? c->erow[r] : 0.0;
-            for (size_t a = 0; a < c->n_abs; a++) {
-                const absorbed *ab = &c->abs[a];
-                size_t row = 0;
-                for (size_t j = 0; j + 1 < ab->k; j++)
-                    row = row * ab->p->cards[j] + idx[ab->pos[j]];
-                s += potential_log_value_sr(ab->p, row, idx[ab->pos[ab->k - 1]], ab->sr);
+        double *x = NULL;
+        if (c->xrow == NULL && (c->xrow = table_as_rows(c)) == NULL) {
+            size_t *idx = alloc_array(c->k, sizeof(size_t));
+            x = alloc_array(R, sizeof(double));
+            if (x == NULL || idx == NULL) {
+                free(x);
+                free(idx);
+                return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
             }
-            x[r] = s;
-            mx = fmax(mx, s);
-            for (size_t j = kp; j-- > 0;) { /* odometer over the parents */
-                if (++idx[j] < c->p->cards[j])
-                    break;
-                idx[j] = 0;
+            for (size_t r = 0; r < R; r++) {
+                double s = c->erow ? c->erow[r] : 0.0;
+                for (size_t a = 0; a < c->n_abs; a++) {
+                    const absorbed *ab = &c->abs[a];
+                    size_t row = 0;
+                    for (size_t j = 0; j + 1 < ab->k; j++)
+                        row = row * ab->p->cards[j] + idx[ab->pos[j]];
+                    s += potential_log_value_sr(ab->p, row, idx[ab->pos[ab->k - 1]], ab->sr);
+                }
+                x[r] = s;
+                for (size_t j = kp; j-- > 0;) { /* odometer over the parents */
+                    if (++idx[j] < c->p->cards[j])
+                        break;
+                    idx[j] = 0;
+                }
             }
+            free(idx);
+            plan->bufs[plan->n_bufs++] = x;
+            c->xrow = x;
         }
+        for (size_t r = 0; r < R; r++)
+            mx = fmax(mx, c->xrow[r]);
         if (mx == -INFINITY || isnan(mx))
             mx = 0.0;
-        for (size_t r = 0; r < R; r++)
-            w[r] = exp(x[r] - mx);
-        free(idx);
-        plan->bufs[plan->n_bufs++] = x;
-        plan->bufs[plan->n_bufs++] = w;
-        c->xrow = x;
-        c->wrow = w;
         c->xmax = mx;
         prev = c;
+        if (c->expect || plan->alg != CAI_SUM_PRODUCT)
+            continue; /* only the log-domain kernels read this cluster's rows */
+        double *w = alloc_array(R, sizeof(double));
+        if (w == NULL)
+            return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+        for (size_t r = 0; r < R; r++)
+            w[r] = exp(c->xrow[r] - mx);
+        plan->bufs[plan->n_bufs++] = w;
+        c->wrow = w;
     }
     return CAI_OK;
 }
-

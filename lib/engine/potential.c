@@ -22,6 +22,11 @@ static const table_potential *as_table(const cai_potential *p)
     return (const table_potential *)p;
 }
 
+const double *potential_table_logv(const cai_potential *p)
+{
+    return p->kind == CAI_POTENTIAL_TABLE ? as_table(p)->logv : NULL;
+}
+
 size_t potential_row_of(const cai_potential *p, const size_t *idx)
 {
     size_t r = 0;

@@ -118,6 +118,9 @@ static inline double potential_log_value_sr(const cai_potential *p, size_t r, si
 cai_status potential_base_init(cai_potential *b, size_t k, const size_t *cards,
                                cai_error *err);
 
+/* A table's log values, row-major (NULL for other kinds). */
+const double *potential_table_logv(const cai_potential *p);
+
 /* Row-major joint index of idx[0..k-2] (the row). */
 size_t potential_row_of(const cai_potential *p, const size_t *idx);
 
