@@ -203,13 +203,13 @@ static cai_status check_policy(const cai_mdp *m, const double *pol, size_t n_tab
                 if (!(row[a] >= 0 && row[a] <= 1))
                     return cai_error_set(err, CAI_ERR_NUMERIC, NULL, 0, 0,
                                          "policy at t %zu, state '%s': probability %g is not "
-                                         "in [0, 1]", t, m->state_names[s], row[a]);
+                                         "in [0, 1]", t, name_get(&m->states, s), row[a]);
                 z += row[a];
             }
             if (!(fabs(z - 1) <= 1e-9))
                 return cai_error_set(err, CAI_ERR_NUMERIC, NULL, 0, 0,
                                      "policy at t %zu, state '%s' sums to %.17g, not 1", t,
-                                     m->state_names[s], z);
+                                     name_get(&m->states, s), z);
         }
     return CAI_OK;
 }

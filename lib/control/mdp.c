@@ -11,23 +11,19 @@
 
 #define SUM_TOL 1e-9
 
-static void free_names(char **names, size_t n)
+static void names_clear(name_table *t)
 {
-    if (names == NULL)
-        return;
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+    free(t->names);
+    free(t->index);
+    free(t->block);
 }
 
 void cai_mdp_free(cai_mdp *m)
 {
     if (m == NULL)
         return;
-    free_names(m->state_names, m->S);
-    free_names(m->action_names, m->A);
-    free(m->state_index);
-    free(m->action_index);
+    names_clear(&m->states);
+    names_clear(&m->actions);
     free(m->rho);
     cai_potential_unref(m->dyn);
     free(m->reward);
@@ -48,53 +44,85 @@ static int cmp_named(const void *a, const void *b)
     return strcmp(((const named *)a)->name, ((const named *)b)->name);
 }
 
-/* Copy n names (or make "0".."n-1"), check they are distinct and return the
- * indices sorted by name in *out_index. */
-static cai_status copy_names(const char *const *names, size_t n, const char *what,
-                             char ***out, size_t **out_index, cai_error *err)
+/* Offset of the decimal name of i in its block: all shorter numbers
+ * (d digits each, plus a NUL), then those of i's length below i. */
+static size_t digits_offset(size_t i)
 {
-    char **v = calloc(n, sizeof *v);
-    named *sorted = malloc(n * sizeof *sorted);
-    size_t *index = malloc(n * sizeof *index);
-    cai_status st = CAI_OK;
-    if (v == NULL || sorted == NULL || index == NULL) {
-        st = cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
-        goto fail;
+    size_t off = 0, lo = 0, hi = 10, d = 1; /* numbers lo..hi-1 have d digits */
+    while (i >= hi) {
+        off += (hi - lo) * (d + 1);
+        lo = hi;
+        if (hi > SIZE_MAX / 10)
+            break;
+        hi *= 10;
+        d++;
     }
+    return off + (i - lo) * (d + 1);
+}
+
+const char *name_get(const name_table *t, size_t i)
+{
+    return t->names ? t->names[i] : t->block + digits_offset(i);
+}
+
+/* The decimal names "0".."n-1" as one block. */
+static cai_status decimal_names(size_t n, name_table *t, cai_error *err)
+{
+    size_t bytes = digits_offset(n);
+    if ((t->block = malloc(bytes ? bytes : 1)) == NULL)
+        return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+    char *p = t->block;
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, "%zu", i) + 1;
+    t->n = n;
+    return CAI_OK;
+}
+
+/* Copy n names (NULL: the decimal names), check they are distinct and sort
+ * an index by name. */
+static cai_status copy_names(const char *const *names, size_t n, const char *what,
+                             name_table *t, cai_error *err)
+{
+    if (names == NULL)
+        return decimal_names(n, t, err);
+    size_t bytes = 0;
     for (size_t i = 0; i < n; i++) {
-        char buf[32];
-        const char *s = names ? names[i] : buf;
-        if (names == NULL)
-            snprintf(buf, sizeof buf, "%zu", i);
-        if (s == NULL || s[0] == '\0') {
-            st = cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0, "%s %zu has no name", what, i);
-            goto fail;
-        }
-        size_t len = strlen(s) + 1;
-        if ((v[i] = malloc(len)) == NULL) {
-            st = cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
-            goto fail;
-        }
-        memcpy(v[i], s, len);
-        sorted[i] = (named){.name = v[i], .index = i};
+        if (names[i] == NULL || names[i][0] == '\0')
+            return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0, "%s %zu has no name", what, i);
+        bytes += strlen(names[i]) + 1;
+    }
+    name_table nt = {.n = n, .names = malloc((n ? n : 1) * sizeof(char *)),
+                     .index = malloc((n ? n : 1) * sizeof(size_t)),
+                     .block = malloc(bytes ? bytes : 1)};
+    named *sorted = malloc((n ? n : 1) * sizeof *sorted);
+    cai_status st = CAI_OK;
+    if (nt.names == NULL || nt.index == NULL || nt.block == NULL || sorted == NULL) {
+        st = cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+        goto done;
+    }
+    char *p = nt.block;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(names[i]) + 1;
+        memcpy(p, names[i], len);
+        nt.names[i] = p;
+        sorted[i] = (named){.name = p, .index = i};
+        p += len;
     }
     qsort(sorted, n, sizeof *sorted, cmp_named);
     for (size_t i = 0; i < n; i++) {
         if (i > 0 && strcmp(sorted[i - 1].name, sorted[i].name) == 0) {
             st = cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0, "%s name '%s' appears twice",
                                what, sorted[i].name);
-            goto fail;
+            goto done;
         }
-        index[i] = sorted[i].index;
+        nt.index[i] = sorted[i].index;
     }
+done:
     free(sorted);
-    *out = v;
-    *out_index = index;
-    return CAI_OK;
-fail:
-    free(sorted);
-    free(index);
-    free_names(v, n);
+    if (st != CAI_OK)
+        names_clear(&nt);
+    else
+        *t = nt;
     return st;
 }
 
@@ -217,10 +245,8 @@ cai_status cai_mdp_create(const cai_mdp_spec *sp, cai_mdp **out_mdp, cai_error *
     m->T = sp->horizon;
     m->gamma = sp->discount;
     m->alpha = sp->temperature;
-    if ((st = copy_names(sp->state_names, S, "state", &m->state_names, &m->state_index, err))
-            != CAI_OK
-        || (st = copy_names(sp->action_names, A, "action", &m->action_names, &m->action_index,
-                            err)) != CAI_OK)
+    if ((st = copy_names(sp->state_names, S, "state", &m->states, err)) != CAI_OK
+        || (st = copy_names(sp->action_names, A, "action", &m->actions, err)) != CAI_OK)
         goto fail;
     size_t pcards[2] = {S, A};
     if ((st = cai_potential_csr_create(2, pcards, S, sp->row_ptr, sp->next, sp->prob, &m->dyn,
@@ -250,8 +276,8 @@ fail:
 
 size_t cai_mdp_n_states(const cai_mdp *m) { return m->S; }
 size_t cai_mdp_n_actions(const cai_mdp *m) { return m->A; }
-const char *cai_mdp_state_name(const cai_mdp *m, size_t s) { return s < m->S ? m->state_names[s] : NULL; }
-const char *cai_mdp_action_name(const cai_mdp *m, size_t a) { return a < m->A ? m->action_names[a] : NULL; }
+const char *cai_mdp_state_name(const cai_mdp *m, size_t s) { return s < m->S ? name_get(&m->states, s) : NULL; }
+const char *cai_mdp_action_name(const cai_mdp *m, size_t a) { return a < m->A ? name_get(&m->actions, a) : NULL; }
 size_t cai_mdp_horizon(const cai_mdp *m) { return m->T; }
 double cai_mdp_discount(const cai_mdp *m) { return m->gamma; }
 double cai_mdp_temperature(const cai_mdp *m) { return m->alpha; }
@@ -291,15 +317,29 @@ const char *cai_mdp_grid(const cai_mdp *m, size_t *out_rows, size_t *out_cols)
     return m->grid;
 }
 
-/* Binary search of the name-sorted index: O(log n) per lookup. */
-static size_t find_name(char *const *names, const size_t *index, size_t n, const char *name)
+/* Given names: binary search of the name-sorted index, O(log n) per
+ * lookup. Decimal names: the number itself, written canonically. */
+static size_t find_name(const name_table *t, const char *name)
 {
-    size_t lo = 0, hi = n;
-    while (name && lo < hi) {
+    if (name == NULL)
+        return CAI_NONE;
+    if (t->names == NULL) {
+        size_t v = 0, len = strlen(name);
+        if (len == 0 || len > 20 || (name[0] == '0' && len > 1))
+            return CAI_NONE;
+        for (size_t i = 0; i < len; i++) {
+            if (name[i] < '0' || name[i] > '9' || v > (SIZE_MAX - 9) / 10)
+                return CAI_NONE;
+            v = v * 10 + (size_t)(name[i] - '0');
+        }
+        return v < t->n ? v : CAI_NONE;
+    }
+    size_t lo = 0, hi = t->n;
+    while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(names[index[mid]], name);
+        int c = strcmp(t->names[t->index[mid]], name);
         if (c == 0)
-            return index[mid];
+            return t->index[mid];
         if (c < 0)
             lo = mid + 1;
         else
@@ -310,10 +350,10 @@ static size_t find_name(char *const *names, const size_t *index, size_t n, const
 
 size_t cai_mdp_find_state(const cai_mdp *m, const char *name)
 {
-    return find_name(m->state_names, m->state_index, m->S, name);
+    return find_name(&m->states, name);
 }
 
 size_t cai_mdp_find_action(const cai_mdp *m, const char *name)
 {
-    return find_name(m->action_names, m->action_index, m->A, name);
+    return find_name(&m->actions, name);
 }

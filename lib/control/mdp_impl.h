@@ -7,10 +7,22 @@
 #include "cai/plan.h"
 #include "cai/potential.h"
 
+/* Names of states or actions, their characters in one block: given names
+ * (copied, with pointers and an index sorted by name for lookups), or the
+ * decimal names "0".."n-1" (no pointer or index: a million cost 7 MB). */
+typedef struct name_table {
+    size_t n;
+    char **names;  /* n given names (into block), or NULL for decimal names */
+    size_t *index; /* given names: indices sorted by name */
+    char *block;   /* the names, NUL-terminated, in order */
+} name_table;
+
+/* Name i (i < t->n). */
+const char *name_get(const name_table *t, size_t i);
+
 struct cai_mdp {
     size_t S, A;
-    char **state_names, **action_names;
-    size_t *state_index, *action_index; /* indices sorted by name, for lookups */
+    name_table states, actions;
     double *rho;       /* S */
     cai_potential *dyn;     /* the CSR transition potential, shared by solves */
     const size_t *row_ptr;  /* its arrays: S*A + 1 */

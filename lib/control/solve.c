@@ -275,8 +275,8 @@ static cai_status check_options(const cai_mdp *m, const cai_solve_options *o, do
                                      "(state '%s', action '%s' has %g): only then is "
                                      "p(O=1|s,a) = exp(r/alpha) <= 1 and the backup a "
                                      "contraction; use --algorithm variational or a finite "
-                                     "horizon", m->state_names[i / m->A],
-                                     m->action_names[i % m->A], m->reward[i]);
+                                     "horizon", name_get(&m->states, i / m->A),
+                                     name_get(&m->actions, i % m->A), m->reward[i]);
     }
     return CAI_OK;
 }

@@ -49,7 +49,9 @@ static void local_terms(const cai_plan *plan, const cai_workspace *ws, size_t v,
     const plan_var *pv = &plan->vars[v];
     size_t ev = ws->evidence[v];
     const double *soft = ws->soft[v];
-    for (size_t x = 0; x < pv->card; x++) {
+    size_t card = pv->card;
+    CAI_PARALLEL_FOR(card)
+    for (size_t x = 0; x < card; x++) {
         double s = soft ? soft[x] : 0.0;
         for (size_t u = 0; u < pv->n_unary; u++)
             s += potential_log_value_sr(pv->unary[u], 0, x, pv->unary_sr[u]);
