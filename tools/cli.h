@@ -133,6 +133,33 @@ int cmd_mdp_sample(const cai_model *m, const cli_options *opt);
 int cmd_mdp_evaluate(const cai_model *m, const cli_options *opt);
 int cmd_mdp_check(const cai_model *m, const char *path);
 
+/* Shared by the mdp commands: solve as the options say (the options that
+ * need a finite or a discounted model checked first; a refused solve is
+ * reported), keeping state marginals only when asked; the time it took. */
+int cmd_mdp_run_solve(const cai_mdp *mdp, const cli_options *opt, bool marginals,
+                      cai_solution **out_sol, double *out_seconds);
+
+/* A table of states by columns: the actions, or when single is not NULL one
+ * column headed single. v holds every state's row (v[s * cols + c]). The
+ * rows are the states rows[0..n-1], or when rows is NULL the first ones (all
+ * of them up to 50, else 20 and a line saying how many more there are).
+ * fixed: %.4f (probabilities at a glance), else %.10g. */
+void cli_mdp_table(FILE *f, const cai_mdp *mdp, const size_t *rows, size_t n,
+                   const char *single, const double *v, bool fixed);
+
+/* A gridworld's map with an arrow per floor cell for its most probable
+ * action in pi (S x A; the first of equally probable ones); of a large map,
+ * the top-left 40 x 100 cells. */
+void cli_mdp_grid(FILE *f, const cai_mdp *mdp, const char *grid, size_t rows, size_t cols,
+                  const double *pi);
+
+/* Print "cai: error: out of memory" and return CLI_FAIL. */
+int cli_nomem(void);
+
+/* A buffer of n * size bytes (at least one), or NULL on overflow or when
+ * out of memory. */
+void *cli_alloc_array(size_t n, size_t size);
+
 /* ---- policy files (policy_file.c) ---- */
 
 /* Read the policy in path for m: either the JSON object `cai solve --json`

@@ -1,6 +1,7 @@
-/* tools/cmd_mdp.c — solve, sample, evaluate and check on mdp and gridworld
- * models: options to cai_solve_options, then the solution's queries printed
- * as text or JSON. Nothing here computes a control quantity itself.
+/* tools/cmd_mdp.c — solve and check on mdp and gridworld models (sample and
+ * evaluate: cmd_mdp_run.c): options to cai_solve_options, then the
+ * solution's queries printed as text or JSON. Nothing here computes a
+ * control quantity itself.
  *
  * Output size is bounded unless asked for: solve --json prints the per-time
  * arrays only up to CLI_ARRAYS_MAX numbers per array (or with --full), the
@@ -13,16 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Rows of a table a large model shows. */
-#define TABLE_ALL_MAX 50
-#define TABLE_HEAD 20
-/* The part of a gridworld map the text shows. */
-#define GRID_ROWS_MAX 40
-#define GRID_COLS_MAX 100
 /* Steps of a MAP trajectory the text output shows. */
 #define TRAJECTORY_HEAD 50
-/* Default --max-steps for sampling a discounted model. */
-#define DEFAULT_MAX_STEPS 1000
 
 static cai_control_algorithm algorithm_of(const char *name)
 {
@@ -33,14 +26,13 @@ static cai_control_algorithm algorithm_of(const char *name)
     return CAI_CONTROL_EXACT;
 }
 
-static int nomem(void)
+int cli_nomem(void)
 {
     fputs("cai: error: out of memory\n", stderr);
     return CLI_FAIL;
 }
 
-/* A buffer of n * size bytes (at least one), or NULL. */
-static void *alloc_array(size_t n, size_t size)
+void *cli_alloc_array(size_t n, size_t size)
 {
     size_t bytes;
     if (!cai_size_mul(n ? n : 1, size, &bytes))
@@ -91,8 +83,7 @@ static int solve_options(const cai_mdp *mdp, const cli_options *opt, bool margin
     return CLI_OK;
 }
 
-/* Solve as the options say; errors (a refused solve) are reported. */
-static int solve(const cai_mdp *mdp, const cli_options *opt, bool marginals,
+int cmd_mdp_run_solve(const cai_mdp *mdp, const cli_options *opt, bool marginals,
                  cai_solution **out_sol, double *out_seconds)
 {
     cai_solve_options so;
@@ -236,8 +227,8 @@ static int find_answers(const cai_mdp *mdp, const cai_solution *sol, const char 
     cai_status st = CAI_OK;
     if (kind != OUT_SUMMARY) {
         if (!cai_size_mul(S, A, &SA) ||
-            (a->buf = alloc_array(SA, sizeof(double))) == NULL)
-            return nomem();
+            (a->buf = cli_alloc_array(SA, sizeof(double))) == NULL)
+            return cli_nomem();
         st = available(sol, Q_POLICY, a->buf, &a->policy, &err);
     }
     if (st == CAI_OK && kind == OUT_ARRAYS) {
@@ -248,8 +239,8 @@ static int find_answers(const cai_mdp *mdp, const cai_solution *sol, const char 
             st = available(sol, Q_MARGINAL, a->buf, &a->marginal, &err);
     }
     if (st == CAI_OK && cai_solution_algorithm(sol) == CAI_CONTROL_MAP) {
-        if ((a->traj = alloc_array(2 * T + 1, sizeof(size_t))) == NULL)
-            return nomem();
+        if ((a->traj = cli_alloc_array(2 * T + 1, sizeof(size_t))) == NULL)
+            return cli_nomem();
         st = cai_solution_trajectory(sol, a->traj, &a->log_score, &err);
     }
     if (st != CAI_OK)
@@ -368,95 +359,6 @@ static cai_status write_solve_json(FILE *f, const cai_model *model,
 
 /* ---- solve: text ------------------------------------------------------- */
 
-static int max_int(int a, int b)
-{
-    return a > b ? a : b;
-}
-
-/* A table of states by columns: the actions, or when single is not NULL
- * one column headed single. v holds every state's row (v[s * cols + c]).
- * The rows are the states rows[0..n-1], or when rows is NULL the first
- * ones (all of them up to TABLE_ALL_MAX, else TABLE_HEAD and a line saying
- * how many more there are). fixed: %.4f (probabilities at a glance), else
- * %.10g. */
-static void write_table(FILE *f, const cai_mdp *mdp, const size_t *rows, size_t n,
-                        const char *single, const double *v, bool fixed)
-{
-    size_t cols = single ? 1 : cai_mdp_n_actions(mdp);
-    size_t S = cai_mdp_n_states(mdp), shown = n;
-    if (rows == NULL) {
-        n = S;
-        shown = S > TABLE_ALL_MAX ? TABLE_HEAD : S;
-    }
-    int ws = (int)strlen("state"), wc = fixed ? 6 : 12;
-    for (size_t i = 0; i < shown; i++)
-        ws = max_int(ws, (int)strlen(cai_mdp_state_name(mdp, rows ? rows[i] : i)));
-    fprintf(f, "  %-*s", ws, "state");
-    for (size_t c = 0; c < cols; c++) {
-        const char *h = single ? single : cai_mdp_action_name(mdp, c);
-        fprintf(f, "  %*s", max_int(wc, (int)strlen(h)), h);
-    }
-    fputc('\n', f);
-    for (size_t i = 0; i < shown; i++) {
-        size_t s = rows ? rows[i] : i;
-        fprintf(f, "  %-*s", ws, cai_mdp_state_name(mdp, s));
-        for (size_t c = 0; c < cols; c++) {
-            const char *h = single ? single : cai_mdp_action_name(mdp, c);
-            fprintf(f, fixed ? "  %*.4f" : "  %*.10g", max_int(wc, (int)strlen(h)),
-                    v[s * cols + c]);
-        }
-        fputc('\n', f);
-    }
-    if (shown < n)
-        fprintf(f, "  ... %zu more states omitted (--query with --states NAME,... "
-                   "shows chosen ones)\n", n - shown);
-}
-
-/* The arrow of a gridworld action (up, down, left, right). */
-static char arrow(const char *action)
-{
-    switch (action[0]) {
-    case 'u': return '^';
-    case 'd': return 'v';
-    case 'l': return '<';
-    case 'r': return '>';
-    default: return '?';
-    }
-}
-
-/* The map with an arrow per floor cell for its most probable action at
- * t = 0 (the first of equally probable ones); of a large map, the top-left
- * GRID_ROWS_MAX x GRID_COLS_MAX cells. */
-static void write_grid(FILE *f, const cai_mdp *mdp, const char *grid, size_t rows,
-                       size_t cols, const double *pi)
-{
-    size_t A = cai_mdp_n_actions(mdp);
-    size_t shown_rows = rows > GRID_ROWS_MAX ? GRID_ROWS_MAX : rows;
-    size_t shown_cols = cols > GRID_COLS_MAX ? GRID_COLS_MAX : cols;
-    fputs("policy at t = 0 (most probable action; # wall, G goal, X pit):\n", f);
-    for (size_t r = 0; r < shown_rows; r++) {
-        fputs("  ", f);
-        for (size_t c = 0; c < shown_cols; c++) {
-            char ch = grid[r * cols + c], name[64];
-            snprintf(name, sizeof name, "r%zuc%zu", r, c);
-            size_t s = cai_mdp_find_state(mdp, name);
-            if ((ch == '.' || ch == 'S') && s != CAI_NONE && A > 0) {
-                size_t best = 0;
-                for (size_t a = 1; a < A; a++)
-                    if (pi[s * A + a] > pi[s * A + best])
-                        best = a;
-                ch = arrow(cai_mdp_action_name(mdp, best));
-            }
-            fputc(ch, f);
-        }
-        fputc('\n', f);
-    }
-    if (shown_rows < rows || shown_cols < cols)
-        fprintf(f, "  ... rows 0..%zu and columns 0..%zu of a %zu x %zu map shown "
-                   "(--query policy --states r0c0,... shows any cell)\n",
-                shown_rows - 1, shown_cols - 1, rows, cols);
-}
-
 static void write_solve_text(FILE *f, const cai_model *model, const cai_solution *sol,
                              const answers *a, double seconds_load, double seconds_solve,
                              cai_error *err)
@@ -503,10 +405,10 @@ static void write_solve_text(FILE *f, const cai_model *model, const cai_solution
     size_t rows, cols;
     const char *grid = cai_mdp_grid(mdp, &rows, &cols);
     if (grid != NULL && cai_model_get_kind(model) == CAI_MODEL_GRIDWORLD) {
-        write_grid(f, mdp, grid, rows, cols, a->buf);
+        cli_mdp_grid(f, mdp, grid, rows, cols, a->buf);
     } else {
         fputs("policy at t = 0:\n", f);
-        write_table(f, mdp, NULL, 0, NULL, a->buf, true);
+        cli_mdp_table(f, mdp, NULL, 0, NULL, a->buf, true);
     }
 }
 
@@ -533,11 +435,11 @@ static int parse_states(const cai_mdp *mdp, const cli_options *opt, size_t **out
     size_t n = 1;
     for (const char *p = opt->states; *p; p++)
         n += *p == ',';
-    size_t *rows = alloc_array(n, sizeof *rows);
+    size_t *rows = cli_alloc_array(n, sizeof *rows);
     char *copy = strdup(opt->states);
     int rc = CLI_OK;
     if (rows == NULL || copy == NULL) {
-        rc = nomem();
+        rc = cli_nomem();
         goto done;
     }
     char *name = copy;
@@ -634,10 +536,10 @@ static int solve_query(const cai_model *model, const cli_options *opt)
     if (rc == CLI_OK)
         rc = parse_states(mdp, opt, &rows, &n);
     if (rc == CLI_OK && (!cai_size_mul(S, cols ? cols : 1, &size) ||
-                         (v = alloc_array(size, sizeof *v)) == NULL))
-        rc = nomem();
+                         (v = cli_alloc_array(size, sizeof *v)) == NULL))
+        rc = cli_nomem();
     if (rc == CLI_OK)
-        rc = solve(mdp, opt, q == Q_MARGINAL, &sol, &seconds);
+        rc = cmd_mdp_run_solve(mdp, opt, q == Q_MARGINAL, &sol, &seconds);
     if (rc != CLI_OK)
         goto done;
     cai_error err;
@@ -653,7 +555,7 @@ static int solve_query(const cai_model *model, const cli_options *opt)
             fprintf(out.f, "%s at t = %zu:\n", opt->query, opt->time);
         else
             fprintf(out.f, "%s (stationary):\n", opt->query);
-        write_table(out.f, mdp, rows, n,
+        cli_mdp_table(out.f, mdp, rows, n,
                     cols ? NULL : q == Q_VALUE ? "V" : "probability", v, false);
     }
     rc = cli_output_close(&out, st, &err);
@@ -680,7 +582,7 @@ int cmd_mdp_solve(const cai_model *model, const cli_options *opt)
     answers a;
     memset(&a, 0, sizeof a);
     double seconds = 0.0;
-    int rc = solve(mdp, opt, kind == OUT_ARRAYS, &sol, &seconds);
+    int rc = cmd_mdp_run_solve(mdp, opt, kind == OUT_ARRAYS, &sol, &seconds);
     if (rc == CLI_OK)
         rc = find_answers(mdp, sol, opt->model, kind, &a);
     cli_output out;
@@ -699,122 +601,6 @@ int cmd_mdp_solve(const cai_model *model, const cli_options *opt)
     answers_free(&a);
     cai_solution_free(sol);
     return rc;
-}
-
-/* ---- sample ------------------------------------------------------------ */
-
-int cmd_mdp_sample(const cai_model *model, const cli_options *opt)
-{
-    const cai_mdp *mdp = cai_model_mdp(model);
-    cai_solution *sol = NULL;
-    size_t *traj = NULL, *steps = NULL;
-    double seconds = 0.0;
-    int rc = solve(mdp, opt, false, &sol, &seconds);
-    if (rc != CLI_OK)
-        goto done;
-    size_t T = cai_solution_horizon(sol);
-    size_t max_steps = T ? T : opt->has_max_steps ? opt->max_steps : DEFAULT_MAX_STEPS;
-    size_t width, total;
-    if (!cai_size_mul(max_steps, 2, &width) || !cai_size_add(width, 1, &width) ||
-        !cai_size_mul(width, opt->count, &total) ||
-        (traj = alloc_array(total, sizeof(size_t))) == NULL ||
-        (steps = alloc_array(opt->count, sizeof(size_t))) == NULL) {
-        rc = nomem();
-        goto done;
-    }
-    cai_error err;
-    cai_error_clear(&err);
-    double t0 = cli_now();
-    cai_status st = cai_solution_sample(sol, opt->seed, opt->count, max_steps, traj, steps,
-                                        &err);
-    seconds += cli_now() - t0;
-    cli_output out;
-    rc = cli_output_open_after(&out, opt->output, st, &err, opt->model);
-    if (rc != CLI_OK)
-        goto done;
-    cai_json *j = NULL;
-    if (opt->json && (st = cai_json_create(out.f, 2, &j, &err)) == CAI_OK) {
-        cai_json_begin_object(j);
-        cai_json_key(j, "trajectories");
-        cai_json_begin_array(j);
-    }
-    for (size_t k = 0; k < opt->count && st == CAI_OK; k++) {
-        const size_t *x = traj + k * width;
-        size_t n = 2 * (steps[k] < max_steps ? steps[k] : max_steps) + 1;
-        if (j != NULL)
-            cai_json_begin_array(j);
-        for (size_t i = 0; i < n; i++) {
-            const char *name = i % 2 ? cai_mdp_action_name(mdp, x[i])
-                                     : cai_mdp_state_name(mdp, x[i]);
-            if (j != NULL)
-                cai_json_string(j, name);
-            else
-                fprintf(out.f, "%s%s", i ? " " : "", name);
-        }
-        if (j != NULL)
-            cai_json_end_array(j);
-        else
-            fputc('\n', out.f);
-    }
-    if (j != NULL) {
-        cai_json_end_array(j);
-        cli_json_seconds(j, opt->seconds_load, seconds);
-        cai_json_end_object(j);
-        st = cai_json_finish(j, &err);
-        cai_json_free(j);
-    }
-    rc = cli_output_close(&out, st, &err);
-done:
-    free(traj);
-    free(steps);
-    cai_solution_free(sol);
-    return rc;
-}
-
-/* ---- evaluate ---------------------------------------------------------- */
-
-int cmd_mdp_evaluate(const cai_model *model, const cli_options *opt)
-{
-    const cai_mdp *mdp = cai_model_mdp(model);
-    cai_error err;
-    cai_error_clear(&err);
-    double *policy = NULL;
-    bool stationary;
-    cai_evaluation ev;
-    double t0 = cli_now();
-    cai_status st = cli_policy_read(opt->policy, mdp, &policy, &stationary, &err);
-    double t1 = cli_now();
-    if (st != CAI_OK) {
-        int rc = cli_report(&err, opt->policy, cli_input_status(st));
-        free(policy);
-        return rc;
-    }
-    st = cai_mdp_evaluate(mdp, policy, stationary, &ev, &err);
-    double t2 = cli_now();
-    free(policy);
-    cli_output out;
-    int rc = cli_output_open_after(&out, opt->output, st, &err, opt->policy);
-    if (rc != CLI_OK)
-        return rc;
-    if (opt->json) {
-        cai_json *j = NULL;
-        if ((st = cai_json_create(out.f, 2, &j, &err)) == CAI_OK) {
-            cai_json_begin_object(j);
-            cai_json_key(j, "soft_return");
-            cai_json_number(j, ev.soft_return);
-            cai_json_key(j, "plain_return");
-            cai_json_number(j, ev.plain_return);
-            /* loading: the model and the policy file */
-            cli_json_seconds(j, opt->seconds_load + (t1 - t0), t2 - t1);
-            cai_json_end_object(j);
-            st = cai_json_finish(j, &err);
-            cai_json_free(j);
-        }
-    } else {
-        fprintf(out.f, "soft_return: %.17g\nplain_return: %.17g\n", ev.soft_return,
-                ev.plain_return);
-    }
-    return cli_output_close(&out, st, &err);
 }
 
 /* ---- check ------------------------------------------------------------- */
