@@ -7,9 +7,12 @@
  * underflows (< 1e-280; never in the benchmark's models) is recomputed in
  * the log domain. Variational: a dot product per row and a log-sum-exp over
  * the actions per state. No engine code is used. */
+#define _GNU_SOURCE /* MADV_HUGEPAGE */
 #include "bench_kernels.h"
 
 #include <math.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 
 #ifdef _OPENMP
 #define PRAGMA(x) _Pragma(#x)
@@ -127,4 +130,24 @@ void bench_spmv(const bench_csr *m, const double *x, double *y)
             dot += m->prob[j] * x[m->col[j]];
         y[r] = dot;
     }
+}
+
+int bench_alloc(bench_buffer *b, size_t n)
+{
+    b->bytes = (n ? n : 1) * sizeof(double);
+    void *p = mmap(NULL, b->bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        *b = (bench_buffer){0};
+        return -1;
+    }
+    madvise(p, b->bytes, MADV_HUGEPAGE);
+    b->v = p;
+    return 0;
+}
+
+void bench_free(bench_buffer *b)
+{
+    if (b->v != NULL)
+        munmap(b->v, b->bytes);
+    *b = (bench_buffer){0};
 }

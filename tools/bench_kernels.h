@@ -26,4 +26,18 @@ void bench_soft_vi_variational(const bench_csr *m, size_t T, double alpha, doubl
 /* y[r] = sum_j P[r, j] x[j] over the n_rows rows. */
 void bench_spmv(const bench_csr *m, const double *x, double *y);
 
+/* A vector of n doubles (at least one) for the hand-written code: an
+ * anonymous mapping with transparent huge pages requested, as cai's engine
+ * allocates its large message vectors (lib/engine/bigmem.c). */
+typedef struct bench_buffer {
+    double *v;
+    size_t bytes;
+} bench_buffer;
+
+/* 0, or -1 when out of memory. */
+int bench_alloc(bench_buffer *b, size_t n);
+
+/* Accepts an empty buffer. */
+void bench_free(bench_buffer *b);
+
 #endif

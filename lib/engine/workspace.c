@@ -2,6 +2,8 @@
  * storage, evidence, soft evidence and results of one executor. */
 #include "plan_impl.h"
 
+#include "bigmem.h"
+
 #include "cai/logmath.h"
 
 #include <math.h>
@@ -38,8 +40,8 @@ void cai_workspace_free(cai_workspace *ws)
         for (size_t v = 0; v < ws->plan->n_vars; v++)
             free(ws->soft[v]);
     free(ws->soft);
-    free(ws->evidence); free(ws->U); free(ws->q); free(ws->M); free(ws->assign);
-    free(ws->row_a); free(ws->row_b); free(ws->col_a); free(ws->col_b);
+    free(ws->evidence); big_free(ws->U); big_free(ws->q); big_free(ws->M); free(ws->assign);
+    big_free(ws->row_a); big_free(ws->row_b); big_free(ws->col_a); big_free(ws->col_b);
     free(ws->acc); free(ws->idx); free(ws->vbuf); free(ws->mbuf);
     free(ws->inner); free(ws->vecs);
     free(ws);
@@ -56,19 +58,19 @@ cai_status cai_workspace_create(const cai_plan *plan, cai_workspace **out_ws, ca
     ws->evidence = alloc_array(plan->n_vars, sizeof(size_t));
     ws->soft = alloc_array(plan->n_vars, sizeof(double *));
     ws->assign = alloc_array(plan->n_vars, sizeof(size_t));
-    ws->U = alloc_array(plan->var_total, sizeof(double));
+    ws->U = big_alloc(plan->var_total, sizeof(double));
     bool down = !plan->upward_only;
-    ws->q = down ? alloc_array(plan->var_total, sizeof(double)) : NULL;
-    ws->M = down ? alloc_array(plan->msg_total, sizeof(double)) : NULL;
+    ws->q = down ? big_alloc(plan->var_total, sizeof(double)) : NULL;
+    ws->M = down ? big_alloc(plan->msg_total, sizeof(double)) : NULL;
     ws->mbuf = alloc_array(plan->max_card, sizeof(double));
     bool rows = plan_needs_rows(plan);
-    ws->row_a = rows ? alloc_array(plan->max_rows, sizeof(double)) : NULL;
-    ws->row_b = rows ? alloc_array(plan->max_rows, sizeof(double)) : NULL;
+    ws->row_a = rows ? big_alloc(plan->max_rows, sizeof(double)) : NULL;
+    ws->row_b = rows ? big_alloc(plan->max_rows, sizeof(double)) : NULL;
     ws->inner = alloc_array(2 * plan->max_inner, sizeof(double));
     ws->vecs = alloc_array(2 * plan->max_k, sizeof(double *));
     size_t twice;
-    ws->col_a = cai_size_mul(plan->max_cols, 2, &twice) ? alloc_array(twice, sizeof(double)) : NULL;
-    ws->col_b = alloc_array(plan->max_cols, sizeof(double));
+    ws->col_a = cai_size_mul(plan->max_cols, 2, &twice) ? big_alloc(twice, sizeof(double)) : NULL;
+    ws->col_b = big_alloc(plan->max_cols, sizeof(double));
     ws->acc = alloc_array(plan->max_parent_cards, sizeof(cai_lse));
     ws->idx = alloc_array(3 * plan->max_k, sizeof(size_t));
     ws->vbuf = alloc_array(plan->max_card, sizeof(double));
