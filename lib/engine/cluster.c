@@ -360,8 +360,10 @@ cai_status plan_build_row_terms(cai_plan *plan, cai_error *err)
             plan->bufs[plan->n_bufs++] = x;
             c->xrow = x;
         }
+        const double *xr = c->xrow;
+        CAI_PARALLEL_MAX(R, mx)
         for (size_t r = 0; r < R; r++)
-            mx = fmax(mx, c->xrow[r]);
+            mx = xr[r] > mx ? xr[r] : mx;
         if (mx == -INFINITY || isnan(mx))
             mx = 0.0;
         c->xmax = mx;
@@ -371,8 +373,9 @@ cai_status plan_build_row_terms(cai_plan *plan, cai_error *err)
         double *w = alloc_array(R, sizeof(double));
         if (w == NULL)
             return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+        CAI_PARALLEL_FOR(R)
         for (size_t r = 0; r < R; r++)
-            w[r] = exp(c->xrow[r] - mx);
+            w[r] = exp(xr[r] - mx);
         plan->bufs[plan->n_bufs++] = w;
         c->wrow = w;
     }
