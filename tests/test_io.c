@@ -593,6 +593,51 @@ static void test_load_file_errors(void)
     cai_model_free(NULL);
 }
 
+/* mode: expectation on a two-variable chain A -> B with a factor g(B): the
+ * value is the ELBO of q(A, B) = q(A) p(B | A) with q(A) optimal, computed
+ * here by enumeration: max over q(A) of sum_a q(a) (log f(a) + sum_b p(b|a)
+ * log g(b)) + H(q(A)) = log sum_a f(a) exp(sum_b p(b|a) log g(b)). */
+static void test_mode_expectation(void)
+{
+    const char *text = "kind: factor_graph\n"
+                       "variables: [{name: A, card: 2}, {name: B, card: 3}]\n"
+                       "factors:\n"
+                       "  - {scope: [A], table: [2, 1]}\n"
+                       "  - {scope: [A, B], table: [0.5, 0.25, 0.25, 0, 0.1, 0.9], mode: expectation}\n"
+                       "  - {scope: [B], log_table: [0, 1, -2], mode: normal}\n"
+                       "  - {scope: [A, B], table: [1, 1, 0, 1, 1, 1], mode: support}\n";
+    cai_error err;
+    cai_model *m = load_text(text, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    const cai_graph *g = cai_model_graph(m);
+    CU_ASSERT_EQUAL(cai_graph_factor_mode(g, 0), CAI_MODE_NORMAL);
+    CU_ASSERT_EQUAL(cai_graph_factor_mode(g, 1), CAI_MODE_EXPECTATION);
+    CU_ASSERT_EQUAL(cai_graph_factor_mode(g, 2), CAI_MODE_NORMAL);
+    CU_ASSERT_EQUAL(cai_graph_factor_mode(g, 3), CAI_MODE_SUPPORT);
+    cai_plan *plan = NULL;
+    cai_workspace *ws = NULL;
+    CU_ASSERT_EQUAL_FATAL(cai_plan_create(g, NULL, &plan, &err), CAI_OK);
+    CU_ASSERT_EQUAL_FATAL(cai_workspace_create(plan, &ws, &err), CAI_OK);
+    CU_ASSERT_EQUAL_FATAL(cai_plan_execute(plan, ws, &err), CAI_OK);
+    /* the support factor is 1 except at (A=0, B=2): log 0 there */
+    double f[2] = {2, 1}, p[2][3] = {{0.5, 0.25, 0.25}, {0, 0.1, 0.9}};
+    double lg[2][3] = {{0, 1, -INFINITY}, {0, 1, -2}};
+    double z = 0;
+    for (int a = 0; a < 2; a++) {
+        double e = 0;
+        for (int b = 0; b < 3; b++)
+            if (p[a][b] > 0)
+                e += p[a][b] * lg[a][b];
+        z += f[a] * exp(e);
+    }
+    /* A = 0 puts mass on B = 2, where the support factor is 0: E = -inf */
+    CU_ASSERT_DOUBLE_EQUAL(cai_query_log_z(ws), log(z), 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(log(z), log(1 * exp(0.1 * 1 + 0.9 * -2)), 1e-15);
+    cai_workspace_free(ws);
+    cai_plan_free(plan);
+    cai_model_free(m);
+}
+
 /* ---- error paths ------------------------------------------------------- */
 
 #define HEAD "kind: factor_graph\n"
@@ -764,7 +809,15 @@ static void test_load_file_errors(void)
     X(evidence_unknown_state, HEAD VARS_AB "factors: []\nevidence: {B: top}\n", \
       CAI_ERR_MODEL, 4, 15, "unknown state 'top' (states: lo, mid, hi)")      \
     X(evidence_value_type, HEAD VARS_AB "factors: []\nevidence: {B: [lo]}\n", \
-      CAI_ERR_MODEL, 4, 15, "expected a state index or name, got a sequence")
+      CAI_ERR_MODEL, 4, 15, "expected a state index or name, got a sequence") \
+    X(mode_unknown, HEAD VARS_A "factors: [{scope: [A], table: [1, 1], mode: exact}]\n", \
+      CAI_ERR_MODEL, 3, 45, "'mode' must be normal, expectation or support, got 'exact'") \
+    X(mode_expectation_unary, HEAD VARS_A                                     \
+      "factors: [{scope: [A], table: [0.5, 0.5], mode: expectation}]\n",      \
+      CAI_ERR_MODEL, 3, 49, "mode expectation needs a conditional")           \
+    X(mode_expectation_rows, HEAD VARS_AB                                     \
+      "factors: [{scope: [A, B], table: [0.5, 0.5, 0, 1, 0, 0.5], mode: expectation}]\n", \
+      CAI_ERR_MODEL, 3, 12, "sum")
 
 ERROR_CASES(CAI_TEST_DEFINE_ERROR_CASE)
 
@@ -941,6 +994,7 @@ void cai_test_register(void)
     CU_add_test(s, "number spellings", test_number_spellings);
     CU_add_test(s, "evidence spellings", test_evidence_spellings);
     CU_add_test(s, "file errors", test_load_file_errors);
+    CU_add_test(s, "factor modes", test_mode_expectation);
     ERROR_CASES(CAI_TEST_REGISTER_ERROR_CASE)
     CU_add_test(s, "json compact", test_json_compact);
     CU_add_test(s, "json indented", test_json_indented);

@@ -194,6 +194,62 @@ static cai_status read_values(const yr_loader *L, yaml_node_t *tn,
     return CAI_OK;
 }
 
+/* `mode`: normal (the default), expectation or support. */
+static cai_status read_mode(const yr_loader *L, const yaml_node_t *n, const char *where,
+                            cai_factor_mode *out)
+{
+    static const struct { const char *name; cai_factor_mode mode; } modes[] = {
+        {"normal", CAI_MODE_NORMAL},
+        {"expectation", CAI_MODE_EXPECTATION},
+        {"support", CAI_MODE_SUPPORT},
+    };
+    if (yr_is_string(n))
+        for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
+            if (strcmp(yr_text(n), modes[i].name) == 0) {
+                *out = modes[i].mode;
+                return CAI_OK;
+            }
+    return yr_fail_got(L, n, "%s: 'mode' must be normal, expectation or support", where);
+}
+
+/* The table as a CSR conditional p(last | the others): rows are the joint
+ * states of the others, zeros dropped; the engine checks the rows sum to 1. */
+static cai_status conditional_from_table(size_t k, const size_t *cards, const double *vals,
+                                         bool log_form, cai_potential **out,
+                                         cai_error *err)
+{
+    size_t K = cards[k - 1], R = 1, nnz = 0;
+    for (size_t i = 0; i + 1 < k; i++)
+        R *= cards[i]; /* the table's size did not overflow */
+    for (size_t i = 0; i < R * K; i++)
+        nnz += (log_form ? vals[i] > -INFINITY : vals[i] != 0.0);
+    size_t *row_ptr = malloc((R + 1) * sizeof *row_ptr);
+    size_t *col = malloc((nnz ? nnz : 1) * sizeof *col);
+    double *prob = malloc((nnz ? nnz : 1) * sizeof *prob);
+    cai_status st;
+    if (row_ptr == NULL || col == NULL || prob == NULL) {
+        st = cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+    } else {
+        size_t j = 0;
+        for (size_t r = 0; r < R; r++) {
+            row_ptr[r] = j;
+            for (size_t c = 0; c < K; c++) {
+                double v = vals[r * K + c];
+                if (log_form ? v > -INFINITY : v != 0.0) {
+                    col[j] = c;
+                    prob[j++] = log_form ? exp(v) : v;
+                }
+            }
+        }
+        row_ptr[R] = j;
+        st = cai_potential_csr_create(k - 1, cards, K, row_ptr, col, prob, out, err);
+    }
+    free(row_ptr);
+    free(col);
+    free(prob);
+    return st;
+}
+
 static cai_status load_factor(const yr_loader *L, cai_graph *g,
                               yaml_node_t *item, size_t j)
 {
@@ -203,10 +259,11 @@ static cai_status load_factor(const yr_loader *L, cai_graph *g,
         return yr_fail_got(
             L, item, "%s must be a mapping like {scope: [A], table: [...]}",
             where);
-    yr_field f[3] = {{"scope", NULL, NULL},
+    yr_field f[4] = {{"scope", NULL, NULL},
                      {"table", NULL, NULL},
-                     {"log_table", NULL, NULL}};
-    cai_status st = yr_read_fields(L, item, where, f, 3);
+                     {"log_table", NULL, NULL},
+                     {"mode", NULL, NULL}};
+    cai_status st = yr_read_fields(L, item, where, f, 4);
     if (st != CAI_OK)
         return st;
     if ((st = yr_require(L, item, where, &f[0])) != CAI_OK)
@@ -222,6 +279,9 @@ static cai_status load_factor(const yr_loader *L, cai_graph *g,
     if (f[1].value == NULL && f[2].value == NULL)
         return yr_fail_at(L, item, "%s: missing key 'table' or 'log_table'",
                           where);
+    cai_factor_mode mode = CAI_MODE_NORMAL;
+    if (f[3].value != NULL && (st = read_mode(L, f[3].value, where, &mode)) != CAI_OK)
+        return st;
     bool log_form = f[2].value != NULL;
     yaml_node_t *tn = log_form ? f[2].value : f[1].value;
     const char *key = log_form ? "log_table" : "table";
@@ -306,10 +366,18 @@ static cai_status load_factor(const yr_loader *L, cai_graph *g,
 
     cai_error sub;
     cai_error_clear(&sub);
-    st = log_form ? cai_potential_table_create(k, cards, vals, &p, &sub)
-                  : cai_potential_table_create_linear(k, cards, vals, &p, &sub);
+    if (mode == CAI_MODE_EXPECTATION && k < 2) {
+        st = yr_fail_at(L, f[3].value, "%s: mode expectation needs a conditional: a "
+                        "scope of at least two variables, the last the child", where);
+        goto fail;
+    }
+    if (mode == CAI_MODE_EXPECTATION)
+        st = conditional_from_table(k, cards, vals, log_form, &p, &sub);
+    else
+        st = log_form ? cai_potential_table_create(k, cards, vals, &p, &sub)
+                      : cai_potential_table_create_linear(k, cards, vals, &p, &sub);
     if (st == CAI_OK)
-        st = cai_graph_add_factor(g, p, scope, k, CAI_MODE_NORMAL, NULL, &sub);
+        st = cai_graph_add_factor(g, p, scope, k, mode, NULL, &sub);
     if (st != CAI_OK)
         st = yr_engine_fail(L, item, st, &sub, where);
 fail:
