@@ -817,7 +817,7 @@ static void test_mode_expectation(void)
       CAI_ERR_MODEL, 3, 49, "mode expectation needs a conditional")           \
     X(mode_expectation_rows, HEAD VARS_AB                                     \
       "factors: [{scope: [A, B], table: [0.5, 0.5, 0, 1, 0, 0.5], mode: expectation}]\n", \
-      CAI_ERR_MODEL, 3, 12, "sum")
+      CAI_ERR_MODEL, 3, 11, "factor 0: row 1 sums to 1.5, not 1")
 
 ERROR_CASES(CAI_TEST_DEFINE_ERROR_CASE)
 
