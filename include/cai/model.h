@@ -23,7 +23,11 @@
  * optional states (card distinct names; card may then be left out). Factors:
  * scope (distinct variables, in order) and exactly one of table (nonnegative
  * linear values) or log_table (finite or -inf), prod(cards) entries,
- * row-major with the LAST scope variable fastest. Evidence maps a variable
+ * row-major with the LAST scope variable fastest, and an optional mode:
+ * normal (the default), expectation (structured variational inference for
+ * this factor, cai/graph.h: the table must be a conditional of the last
+ * scope variable given the others, rows summing to 1, and is stored as a
+ * sparse conditional) or support (only the table's zero pattern counts). Evidence maps a variable
  * to a state: a plain integer is a state index, anything else a state name
  * (quote "1" to mean the state called 1). Numbers are plain YAML scalars in
  * decimal notation or .inf, -.inf, .nan, inf, -inf, nan (any case); quoted
