@@ -7,6 +7,7 @@
  * (writing output, out of memory), 2 bad input: usage, an unreadable or
  * invalid model or policy file, a solve the library refuses. */
 #include "cli.h"
+#include "cmd_export.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -62,6 +63,17 @@ const char cli_usage_text[] =
     "  check MODEL... [--threads N]\n"
     "        load (and for factor graphs plan) each MODEL and print\n"
     "        \"MODEL: ok (...)\" or the first problem.\n"
+    "  export MODEL --format uai|fg [-o|--out FILE] [--temperature ALPHA]\n"
+    "        [--horizon T]\n"
+    "        the model's factor graph as a UAI (MARKOV) or libDAI .fg file for\n"
+    "        other tools, every factor a dense table of weights (tied potentials\n"
+    "        written once per factor, evidence as indicator factors). mdp and\n"
+    "        gridworld: the graph exact inference solves (s0 a0 s1 ... sT; its\n"
+    "        log Z is the log-evidence), finite horizon and ALPHA > 0 only.\n"
+    "        Refused: files of more than 10^8 table entries.\n"
+    "\n"
+    "MODEL is YAML, or by its extension UAI (.uai, with FILE.uai.evid when it\n"
+    "exists), libDAI .fg or BIF (.bif); these three are factor graphs.\n"
     "\n"
     "options:\n"
     "  --algorithm ALG    exact (sum-product, the default), variational (dynamics\n"
@@ -665,6 +677,8 @@ int main(int argc, char **argv)
         return run_command(CLI_EVALUATE, cmd, FOR_EVALUATE, argc - 2, argv + 2);
     } else if (strcmp(cmd, "check") == 0) {
         return cmd_check(argc - 2, argv + 2);
+    } else if (strcmp(cmd, "export") == 0) {
+        return cmd_export(argc - 2, argv + 2);
     } else if (cmd[0] == '-') {
         return cli_usage_error("unknown option '%s'", cmd);
     } else {

@@ -10,6 +10,7 @@
 #include "cai/plan.h"
 #include "cai/mdp.h"
 #include "cai/model.h"
+#include "cai/formats.h"
 #include "cai/json.h"
 
 #endif

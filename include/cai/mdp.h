@@ -208,6 +208,23 @@ cai_status cai_solution_sample(const cai_solution *sol, unsigned long seed, size
                                size_t max_steps, size_t *out, size_t *out_steps,
                                cai_error *err);
 
+/* ---- the compiled graph, for other tools ---- */
+
+/* The factor graph an exact (sum-product) finite-horizon solve of m
+ * builds, as a new graph the caller frees with cai_graph_free(), for
+ * cai_model_write_uai / cai_model_write_fg (cai/formats.h): variables
+ * s0 a0 s1 a1 ... sT (without state names: states and actions by index in
+ * m's order); per step one factor of the tied transition potential
+ * P(s'|s,a) (CSR) and one of the tied potential r(s,a)/alpha + log
+ * pi0(a|s); rho on s0 and rT/alpha on sT. Its log Z is the log-evidence,
+ * its marginals the posterior state and action distributions. temperature
+ * NAN: the model's; horizon 0: the model's (at most 10^8). Refused
+ * (CAI_ERR_INVALID): discounted models (their solves iterate one slice,
+ * which no finite graph holds) and alpha = 0 (the max-product limit, not
+ * a product of weights). */
+cai_status cai_mdp_export_graph(const cai_mdp *m, double temperature, size_t horizon,
+                                cai_graph **out_g, cai_error *err);
+
 /* ---- evaluating a given policy under the true dynamics ---- */
 
 typedef struct cai_evaluation {

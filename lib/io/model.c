@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cai/formats.h"
 #include "cai/graph.h"
 #include "cai/mdp.h"
 
@@ -202,6 +203,9 @@ cai_status cai_model_load(const char *path, cai_model **out_model,
     if (path == NULL || out_model == NULL)
         return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0,
                              "cai_model_load: NULL argument");
+    cai_model_format fmt = cai_model_format_of(path);
+    if (fmt != CAI_FORMAT_YAML) /* .uai, .fg, .bif: lib/io/formats.c */
+        return cai_model_load_as(path, fmt, out_model, err);
     char *buf;
     size_t len;
     cai_status st = yr_read_file(path, &buf, &len, err);
