@@ -8,6 +8,7 @@
 #include "cai/potential.h"
 #include "cai/graph.h"
 #include "cai/plan.h"
+#include "cai/loopy.h"
 #include "cai/mdp.h"
 #include "cai/model.h"
 #include "cai/formats.h"
