@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cai/cai.h"
 #include "cai/version.h"
 
 /* ---- running the program ----------------------------------------------- */
@@ -205,6 +206,70 @@ static void check_json(const char *text, const char *algorithm)
     CU_ASSERT(sec >= 0.0 && sec < 10.0);
 }
 
+/* --algorithm loopy on a 4-cycle: the CLI prints what the library's loopy
+ * BP gives (run here in-process on the same file), its diagnostics, and
+ * says what to try when a run does not converge. */
+static void test_solve_loopy(void)
+{
+    const char *text = "kind: factor_graph\n"
+                       "variables: [{name: A, card: 2}, {name: B, card: 2}, "
+                       "{name: C, card: 2}, {name: D, card: 2}]\n"
+                       "factors:\n"
+                       "  - {scope: [A, B], table: [3, 1, 1, 3]}\n"
+                       "  - {scope: [B, C], table: [3, 1, 1, 3]}\n"
+                       "  - {scope: [C, D], table: [3, 1, 1, 3]}\n"
+                       "  - {scope: [D, A], table: [1, 2, 2, 1]}\n"
+                       "  - {scope: [A], table: [2, 1]}\n";
+    cai_test_write_file("ring.yaml", text);
+    cai_model *m = NULL;
+    cai_error err;
+    CU_ASSERT_EQUAL_FATAL(cai_model_load_string(text, strlen(text), "ring.yaml", &m, &err),
+                          CAI_OK);
+    cai_loopy_options lo = cai_loopy_options_default();
+    lo.schedule = CAI_SCHEDULE_RESIDUAL;
+    cai_loopy *lp = NULL;
+    CU_ASSERT_EQUAL_FATAL(cai_loopy_create(cai_model_graph(m), &lo, &lp, &err), CAI_OK);
+    CU_ASSERT_EQUAL_FATAL(cai_loopy_run(lp, &err), CAI_OK);
+    double want[4][2];
+    for (size_t v = 0; v < 4; v++)
+        CU_ASSERT_EQUAL(cai_loopy_marginal(lp, v, want[v], &err), CAI_OK);
+    double log_z = cai_loopy_log_z(lp);
+    cai_loopy_free(lp);
+    cai_model_free(m);
+
+    cai_test_outcome o = cai_test_run("solve ring.yaml --algorithm loopy --schedule residual "
+                                      "--json");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_DOUBLE_EQUAL(json_number(o.out, NULL, "log_z", NULL), log_z, 1e-12);
+    const char *names[4] = {"A", "B", "C", "D"};
+    for (size_t v = 0; v < 4; v++) {
+        double got[2];
+        CU_ASSERT_FATAL(json_array(o.out, names[v], got, 2));
+        CU_ASSERT_DOUBLE_EQUAL(got[0], want[v][0], 1e-12);
+        CU_ASSERT_DOUBLE_EQUAL(got[1], want[v][1], 1e-12);
+    }
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "\"loopy\": {"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "\"converged\": true"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "\"loopy_map\": {"));
+    cai_test_outcome_free(&o);
+
+    o = cai_test_run("solve ring.yaml --algorithm loopy");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "loopy BP (sum-product): "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, ", converged, max residual"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "log Z (Bethe estimate) = "));
+    cai_test_outcome_free(&o);
+
+    /* one flooding iteration cannot settle a cycle: the diagnosis */
+    o = cai_test_run("solve ring.yaml --algorithm loopy --schedule flooding "
+                     "--max-iterations 1");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "1 iterations, NOT converged"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "the largest residual is the message of factor"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "try --damping 0.5"));
+    cai_test_outcome_free(&o);
+}
+
 /* ---- tests ------------------------------------------------------------- */
 
 static void test_version(void)
@@ -240,8 +305,14 @@ static void test_usage_errors(void)
         {"--frob", "cai: error: unknown option '--frob'"},
         {"solve", "cai: error: solve needs a MODEL file"},
         {"solve m.yaml --bogus", "cai: error: unknown option '--bogus'"},
-        {"solve m.yaml --algorithm loopy",
-         "cai: error: unknown algorithm 'loopy'"},
+        {"solve m.yaml --algorithm frob",
+         "cai: error: unknown algorithm 'frob' (expected exact, variational, map or loopy)"},
+        {"solve m.yaml --tol 1e-6",
+         "cai: error: option '--tol' needs --algorithm loopy on a factor_graph"},
+        {"solve m.yaml --algorithm loopy --damping 1",
+         "cai: error: --damping: expected a number in [0, 1), got '1'"},
+        {"solve m.yaml --algorithm loopy --schedule random",
+         "cai: error: --schedule: expected flooding, sequential or residual"},
         {"solve m.yaml --algorithm", "cai: error: option '--algorithm' needs"},
         {"solve m.yaml -o", "cai: error: option '-o' needs a value"},
         {"solve m.yaml other.yaml", "cai: error: unexpected argument"},
@@ -445,6 +516,7 @@ void cai_test_register(void)
     CU_add_test(s, "usage errors", test_usage_errors);
     CU_add_test(s, "solve --json", test_solve_json);
     CU_add_test(s, "solve text", test_solve_text);
+    CU_add_test(s, "solve --algorithm loopy", test_solve_loopy);
     CU_add_test(s, "check", test_check);
     CU_add_test(s, "model errors", test_model_errors);
     CU_add_test(s, "-o FILE", test_output_file);

@@ -85,6 +85,11 @@ const char cli_usage_text[] =
     "  --max-iterations N discounted: iteration cap (default 100000)\n"
     "  --sweep S          discounted: jacobi (default) or gauss-seidel sweeps;\n"
     "                     both converge to the same fixed point\n"
+    "  --algorithm loopy  factor graphs: loopy belief propagation (marginals and\n"
+    "                     the Bethe estimate of log Z; the MAP by max-product),\n"
+    "                     with --schedule flooding|sequential|residual (default\n"
+    "                     sequential), --damping D in [0, 1) (default 0), --tol\n"
+    "                     (default 1e-10) and --max-iterations (default 1000)\n"
     "  --threads N        threads of the engine, 1..1024 (default: all cores, or\n"
     "                     OMP_NUM_THREADS); the results do not depend on it\n"
     "  --seed N, --count K, --max-steps N   see sample\n"
@@ -293,7 +298,8 @@ enum {
 typedef enum opt_id {
     OPT_HELP, OPT_JSON, OPT_OUTPUT, OPT_ALGORITHM, OPT_TEMPERATURE, OPT_HORIZON,
     OPT_TOL, OPT_MAX_ITERATIONS, OPT_SEED, OPT_COUNT, OPT_MAX_STEPS, OPT_POLICY,
-    OPT_FULL, OPT_QUERY, OPT_TIME, OPT_STATES, OPT_THREADS, OPT_SWEEP
+    OPT_FULL, OPT_QUERY, OPT_TIME, OPT_STATES, OPT_THREADS, OPT_SWEEP, OPT_SCHEDULE,
+    OPT_DAMPING
 } opt_id;
 
 static const struct option_entry {
@@ -312,6 +318,8 @@ static const struct option_entry {
     {"--tol", NULL, OPT_TOL, true, FOR_SOLVE | FOR_SAMPLE},
     {"--max-iterations", NULL, OPT_MAX_ITERATIONS, true, FOR_SOLVE | FOR_SAMPLE},
     {"--sweep", NULL, OPT_SWEEP, true, FOR_SOLVE | FOR_SAMPLE},
+    {"--schedule", NULL, OPT_SCHEDULE, true, FOR_SOLVE},
+    {"--damping", NULL, OPT_DAMPING, true, FOR_SOLVE},
     {"--seed", NULL, OPT_SEED, true, FOR_SAMPLE},
     {"--count", NULL, OPT_COUNT, true, FOR_SAMPLE},
     {"--max-steps", NULL, OPT_MAX_STEPS, true, FOR_SAMPLE},
@@ -388,9 +396,9 @@ static int set_option(cli_options *o, const struct option_entry *e, const char *
         return CLI_OK;
     case OPT_ALGORITHM:
         if (strcmp(v, "exact") != 0 && strcmp(v, "variational") != 0 &&
-            strcmp(v, "map") != 0)
+            strcmp(v, "map") != 0 && strcmp(v, "loopy") != 0)
             return cli_usage_error("unknown algorithm '%s' (expected exact, "
-                                   "variational or map)", v);
+                                   "variational, map or loopy)", v);
         o->has_algorithm = true;
         o->algorithm = v;
         return CLI_OK;
@@ -434,6 +442,18 @@ static int set_option(cli_options *o, const struct option_entry *e, const char *
             return cli_usage_error("--seed: expected an integer >= 0, got '%s'", v);
         o->seed = (unsigned long)n;
         o->has_seed = true;
+        return CLI_OK;
+    case OPT_SCHEDULE:
+        if (strcmp(v, "flooding") != 0 && strcmp(v, "sequential") != 0 &&
+            strcmp(v, "residual") != 0)
+            return cli_usage_error("--schedule: expected flooding, sequential or residual, "
+                                   "got '%s'", v);
+        o->schedule = v;
+        return CLI_OK;
+    case OPT_DAMPING:
+        if (!parse_double(v, &o->damping) || !(o->damping >= 0.0 && o->damping < 1.0))
+            return cli_usage_error("--damping: expected a number in [0, 1), got '%s'", v);
+        o->has_damping = true;
         return CLI_OK;
     case OPT_SWEEP:
         if (strcmp(v, "jacobi") != 0 && strcmp(v, "gauss-seidel") != 0)

@@ -41,6 +41,10 @@ typedef struct cli_options {
     size_t max_iterations;       /* >= 1 */
     bool has_sweep;
     bool gauss_seidel;           /* --sweep gauss-seidel */
+    const char *schedule;        /* --schedule (loopy): "flooding", "sequential",
+                                    "residual", or NULL */
+    bool has_damping;
+    double damping;              /* --damping (loopy), in [0, 1) */
     bool has_seed;
     unsigned long seed;          /* default 0 */
     bool has_count;

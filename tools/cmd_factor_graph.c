@@ -1,6 +1,8 @@
 /* tools/cmd_factor_graph.c — `cai solve` and `cai check` on factor_graph
  * models: log Z and every marginal (sum-product), the MAP assignment and its
- * log score (max-product). */
+ * log score (max-product); exactly on forests, or by loopy belief
+ * propagation (--algorithm loopy: the Bethe estimate of log Z, and the
+ * diagnostics of both runs). */
 #include "cli.h"
 
 #include <math.h>
@@ -16,6 +18,12 @@ typedef struct results {
     size_t *map;
     double map_score;
     double seconds;
+    bool loopy;
+    struct loopy_run { /* loopy: the sum-product [0] and max-product [1] runs */
+        size_t iterations, factor, var;
+        bool converged;
+        double residual;
+    } run[2];
 } results;
 
 static void results_free(results *r)
@@ -39,14 +47,10 @@ static cai_status run(const cai_graph *g, cai_algorithm alg, cai_plan **plan,
     return st;
 }
 
-static cai_status solve(const cai_graph *g, results *r, cai_error *err)
+/* Allocate r's offsets, marginals and MAP for g. */
+static cai_status results_alloc(const cai_graph *g, results *r, cai_error *err)
 {
     size_t n = cai_graph_n_variables(g), total = 0, bytes;
-    cai_plan *plan = NULL;
-    cai_workspace *ws = NULL;
-    cai_status st = CAI_OK;
-    double t0 = cli_now();
-
     if (!cai_size_add(n, 1, &bytes) || !cai_size_mul(bytes, sizeof(size_t), &bytes))
         return cai_error_set(err, CAI_ERR_OVERFLOW, NULL, 0, 0, "too many variables");
     r->offset = malloc(bytes);
@@ -65,7 +69,18 @@ static cai_status solve(const cai_graph *g, results *r, cai_error *err)
     r->marg = malloc(bytes);
     if (r->marg == NULL)
         return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+    return CAI_OK;
+}
 
+static cai_status solve(const cai_graph *g, results *r, cai_error *err)
+{
+    size_t n = cai_graph_n_variables(g);
+    cai_plan *plan = NULL;
+    cai_workspace *ws = NULL;
+    double t0 = cli_now();
+    cai_status st = results_alloc(g, r, err);
+    if (st != CAI_OK)
+        return st;
     if ((st = run(g, CAI_SUM_PRODUCT, &plan, &ws, err)) != CAI_OK)
         goto fail;
     r->log_z = cai_query_log_z(ws);
@@ -86,6 +101,51 @@ static cai_status solve(const cai_graph *g, results *r, cai_error *err)
 fail:
     cai_workspace_free(ws);
     cai_plan_free(plan);
+    return st;
+}
+
+/* Loopy belief propagation, sum-product then max-product, with the options
+ * --schedule, --damping, --tol and --max-iterations. */
+static cai_status solve_loopy(const cai_graph *g, const cli_options *opt, results *r,
+                              cai_error *err)
+{
+    size_t n = cai_graph_n_variables(g);
+    double t0 = cli_now();
+    cai_status st = results_alloc(g, r, err);
+    if (st != CAI_OK)
+        return st;
+    r->loopy = true;
+    cai_loopy_options lo = cai_loopy_options_default();
+    if (opt->schedule != NULL)
+        lo.schedule = strcmp(opt->schedule, "flooding") == 0     ? CAI_SCHEDULE_FLOODING
+                      : strcmp(opt->schedule, "residual") == 0   ? CAI_SCHEDULE_RESIDUAL
+                                                                 : CAI_SCHEDULE_SEQUENTIAL;
+    if (opt->has_damping)
+        lo.damping = opt->damping;
+    if (opt->has_tol)
+        lo.tol = opt->tol;
+    if (opt->has_max_iterations)
+        lo.max_iterations = opt->max_iterations;
+    for (int k = 0; k < 2 && st == CAI_OK; k++) {
+        lo.algorithm = k == 0 ? CAI_SUM_PRODUCT : CAI_MAX_PRODUCT;
+        cai_loopy *lp = NULL;
+        if ((st = cai_loopy_create(g, &lo, &lp, err)) == CAI_OK
+            && (st = cai_loopy_run(lp, err)) == CAI_OK) {
+            struct loopy_run *lr = &r->run[k];
+            lr->iterations = cai_loopy_iterations(lp);
+            lr->converged = cai_loopy_converged(lp);
+            lr->residual = cai_loopy_max_residual(lp, &lr->factor, &lr->var);
+            if (k == 0) {
+                r->log_z = cai_loopy_log_z(lp);
+                for (size_t v = 0; v < n && st == CAI_OK; v++)
+                    st = cai_loopy_marginal(lp, v, r->marg + r->offset[v], err);
+            } else {
+                st = cai_loopy_map(lp, r->map, &r->map_score, err);
+            }
+        }
+        cai_loopy_free(lp);
+    }
+    r->seconds = cli_now() - t0;
     return st;
 }
 
@@ -122,6 +182,20 @@ static void write_json(FILE *out, const cai_model *m, const char *algorithm,
     cai_json_end_object(j);
     cai_json_key(j, "map_log_score");
     cai_json_number(j, r->map_score);
+    if (r->loopy) {
+        static const char *const keys[2] = {"loopy", "loopy_map"};
+        for (int k = 0; k < 2; k++) {
+            cai_json_key(j, keys[k]);
+            cai_json_begin_object(j);
+            cai_json_key(j, "iterations");
+            cai_json_size(j, r->run[k].iterations);
+            cai_json_key(j, "converged");
+            cai_json_bool(j, r->run[k].converged);
+            cai_json_key(j, "max_residual");
+            cai_json_number(j, r->run[k].residual);
+            cai_json_end_object(j);
+        }
+    }
     cli_json_seconds(j, seconds_load, r->seconds);
     cai_json_end_object(j);
     *st = cai_json_finish(j, err);
@@ -191,6 +265,25 @@ static void write_map(FILE *out, const cai_graph *g, const results *r)
                 state_label(g, v, r->map[v], buf, sizeof buf));
 }
 
+/* How each loopy run ended; when one did not converge, where the largest
+ * residual is and what to try. */
+static void write_loopy(FILE *out, const cai_graph *g, const results *r)
+{
+    static const char *const what[2] = {"sum-product", "max-product"};
+    for (int k = 0; k < 2; k++) {
+        const struct loopy_run *lr = &r->run[k];
+        fprintf(out, "loopy BP (%s): %zu iterations, %s, max residual %.3g\n", what[k],
+                lr->iterations, lr->converged ? "converged" : "NOT converged",
+                lr->residual);
+        if (!lr->converged && lr->var != CAI_NONE && lr->factor != CAI_NONE)
+            fprintf(out, "  the largest residual is the message of factor %zu to "
+                         "variable '%s'; try --damping 0.5, --schedule residual or "
+                         "more --max-iterations\n",
+                    lr->factor, cai_graph_variable_name(g, lr->var));
+    }
+    fputc('\n', out);
+}
+
 static void write_text(FILE *out, const cai_model *m, const char *algorithm,
                        const results *r)
 {
@@ -201,12 +294,15 @@ static void write_text(FILE *out, const cai_model *m, const char *algorithm,
             cai_model_kind_name(cai_model_get_kind(m)),
             cai_graph_n_variables(g), cai_graph_n_factors(g));
     fprintf(out, "algorithm: %s\n\n", algorithm);
+    if (r->loopy)
+        write_loopy(out, g, r);
     if (strcmp(algorithm, "map") == 0) {
         write_map(out, g, r);
         fprintf(out, "\nlog Z = %.10g\n\n", r->log_z);
         write_marginals(out, g, r);
     } else {
-        fprintf(out, "log Z = %.10g\n\n", r->log_z);
+        fprintf(out, "log Z%s = %.10g\n\n", r->loopy ? " (Bethe estimate)" : "",
+                r->log_z);
         write_marginals(out, g, r);
         fputc('\n', out);
         write_map(out, g, r);
@@ -219,19 +315,26 @@ static void write_text(FILE *out, const cai_model *m, const char *algorithm,
  * accepted: a factor graph's JSON always has every marginal. */
 static int check_options(const cli_options *opt)
 {
+    bool loopy = strcmp(opt->algorithm, "loopy") == 0;
     const char *bad = opt->has_temperature      ? "--temperature"
                       : opt->has_horizon        ? "--horizon"
-                      : opt->has_tol            ? "--tol"
-                      : opt->has_max_iterations ? "--max-iterations"
                       : opt->has_sweep          ? "--sweep"
                       : opt->query != NULL      ? "--query"
                                                 : NULL;
     if (bad != NULL)
         return cli_usage_error("option '%s' needs an mdp or gridworld model; %s "
                                "is a factor_graph", bad, opt->model);
+    const char *loopy_only = opt->schedule != NULL      ? "--schedule"
+                             : opt->has_damping         ? "--damping"
+                             : opt->has_tol             ? "--tol"
+                             : opt->has_max_iterations  ? "--max-iterations"
+                                                        : NULL;
+    if (!loopy && loopy_only != NULL)
+        return cli_usage_error("option '%s' needs --algorithm loopy on a factor_graph "
+                               "(%s is solved exactly)", loopy_only, opt->model);
     if (strcmp(opt->algorithm, "variational") == 0)
         return cli_usage_error("--algorithm variational needs an mdp or gridworld "
-                               "model; %s is a factor_graph (use exact or map)",
+                               "model; %s is a factor_graph (use exact, map or loopy)",
                                opt->model);
     return CLI_OK;
 }
@@ -245,7 +348,9 @@ int cmd_factor_graph_solve(const cai_model *m, const cli_options *opt)
     cai_error_clear(&err);
     results r;
     memset(&r, 0, sizeof r);
-    cai_status st = solve(cai_model_graph(m), &r, &err);
+    cai_status st = strcmp(opt->algorithm, "loopy") == 0
+                        ? solve_loopy(cai_model_graph(m), opt, &r, &err)
+                        : solve(cai_model_graph(m), &r, &err);
     cli_output out;
     rc = cli_output_open_after(&out, opt->output, st, &err, opt->model);
     if (rc != CLI_OK)

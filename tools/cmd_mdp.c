@@ -53,6 +53,12 @@ static size_t horizon_of(const cai_mdp *mdp, const cli_options *opt)
 static int solve_options(const cai_mdp *mdp, const cli_options *opt, bool marginals,
                          cai_solve_options *so)
 {
+    if (strcmp(opt->algorithm, "loopy") == 0)
+        return cli_usage_error("--algorithm loopy needs a factor_graph model; %s is an "
+                               "MDP (use exact, variational or map)", opt->model);
+    if (opt->schedule != NULL || opt->has_damping)
+        return cli_usage_error("option '%s' needs --algorithm loopy on a factor_graph "
+                               "model", opt->schedule ? "--schedule" : "--damping");
     bool discounted = cai_mdp_horizon(mdp) == 0;
     const char *finite_only = opt->has_horizon ? "--horizon" : NULL;
     const char *discounted_only = opt->has_tol              ? "--tol"
