@@ -9,6 +9,7 @@
 #include "cai/graph.h"
 #include "cai/plan.h"
 #include "cai/loopy.h"
+#include "cai/jtree.h"
 #include "cai/mdp.h"
 #include "cai/model.h"
 #include "cai/formats.h"
