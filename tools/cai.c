@@ -90,6 +90,9 @@ const char cli_usage_text[] =
     "                     with --schedule flooding|sequential|residual (default\n"
     "                     sequential), --damping D in [0, 1) (default 0), --tol\n"
     "                     (default 1e-10) and --max-iterations (default 1000)\n"
+    "  --max-clique-entries N  factor graphs with cycles are solved exactly by a\n"
+    "                     junction tree; refused, before allocating, when its\n"
+    "                     largest clique has more than N joint states (1e8)\n"
     "  --threads N        threads of the engine, 1..1024 (default: all cores, or\n"
     "                     OMP_NUM_THREADS); the results do not depend on it\n"
     "  --seed N, --count K, --max-steps N   see sample\n"
@@ -299,7 +302,7 @@ typedef enum opt_id {
     OPT_HELP, OPT_JSON, OPT_OUTPUT, OPT_ALGORITHM, OPT_TEMPERATURE, OPT_HORIZON,
     OPT_TOL, OPT_MAX_ITERATIONS, OPT_SEED, OPT_COUNT, OPT_MAX_STEPS, OPT_POLICY,
     OPT_FULL, OPT_QUERY, OPT_TIME, OPT_STATES, OPT_THREADS, OPT_SWEEP, OPT_SCHEDULE,
-    OPT_DAMPING
+    OPT_DAMPING, OPT_MAX_CLIQUE
 } opt_id;
 
 static const struct option_entry {
@@ -320,6 +323,7 @@ static const struct option_entry {
     {"--sweep", NULL, OPT_SWEEP, true, FOR_SOLVE | FOR_SAMPLE},
     {"--schedule", NULL, OPT_SCHEDULE, true, FOR_SOLVE},
     {"--damping", NULL, OPT_DAMPING, true, FOR_SOLVE},
+    {"--max-clique-entries", NULL, OPT_MAX_CLIQUE, true, FOR_SOLVE},
     {"--seed", NULL, OPT_SEED, true, FOR_SAMPLE},
     {"--count", NULL, OPT_COUNT, true, FOR_SAMPLE},
     {"--max-steps", NULL, OPT_MAX_STEPS, true, FOR_SAMPLE},
@@ -454,6 +458,12 @@ static int set_option(cli_options *o, const struct option_entry *e, const char *
         if (!parse_double(v, &o->damping) || !(o->damping >= 0.0 && o->damping < 1.0))
             return cli_usage_error("--damping: expected a number in [0, 1), got '%s'", v);
         o->has_damping = true;
+        return CLI_OK;
+    case OPT_MAX_CLIQUE:
+        if (!parse_double(v, &o->max_clique_entries) || !(o->max_clique_entries >= 1.0))
+            return cli_usage_error("--max-clique-entries: expected a number >= 1, got '%s'",
+                                   v);
+        o->has_max_clique_entries = true;
         return CLI_OK;
     case OPT_SWEEP:
         if (strcmp(v, "jacobi") != 0 && strcmp(v, "gauss-seidel") != 0)

@@ -45,6 +45,8 @@ typedef struct cli_options {
                                     "residual", or NULL */
     bool has_damping;
     double damping;              /* --damping (loopy), in [0, 1) */
+    bool has_max_clique_entries;
+    double max_clique_entries;   /* --max-clique-entries (junction tree), >= 1 */
     bool has_seed;
     unsigned long seed;          /* default 0 */
     bool has_count;

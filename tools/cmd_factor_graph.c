@@ -33,17 +33,18 @@ static void results_free(results *r)
     free(r->map);
 }
 
-/* Plan and execute algorithm alg on g; the caller frees plan and ws. */
-static cai_status run(const cai_graph *g, cai_algorithm alg, cai_plan **plan,
-                      cai_workspace **ws, cai_error *err)
+/* Exact inference with algorithm alg on g: the tree engine on a forest, a
+ * junction tree otherwise (cai/jtree.h); the caller frees *jt. */
+static cai_status run(const cai_graph *g, cai_algorithm alg, const cli_options *opt,
+                      cai_jtree **jt, cai_error *err)
 {
-    cai_plan_options opt = cai_plan_options_default();
-    opt.algorithm = alg;
-    cai_status st = cai_plan_create(g, &opt, plan, err);
+    cai_jtree_options o = cai_jtree_options_default();
+    o.algorithm = alg;
+    if (opt != NULL && opt->has_max_clique_entries)
+        o.max_clique_entries = opt->max_clique_entries;
+    cai_status st = cai_jtree_create(g, &o, jt, err);
     if (st == CAI_OK)
-        st = cai_workspace_create(*plan, ws, err);
-    if (st == CAI_OK)
-        st = cai_plan_execute(*plan, *ws, err);
+        st = cai_jtree_run(*jt, err);
     return st;
 }
 
@@ -72,35 +73,31 @@ static cai_status results_alloc(const cai_graph *g, results *r, cai_error *err)
     return CAI_OK;
 }
 
-static cai_status solve(const cai_graph *g, results *r, cai_error *err)
+static cai_status solve(const cai_graph *g, const cli_options *opt, results *r,
+                        cai_error *err)
 {
     size_t n = cai_graph_n_variables(g);
-    cai_plan *plan = NULL;
-    cai_workspace *ws = NULL;
+    cai_jtree *jt = NULL;
     double t0 = cli_now();
     cai_status st = results_alloc(g, r, err);
     if (st != CAI_OK)
         return st;
-    if ((st = run(g, CAI_SUM_PRODUCT, &plan, &ws, err)) != CAI_OK)
+    if ((st = run(g, CAI_SUM_PRODUCT, opt, &jt, err)) != CAI_OK)
         goto fail;
-    r->log_z = cai_query_log_z(ws);
+    r->log_z = cai_jtree_log_z(jt);
     for (size_t v = 0; v < n && st == CAI_OK; v++)
-        st = cai_query_marginal(ws, v, r->marg + r->offset[v], err);
+        st = cai_jtree_marginal(jt, v, r->marg + r->offset[v], err);
     if (st != CAI_OK)
         goto fail;
-    cai_workspace_free(ws);
-    cai_plan_free(plan);
-    ws = NULL;
-    plan = NULL;
-
-    if ((st = run(g, CAI_MAX_PRODUCT, &plan, &ws, err)) != CAI_OK)
+    cai_jtree_free(jt);
+    jt = NULL;
+    if ((st = run(g, CAI_MAX_PRODUCT, opt, &jt, err)) != CAI_OK)
         goto fail;
-    if ((st = cai_query_map(ws, r->map, &r->map_score, err)) != CAI_OK)
+    if ((st = cai_jtree_map(jt, r->map, &r->map_score, err)) != CAI_OK)
         goto fail;
     r->seconds = cli_now() - t0;
 fail:
-    cai_workspace_free(ws);
-    cai_plan_free(plan);
+    cai_jtree_free(jt);
     return st;
 }
 
@@ -329,6 +326,9 @@ static int check_options(const cli_options *opt)
                              : opt->has_tol             ? "--tol"
                              : opt->has_max_iterations  ? "--max-iterations"
                                                         : NULL;
+    if (loopy && opt->has_max_clique_entries)
+        return cli_usage_error("option '--max-clique-entries' is for exact and map "
+                               "(junction tree), not --algorithm loopy");
     if (!loopy && loopy_only != NULL)
         return cli_usage_error("option '%s' needs --algorithm loopy on a factor_graph "
                                "(%s is solved exactly)", loopy_only, opt->model);
@@ -350,7 +350,7 @@ int cmd_factor_graph_solve(const cai_model *m, const cli_options *opt)
     memset(&r, 0, sizeof r);
     cai_status st = strcmp(opt->algorithm, "loopy") == 0
                         ? solve_loopy(cai_model_graph(m), opt, &r, &err)
-                        : solve(cai_model_graph(m), &r, &err);
+                        : solve(cai_model_graph(m), opt, &r, &err);
     cli_output out;
     rc = cli_output_open_after(&out, opt->output, st, &err, opt->model);
     if (rc != CLI_OK)
@@ -369,18 +369,23 @@ int cmd_factor_graph_check(const cai_model *m, const char *path)
 {
     cai_error err;
     cai_error_clear(&err);
-    cai_plan *plan = NULL;
-    cai_status st = cai_plan_create(cai_model_graph(m), NULL, &plan, &err);
+    cai_jtree *jt = NULL;
+    cai_status st = cai_jtree_create(cai_model_graph(m), NULL, &jt, &err);
     int rc;
     if (st == CAI_OK) {
         const cai_graph *g = cai_model_graph(m);
-        printf("%s: ok (%s, %zu variables, %zu factors)\n", path,
+        printf("%s: ok (%s, %zu variables, %zu factors", path,
                cai_model_kind_name(cai_model_get_kind(m)),
                cai_graph_n_variables(g), cai_graph_n_factors(g));
+        if (cai_jtree_is_compiled(jt))
+            printf("; loopy: junction tree of %zu cliques, treewidth %zu, largest clique "
+                   "%zu states", cai_jtree_n_cliques(jt), cai_jtree_treewidth(jt),
+                   cai_jtree_max_clique_entries(jt));
+        printf(")\n");
         rc = CLI_OK;
     } else {
         rc = cli_report(&err, path, cli_input_status(st));
     }
-    cai_plan_free(plan);
+    cai_jtree_free(jt);
     return rc;
 }

@@ -56,6 +56,9 @@ static int solve_options(const cai_mdp *mdp, const cli_options *opt, bool margin
     if (strcmp(opt->algorithm, "loopy") == 0)
         return cli_usage_error("--algorithm loopy needs a factor_graph model; %s is an "
                                "MDP (use exact, variational or map)", opt->model);
+    if (opt->has_max_clique_entries)
+        return cli_usage_error("option '--max-clique-entries' needs a factor_graph model; "
+                               "%s is an MDP", opt->model);
     if (opt->schedule != NULL || opt->has_damping)
         return cli_usage_error("option '%s' needs --algorithm loopy on a factor_graph "
                                "model", opt->schedule ? "--schedule" : "--damping");
