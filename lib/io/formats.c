@@ -2,6 +2,7 @@
  * of the community formats share (formats_impl.h): the tokenizer, error
  * setters, checked numbers, the directed-cycle check and the model. */
 #include "formats_impl.h"
+#include "yaml_read.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -99,53 +100,17 @@ cai_status cai_model_load_as(const char *path, cai_model_format fmt,
 cai_status fmt_read_file(const char *path, bool missing_ok, char **out_buf,
                          size_t *out_len, cai_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        if (missing_ok && errno == ENOENT) {
+    if (missing_ok) {
+        FILE *f = fopen(path, "rb");
+        if (f == NULL && errno == ENOENT) {
             *out_buf = NULL;
             *out_len = 0;
             return CAI_OK;
         }
-        return cai_error_set(err, CAI_ERR_IO, path, 0, 0, "cannot open: %s",
-                             strerror(errno));
+        if (f != NULL)
+            fclose(f);
     }
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    cai_status st = CAI_OK;
-    for (;;) {
-        if (len == cap) {
-            size_t ncap;
-            if (!cai_size_mul(cap ? cap : 4096, 2, &ncap)) {
-                st = cai_error_set(err, CAI_ERR_OVERFLOW, path, 0, 0,
-                                   "file too large");
-                goto fail;
-            }
-            char *nbuf = realloc(buf, ncap);
-            if (nbuf == NULL) {
-                st = cai_error_set(err, CAI_ERR_NOMEM, path, 0, 0,
-                                   "out of memory");
-                goto fail;
-            }
-            buf = nbuf;
-            cap = ncap;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    if (ferror(f)) {
-        st = cai_error_set(err, CAI_ERR_IO, path, 0, 0, "cannot read: %s",
-                           strerror(errno));
-        goto fail;
-    }
-    *out_buf = buf;
-    *out_len = len;
-    buf = NULL;
-fail:
-    free(buf);
-    fclose(f);
-    return st;
+    return yr_read_file(path, out_buf, out_len, err);
 }
 
 /* ---- the tokenizer ----------------------------------------------------- */
