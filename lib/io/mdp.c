@@ -431,16 +431,29 @@ typedef struct section {
  * path then reads that entry again and reports it, with the same message.
  * What they accept they read exactly as the general path does. */
 
-/* yr_is_string(n) and not empty, with fewer string compares. */
+/* yr_is_string(n) and not empty, without string compares: with no NUL
+ * inside, yr_is_null's compares are these length and byte checks. */
 static bool fast_name(const yaml_node_t *n)
 {
     if (n->type != YAML_SCALAR_NODE || n->data.scalar.length == 0)
         return false;
     size_t len = n->data.scalar.length;
     const char *s = yr_text(n);
-    if ((len == 1 || len == 4) && yr_is_null(n))
+    if (memchr(s, '\0', len) != NULL)
         return false;
-    return memchr(s, '\0', len) == NULL;
+    if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return true;
+    if (len == 1)
+        return s[0] != '~';
+    return len != 4 || (memcmp(s, "null", 4) != 0 &&
+                        memcmp(s, "Null", 4) != 0 && memcmp(s, "NULL", 4) != 0);
+}
+
+/* Key k, a fast_name, is the text key. */
+static bool key_is(const yaml_node_t *k, const char *key)
+{
+    size_t len = strlen(key);
+    return k->data.scalar.length == len && memcmp(yr_text(k), key, len) == 0;
 }
 
 /* yr_parse_number(n, out), sooner for plain decimals. */
@@ -484,13 +497,12 @@ static bool fast_entry(const yr_loader *L, const yaml_node_t *seq, size_t e,
         const yaml_node_t *v = yr_node_at(L, pr->value);
         if (k == NULL || v == NULL || !fast_name(k))
             return false;
-        const char *key = yr_text(k);
         const yaml_node_t **slot = NULL;
-        if (strcmp(key, "state") == 0)
+        if (key_is(k, "state"))
             slot = &sn;
-        else if (sec->has_action && strcmp(key, "action") == 0)
+        else if (sec->has_action && key_is(k, "action"))
             slot = &an;
-        else if (strcmp(key, sec->value_key) == 0)
+        else if (key_is(k, sec->value_key))
             slot = &vn;
         if (slot == NULL || *slot != NULL)
             return false;

@@ -1,9 +1,11 @@
 /* lib/io/yaml_read.c — libyaml helpers shared by the model loaders.
  *
- * libyaml composes the whole document (yaml_parser_load); the kind loaders
- * walk the node tree with these helpers. Nothing here recurses over
- * arbitrary YAML, so self-referential aliases cannot make a walk loop. */
+ * libyaml composes the whole document (yaml_parser_load), or yaml_fast.c
+ * does, faster, when the text is in its subset; the kind loaders walk the
+ * node tree with these helpers. Nothing here recurses over arbitrary YAML,
+ * so self-referential aliases cannot make a walk loop. */
 #include "yaml_read.h"
+#include "yaml_fast.h"
 
 #include <errno.h>
 #include <math.h>
@@ -740,8 +742,20 @@ cai_status yr_loader_parse(yr_loader *L, const char *txt, size_t len,
     yaml_document_t extra;
     cai_status st = CAI_OK;
     L->doc = NULL;
+    L->fast = NULL;
     L->text = txt;
     L->text_len = len;
+    /* most model files never need libyaml's scanner (yaml_fast.h); the
+     * rest, errors included, go to libyaml below */
+    int fast = yr_fast_compose(txt, len, &L->storage, &L->fast);
+    if (fast < 0)
+        return cai_error_set(L->err, CAI_ERR_NOMEM, L->path, 0, 0,
+                             "out of memory while reading YAML");
+    if (fast > 0) {
+        L->doc = &L->storage;
+        *out_root = yaml_document_get_root_node(L->doc);
+        return CAI_OK;
+    }
     if (!yaml_parser_initialize(&parser))
         return yr_nomem(L);
     yaml_parser_set_input_string(&parser, (const unsigned char *)txt, len);
@@ -780,9 +794,12 @@ fail:
 
 void yr_loader_clear(yr_loader *L)
 {
-    if (L->doc != NULL)
+    if (L->fast != NULL)
+        yr_fast_free(L->fast);
+    else if (L->doc != NULL)
         yaml_document_delete(L->doc);
     L->doc = NULL;
+    L->fast = NULL;
 }
 
 cai_status yr_read_file(const char *path, char **out_buf, size_t *out_len,

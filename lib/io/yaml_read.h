@@ -38,6 +38,7 @@ typedef struct yr_loader {
     yaml_document_t storage;
     const char *text; /* the source given to yr_loader_parse; borrowed */
     size_t text_len;
+    struct yr_fast_doc *fast; /* doc's memory when yaml_fast.c built it */
 } yr_loader;
 
 /* Parse txt (len bytes, NUL not needed) as a stream of exactly one
