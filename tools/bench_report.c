@@ -123,7 +123,10 @@ void bench_report_header(FILE *f, const bench_options *o)
     fprintf(f, "- Hand-written exact: one exp per state and step, a dot product per row, one "
                "log per state (rows combined with pi0 exp(r/alpha)); variational: a dot "
                "product per row and a log-sum-exp over actions; both keep V[T+1][S]. "
-               "SpMV floor: y = P x over the S*A rows, T times\n");
+               "SpMV floor: y = P x over the S*A rows, T times. The hand-written vectors "
+               "(V, w, x, y) are allocated once per process and get transparent huge pages, "
+               "as cai's engine gives its message vectors; cai allocates its workspace in "
+               "every solve\n");
     fprintf(f, "- GB/s = (CSR bytes 8(SA+1) + 12 nnz, plus 8S for V_{t+1} and 8SA for the "
                "row vector) / time per step, the same numerator for every method\n");
     fprintf(f, "- Peak = the process's VmHWM minus its VmRSS at start; for cai the peak is "
