@@ -1511,6 +1511,59 @@ static void test_one_action(void)
     cai_test_outcome_free(&o);
 }
 
+/* cai compare: the lottery (models/lottery.yaml) is where exact inference is
+ * optimistic: its log-evidence is more than its own policy earns under the
+ * true dynamics (the soft return), while the variational objective is
+ * exactly what the variational policy earns. The exact row's KL from itself
+ * is 0. */
+static void test_compare(void)
+{
+    cai_test_outcome o = cai_test_run("compare %s/models/lottery.yaml --json", CAI_SOURCE_ROOT);
+    CU_ASSERT_EQUAL_FATAL(o.status, 0);
+    const char *ex = strstr(o.out, "\"algorithm\": \"exact\"");
+    const char *va = strstr(o.out, "\"algorithm\": \"variational\"");
+    const char *mp = strstr(o.out, "\"algorithm\": \"map\"");
+    CU_ASSERT_FATAL(ex != NULL && va != NULL && mp != NULL);
+    CU_ASSERT(fabs(jnum(ex, "kl")) < 1e-12);
+    CU_ASSERT(jnum(ex, "log_z") > jnum(ex, "soft_return") + 1.0);
+    CU_ASSERT_DOUBLE_EQUAL(jnum(va, "log_z"), jnum(va, "soft_return"), 1e-9);
+    CU_ASSERT(jnum(va, "kl") > 0.1);
+    CU_ASSERT(isfinite(jnum(mp, "return")));
+    check_seconds(o.out);
+    cai_test_outcome_free(&o);
+
+    /* a gridworld at two temperatures: six rows, P(reach G) a probability */
+    o = cai_test_run("compare %s/models/gridworld.yaml --temperatures 0.5,2 --csv",
+                     CAI_SOURCE_ROOT);
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT(strncmp(o.out, "algorithm,temperature,log_z,kl,return,soft_return,goal,"
+                             "iterations,seconds\n", 72) == 0);
+    size_t lines = 0;
+    for (const char *p = o.out; (p = strchr(p, '\n')) != NULL; p++)
+        lines++;
+    CU_ASSERT_EQUAL(lines, 7);
+    const char *row = strstr(o.out, "\nvariational,2,");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(row);
+    double f[7];
+    CU_ASSERT_EQUAL(sscanf(row + strlen("\nvariational,2,"), "%lf,%lf,%lf,%lf,%lf", &f[0], &f[1],
+                           &f[2], &f[3], &f[4]), 5);
+    CU_ASSERT(f[4] >= 0 && f[4] <= 1 + 1e-12);
+    cai_test_outcome_free(&o);
+
+    o = cai_test_run("compare %s/models/gridworld.yaml", CAI_SOURCE_ROOT);
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "algorithm    alpha   logZ/bound"));
+    cai_test_outcome_free(&o);
+
+    expect_error("compare tiny.yaml --algorithms exact,loopy",
+                 "cai: error: --algorithms: unknown algorithm 'loopy' for an MDP");
+    expect_error("compare tiny.yaml --temperatures 1,x",
+                 "cai: error: --temperatures: expected numbers >= 0, got 'x'");
+    expect_error("compare tiny.yaml --json --csv",
+                 "cai: error: --json and --csv exclude each other");
+    expect_error("compare tiny.yaml --full", "cai: error: option '--full' does not apply to compare");
+}
+
 void cai_test_register(void)
 {
     CU_pSuite s = CU_add_suite("cli_mdp", suite_init, cai_test_dir_remove);
@@ -1530,4 +1583,5 @@ void cai_test_register(void)
     CU_add_test(s, "--threads", test_threads);
     CU_add_test(s, "large gridworld text", test_large_grid_text);
     CU_add_test(s, "one action", test_one_action);
+    CU_add_test(s, "compare", test_compare);
 }

@@ -547,10 +547,14 @@ static void test_evaluate(void)
         CU_ASSERT_EQUAL(cai_mdp_evaluate(m, pol, false, &ev, &e), CAI_OK);
         CAI_ASSERT_CLOSE(ev.soft_return, cai_solution_objective(sol), 1e-9);
         if (r.T) {
-            /* plain return by pushing rho forward */
-            double mu[MS], ret = 0;
+            /* plain return by pushing rho forward; the same state
+             * distributions from cai_mdp_policy_state_marginals */
+            double mu[MS], ret = 0, marg[(MT + 1) * MS];
+            CU_ASSERT_EQUAL(cai_mdp_policy_state_marginals(m, pol, false, marg, &e), CAI_OK);
             memcpy(mu, r.rho, sizeof mu);
             for (size_t t = 0; t < r.T; t++) {
+                for (size_t s = 0; s < r.S; s++)
+                    CAI_ASSERT_CLOSE(marg[t * r.S + s], mu[s], 1e-12);
                 double nu[MS] = {0};
                 for (size_t s = 0; s < r.S; s++)
                     for (size_t a = 0; a < r.A; a++) {
@@ -561,9 +565,15 @@ static void test_evaluate(void)
                     }
                 memcpy(mu, nu, sizeof mu);
             }
-            for (size_t s = 0; s < r.S; s++)
+            for (size_t s = 0; s < r.S; s++) {
                 ret += mu[s] * r.rT[s];
+                CAI_ASSERT_CLOSE(marg[r.T * r.S + s], mu[s], 1e-12);
+            }
             CAI_ASSERT_CLOSE(ev.plain_return, ret, 1e-10);
+        } else {
+            double marg[MS];
+            CU_ASSERT_EQUAL(cai_mdp_policy_state_marginals(m, pol, false, marg, &e),
+                            CAI_ERR_INVALID);
         }
         /* a policy that does not sum to one is refused */
         pol[0] += 0.5;

@@ -60,6 +60,14 @@ const char cli_usage_text[] =
     "        (t = 0..T-1), names as in the model, no quoting; missing entries\n"
     "        are 0, a state without rows takes the model's action prior, and\n"
     "        each row must sum to 1 within 1e-9. T is the model's horizon.\n"
+    "  compare MODEL [--algorithms exact,variational,map] [--temperatures A,B,...]\n"
+    "        [--json|--csv] [-o FILE]\n"
+    "        mdp/gridworld: each algorithm at each temperature (default: the\n"
+    "        model's): log-evidence (exact) or the algorithm's objective, mean\n"
+    "        KL(its policy || exact policy) under the exact posterior state\n"
+    "        marginals (discounted: uniform over states), the expected reward of\n"
+    "        its policy under the TRUE dynamics, P(reach G) (finite-horizon\n"
+    "        gridworlds), iterations, seconds.\n"
     "  check MODEL... [--threads N]\n"
     "        load (and for factor graphs plan) each MODEL and print\n"
     "        \"MODEL: ok (...)\" or the first problem.\n"
@@ -293,8 +301,8 @@ int cli_output_close(cli_output *o, cai_status st, cai_error *err)
 
 /* Which commands take an option. */
 enum {
-    FOR_SOLVE = 1, FOR_SAMPLE = 2, FOR_EVALUATE = 4, FOR_CHECK = 8,
-    FOR_RUN = FOR_SOLVE | FOR_SAMPLE | FOR_EVALUATE, /* the ones that print */
+    FOR_SOLVE = 1, FOR_SAMPLE = 2, FOR_EVALUATE = 4, FOR_CHECK = 8, FOR_COMPARE = 16,
+    FOR_RUN = FOR_SOLVE | FOR_SAMPLE | FOR_EVALUATE | FOR_COMPARE, /* the ones that print */
     FOR_ALL = FOR_RUN | FOR_CHECK
 };
 
@@ -302,7 +310,7 @@ typedef enum opt_id {
     OPT_HELP, OPT_JSON, OPT_OUTPUT, OPT_ALGORITHM, OPT_TEMPERATURE, OPT_HORIZON,
     OPT_TOL, OPT_MAX_ITERATIONS, OPT_SEED, OPT_COUNT, OPT_MAX_STEPS, OPT_POLICY,
     OPT_FULL, OPT_QUERY, OPT_TIME, OPT_STATES, OPT_THREADS, OPT_SWEEP, OPT_SCHEDULE,
-    OPT_DAMPING, OPT_MAX_CLIQUE
+    OPT_DAMPING, OPT_MAX_CLIQUE, OPT_ALGORITHMS, OPT_TEMPERATURES, OPT_CSV
 } opt_id;
 
 static const struct option_entry {
@@ -318,8 +326,11 @@ static const struct option_entry {
     {"--algorithm", "-a", OPT_ALGORITHM, true, FOR_SOLVE | FOR_SAMPLE},
     {"--temperature", NULL, OPT_TEMPERATURE, true, FOR_SOLVE | FOR_SAMPLE},
     {"--horizon", NULL, OPT_HORIZON, true, FOR_SOLVE | FOR_SAMPLE},
-    {"--tol", NULL, OPT_TOL, true, FOR_SOLVE | FOR_SAMPLE},
-    {"--max-iterations", NULL, OPT_MAX_ITERATIONS, true, FOR_SOLVE | FOR_SAMPLE},
+    {"--tol", NULL, OPT_TOL, true, FOR_SOLVE | FOR_SAMPLE | FOR_COMPARE},
+    {"--max-iterations", NULL, OPT_MAX_ITERATIONS, true, FOR_SOLVE | FOR_SAMPLE | FOR_COMPARE},
+    {"--algorithms", NULL, OPT_ALGORITHMS, true, FOR_COMPARE},
+    {"--temperatures", NULL, OPT_TEMPERATURES, true, FOR_COMPARE},
+    {"--csv", NULL, OPT_CSV, false, FOR_COMPARE},
     {"--sweep", NULL, OPT_SWEEP, true, FOR_SOLVE | FOR_SAMPLE},
     {"--schedule", NULL, OPT_SCHEDULE, true, FOR_SOLVE},
     {"--damping", NULL, OPT_DAMPING, true, FOR_SOLVE},
@@ -459,6 +470,12 @@ static int set_option(cli_options *o, const struct option_entry *e, const char *
             return cli_usage_error("--damping: expected a number in [0, 1), got '%s'", v);
         o->has_damping = true;
         return CLI_OK;
+    case OPT_ALGORITHMS:
+        o->algorithms = v;
+        return CLI_OK;
+    case OPT_TEMPERATURES:
+        o->temperatures = v;
+        return CLI_OK;
     case OPT_MAX_CLIQUE:
         if (!parse_double(v, &o->max_clique_entries) || !(o->max_clique_entries >= 1.0))
             return cli_usage_error("--max-clique-entries: expected a number >= 1, got '%s'",
@@ -520,8 +537,8 @@ static int parse_options(int argc, char **argv, cli_options *o, unsigned mask,
             *out_help = true;
             return CLI_OK;
         }
-        if (e->id == OPT_JSON || e->id == OPT_FULL) {
-            *(e->id == OPT_JSON ? &o->json : &o->full) = true;
+        if (e->id == OPT_JSON || e->id == OPT_FULL || e->id == OPT_CSV) {
+            *(e->id == OPT_JSON ? &o->json : e->id == OPT_FULL ? &o->full : &o->csv) = true;
             continue;
         }
         if (value == NULL) {
@@ -535,6 +552,8 @@ static int parse_options(int argc, char **argv, cli_options *o, unsigned mask,
     }
     if (o->model == NULL)
         return cli_usage_error("%s needs a MODEL file", o->command_name);
+    if (o->json && o->csv)
+        return cli_usage_error("%s", "--json and --csv exclude each other");
     if (o->command == CLI_EVALUATE && o->policy == NULL)
         return cli_usage_error("%s", "evaluate needs --policy FILE");
     if (o->query == NULL && (o->has_time || o->states != NULL))
@@ -597,7 +616,9 @@ static int run_command(cli_command cmd, const char *name, unsigned mask, int arg
     if (st != CAI_OK)
         return cli_report(&err, opt.model, cli_input_status(st));
     cai_model_kind kind = cai_model_get_kind(m);
-    if (is_mdp_kind(kind)) {
+    if (cmd == CLI_COMPARE) {
+        rc = cmd_compare(m, &opt);
+    } else if (is_mdp_kind(kind)) {
         rc = cmd == CLI_SOLVE    ? cmd_mdp_solve(m, &opt)
              : cmd == CLI_SAMPLE ? cmd_mdp_sample(m, &opt)
                                  : cmd_mdp_evaluate(m, &opt);
@@ -705,6 +726,8 @@ int main(int argc, char **argv)
         return run_command(CLI_SAMPLE, cmd, FOR_SAMPLE, argc - 2, argv + 2);
     } else if (strcmp(cmd, "evaluate") == 0) {
         return run_command(CLI_EVALUATE, cmd, FOR_EVALUATE, argc - 2, argv + 2);
+    } else if (strcmp(cmd, "compare") == 0) {
+        return run_command(CLI_COMPARE, cmd, FOR_COMPARE, argc - 2, argv + 2);
     } else if (strcmp(cmd, "check") == 0) {
         return cmd_check(argc - 2, argv + 2);
     } else if (strcmp(cmd, "export") == 0) {

@@ -17,7 +17,7 @@
  * is not the input's fault (writing the output, out of memory). */
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
-typedef enum cli_command { CLI_SOLVE, CLI_SAMPLE, CLI_EVALUATE } cli_command;
+typedef enum cli_command { CLI_SOLVE, CLI_SAMPLE, CLI_EVALUATE, CLI_COMPARE } cli_command;
 
 /* The options of solve, sample and evaluate, checked for syntax and range
  * by cai.c; whether they fit the model is up to the command of its kind.
@@ -45,6 +45,9 @@ typedef struct cli_options {
                                     "residual", or NULL */
     bool has_damping;
     double damping;              /* --damping (loopy), in [0, 1) */
+    const char *algorithms;      /* compare --algorithms a,b,... or NULL */
+    const char *temperatures;    /* compare --temperatures x,y,... or NULL */
+    bool csv;                    /* compare --csv */
     bool has_max_clique_entries;
     double max_clique_entries;   /* --max-clique-entries (junction tree), >= 1 */
     bool has_seed;
@@ -138,6 +141,9 @@ int cmd_mdp_solve(const cai_model *m, const cli_options *opt);
 int cmd_mdp_sample(const cai_model *m, const cli_options *opt);
 int cmd_mdp_evaluate(const cai_model *m, const cli_options *opt);
 int cmd_mdp_check(const cai_model *m, const char *path);
+
+/* compare on mdp and gridworld models (cmd_compare.c). */
+int cmd_compare(const cai_model *m, const cli_options *opt);
 
 /* Shared by the mdp commands: solve as the options say (the options that
  * need a finite or a discounted model checked first; a refused solve is

@@ -239,6 +239,13 @@ typedef struct cai_evaluation {
 cai_status cai_mdp_evaluate(const cai_mdp *m, const double *policy, bool stationary,
                             cai_evaluation *out, cai_error *err);
 
+/* The state distributions p(s_t), t = 0..T, of acting with policy from rho
+ * under the true dynamics, into out[(T+1) * S] (T the model's horizon).
+ * policy as for cai_mdp_evaluate. Finite horizon only (CAI_ERR_INVALID when
+ * discounted). Sum-product on the chain the policy induces. */
+cai_status cai_mdp_policy_state_marginals(const cai_mdp *m, const double *policy,
+                                         bool stationary, double *out, cai_error *err);
+
 #ifdef __cplusplus
 }
 #endif

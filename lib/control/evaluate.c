@@ -289,6 +289,28 @@ cai_status cai_mdp_evaluate(const cai_mdp *m, const double *policy, bool station
     return st;
 }
 
+cai_status cai_mdp_policy_state_marginals(const cai_mdp *m, const double *policy,
+                                         bool stationary, double *out, cai_error *err)
+{
+    if (m == NULL || policy == NULL || out == NULL)
+        return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0, "NULL argument");
+    if (m->gamma > 0)
+        return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0,
+                             "state marginals under a policy need a finite horizon; the "
+                             "model is discounted (gamma = %g)", m->gamma);
+    cai_status st = check_policy(m, policy, stationary ? 1 : m->T, err);
+    if (st != CAI_OK)
+        return st;
+    chain c;
+    if ((st = chain_build(m, m->T, policy, stationary, false, &c, err)) != CAI_OK)
+        return st;
+    st = cai_plan_execute(c.plan, c.ws, err);
+    for (size_t t = 0; t <= m->T && st == CAI_OK; t++)
+        st = cai_query_marginal(c.ws, c.s[t], out + t * m->S, err);
+    chain_free(&c);
+    return st;
+}
+
 /* Index drawn from the distribution p[0..n-1] with the uniform u. */
 static size_t draw(const double *p, size_t n, double u)
 {

@@ -1,0 +1,363 @@
+/* tools/cmd_compare.c — `cai compare`: one control problem solved by several
+ * inference algorithms at several temperatures, side by side.
+ *
+ * Every number comes from the library: the solution's log-evidence or bound,
+ * its policies, their evaluation under the TRUE dynamics
+ * (cai_mdp_evaluate, cai_mdp_policy_state_marginals). The KL column is
+ * KL(policy || exact posterior policy) at the same temperature, the exact
+ * policy in the log domain from Q and V (log pi = log pi0 + (Q - V) / alpha,
+ * so it never underflows), weighted by the exact posterior state marginals
+ * (finite horizon) or uniformly over states (discounted). */
+#include "cli.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ALGORITHMS 8
+#define MAX_TEMPERATURES 32
+
+typedef struct row {
+    const char *algorithm;
+    double temperature;
+    double log_z;      /* log-evidence (exact) or the algorithm's objective */
+    double kl;         /* from the exact policy; NaN when not defined */
+    double ret;        /* plain return of the policy under the true dynamics */
+    double soft_ret;   /* soft return at the model's temperature */
+    double goal;       /* gridworld, finite horizon: P(reach a goal cell); else NaN */
+    size_t iterations;
+    double seconds;
+} row;
+
+static cai_control_algorithm algorithm_of(const char *name)
+{
+    return strcmp(name, "variational") == 0 ? CAI_CONTROL_VARIATIONAL
+           : strcmp(name, "map") == 0       ? CAI_CONTROL_MAP
+                                            : CAI_CONTROL_EXACT;
+}
+
+/* Every policy table of sol: T of them, or one when discounted. */
+static cai_status policies(const cai_mdp *mdp, const cai_solution *sol, double **out,
+                           cai_error *err)
+{
+    size_t T = cai_solution_horizon(sol), n = T ? T : 1;
+    size_t SA = cai_mdp_n_states(mdp) * cai_mdp_n_actions(mdp);
+    double *pol = cli_alloc_array(n * SA, sizeof *pol);
+    if (pol == NULL)
+        return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+    cai_status st = CAI_OK;
+    for (size_t t = 0; t < n && st == CAI_OK; t++)
+        st = cai_solution_policy(sol, t, pol + t * SA, err);
+    if (st != CAI_OK) {
+        free(pol);
+        return st;
+    }
+    *out = pol;
+    return CAI_OK;
+}
+
+/* log pi of the exact solution sol at every t: log pi0 + (Q - V) / alpha. */
+static cai_status exact_log_policies(const cai_mdp *mdp, const cai_solution *sol, double **out,
+                                     cai_error *err)
+{
+    size_t T = cai_solution_horizon(sol), n = T ? T : 1;
+    size_t S = cai_mdp_n_states(mdp), A = cai_mdp_n_actions(mdp);
+    double alpha = cai_solution_temperature(sol);
+    double *lp = cli_alloc_array(n * S * A, sizeof *lp), *V = cli_alloc_array(S, sizeof *V);
+    cai_status st = lp && V ? CAI_OK
+                            : cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+    for (size_t t = 0; t < n && st == CAI_OK; t++) {
+        double *q = lp + t * S * A;
+        if ((st = cai_solution_q(sol, t, q, err)) != CAI_OK
+            || (st = cai_solution_value(sol, t, V, err)) != CAI_OK)
+            break;
+        for (size_t s = 0; s < S; s++)
+            for (size_t a = 0; a < A; a++) {
+                double pi0 = cai_mdp_action_prior_at(mdp, s, a);
+                q[s * A + a] = pi0 > 0 && q[s * A + a] > -INFINITY
+                                   ? log(pi0) + (q[s * A + a] - V[s]) / alpha
+                                   : -INFINITY;
+            }
+    }
+    free(V);
+    if (st != CAI_OK) {
+        free(lp);
+        return st;
+    }
+    *out = lp;
+    return CAI_OK;
+}
+
+/* KL(p || q) = sum_a p (log p - log q) over p > 0, q given as logs. */
+static double kl_row(const double *p, const double *log_q, size_t A)
+{
+    double kl = 0;
+    for (size_t a = 0; a < A; a++)
+        if (p[a] > 0)
+            kl += log_q[a] > -INFINITY ? p[a] * (log(p[a]) - log_q[a]) : INFINITY;
+    return kl;
+}
+
+/* Mean KL(pol || exact) over t, weighted by the exact state marginals w
+ * ([T][S]) or uniform over states when w is NULL (one table). */
+static double mean_kl(const cai_mdp *mdp, size_t n_tables, const double *log_exact,
+                      const double *pol, const double *w)
+{
+    size_t S = cai_mdp_n_states(mdp), A = cai_mdp_n_actions(mdp);
+    double total = 0;
+    for (size_t t = 0; t < n_tables; t++)
+        for (size_t s = 0; s < S; s++) {
+            double ws = w ? w[t * S + s] : 1.0 / (double)S;
+            if (ws > 0)
+                total += ws * kl_row(pol + (t * S + s) * A, log_exact + (t * S + s) * A, A);
+        }
+    return total / (double)n_tables;
+}
+
+/* P(the policy reaches a goal cell) in a finite-horizon gridworld: a goal
+ * moves to `done`, so the visits at different times are disjoint events. */
+static cai_status goal_probability(const cai_mdp *mdp, const double *pol, double *out,
+                                   cai_error *err)
+{
+    size_t rows, cols, S = cai_mdp_n_states(mdp), T = cai_mdp_horizon(mdp);
+    const char *grid = cai_mdp_grid(mdp, &rows, &cols);
+    *out = NAN;
+    if (grid == NULL || T == 0)
+        return CAI_OK;
+    double *marg = cli_alloc_array((T + 1) * S, sizeof *marg);
+    if (marg == NULL)
+        return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+    cai_status st = cai_mdp_policy_state_marginals(mdp, pol, false, marg, err);
+    double p = 0;
+    for (size_t r = 0; r < rows && st == CAI_OK; r++)
+        for (size_t c = 0; c < cols; c++) {
+            if (grid[r * cols + c] != 'G')
+                continue;
+            char name[64];
+            snprintf(name, sizeof name, "r%zuc%zu", r, c);
+            size_t s = cai_mdp_find_state(mdp, name);
+            for (size_t t = 0; s != CAI_NONE && t <= T; t++)
+                p += marg[t * S + s];
+        }
+    free(marg);
+    if (st == CAI_OK)
+        *out = p;
+    return st;
+}
+
+/* Solve at one temperature with each algorithm; rows[k] for algorithm k.
+ * The exact solve (when listed) provides the KL reference. */
+static cai_status compare_at(const cai_mdp *mdp, const cli_options *opt, const char **algs,
+                             size_t n_algs, double alpha, row *rows, cai_error *err)
+{
+    size_t T = cai_mdp_horizon(mdp), n_tables = T ? T : 1, S = cai_mdp_n_states(mdp);
+    double *pols[MAX_ALGORITHMS] = {0}, *exact_w = NULL, *log_exact = NULL;
+    size_t exact = CAI_NONE;
+    cai_status st = CAI_OK;
+    for (size_t k = 0; k < n_algs && st == CAI_OK; k++) {
+        row *r = &rows[k];
+        *r = (row){.algorithm = algs[k], .temperature = alpha, .kl = NAN, .goal = NAN};
+        cai_solve_options so = cai_solve_options_default();
+        so.algorithm = algorithm_of(algs[k]);
+        so.temperature = alpha;
+        bool reference = so.algorithm == CAI_CONTROL_EXACT && alpha > 0 && exact == CAI_NONE;
+        so.state_marginals = reference && T > 0;
+        if (opt->has_tol)
+            so.tol = opt->tol;
+        if (opt->has_max_iterations)
+            so.max_iterations = opt->max_iterations;
+        cai_solution *sol = NULL;
+        double t0 = cli_now();
+        if ((st = cai_mdp_solve(mdp, &so, &sol, err)) != CAI_OK)
+            break;
+        r->seconds = cli_now() - t0;
+        r->iterations = cai_solution_iterations(sol);
+        double lev = cai_solution_log_evidence(sol);
+        r->log_z = so.algorithm == CAI_CONTROL_EXACT && !isnan(lev) ? lev
+                                                                   : cai_solution_objective(sol);
+        cai_evaluation ev;
+        if ((st = policies(mdp, sol, &pols[k], err)) == CAI_OK
+            && (st = cai_mdp_evaluate(mdp, pols[k], false, &ev, err)) == CAI_OK
+            && (st = goal_probability(mdp, pols[k], &r->goal, err)) == CAI_OK) {
+            r->ret = ev.plain_return;
+            r->soft_ret = ev.soft_return;
+        }
+        if (st == CAI_OK && reference) {
+            exact = k;
+            st = exact_log_policies(mdp, sol, &log_exact, err);
+            if (T > 0 && (exact_w = cli_alloc_array(T * S, sizeof *exact_w)) == NULL)
+                st = cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+            for (size_t t = 0; T > 0 && t < T && st == CAI_OK; t++)
+                st = cai_solution_state_marginal(sol, t, exact_w + t * S, err);
+        }
+        cai_solution_free(sol);
+    }
+    for (size_t k = 0; k < n_algs && st == CAI_OK && exact != CAI_NONE; k++)
+        rows[k].kl = mean_kl(mdp, n_tables, log_exact, pols[k], exact_w);
+    for (size_t k = 0; k < n_algs; k++)
+        free(pols[k]);
+    free(exact_w);
+    free(log_exact);
+    return st;
+}
+
+/* ---- output ------------------------------------------------------------ */
+
+static const char *num(double v, char *buf, size_t size, const char *fmt)
+{
+    if (isnan(v))
+        snprintf(buf, size, "%s", "");
+    else
+        snprintf(buf, size, fmt, v);
+    return buf;
+}
+
+static void write_text(FILE *f, const cai_model *m, const row *rows, size_t n)
+{
+    const char *name = cai_model_name(m);
+    fprintf(f, "model: %s (%s)\n\n", name[0] ? name : "(unnamed)",
+            cai_model_kind_name(cai_model_get_kind(m)));
+    fprintf(f, "%-11s %6s %12s %9s %10s %6s %5s %8s\n", "algorithm", "alpha", "logZ/bound",
+            "KL", "return", "goal", "iter", "seconds");
+    for (size_t i = 0; i < n; i++) {
+        char b[5][32];
+        fprintf(f, "%-11s %6.3g %12s %9s %10s %6s %5zu %8.3g\n", rows[i].algorithm,
+                rows[i].temperature, num(rows[i].log_z, b[0], sizeof b[0], "%.6g"),
+                num(rows[i].kl, b[1], sizeof b[1], "%.3g"),
+                num(rows[i].ret, b[2], sizeof b[2], "%.6g"),
+                num(rows[i].goal, b[3], sizeof b[3], "%.3f"), rows[i].iterations,
+                rows[i].seconds);
+    }
+    fputs("\nlogZ/bound: exact log-evidence, else the algorithm's objective (a bound);"
+          "\nKL: mean KL(policy || exact policy) under the exact posterior state marginals;"
+          "\nreturn: expected reward of the policy under the true dynamics; goal: P(reach G)\n",
+          f);
+}
+
+static void write_csv(FILE *f, const row *rows, size_t n)
+{
+    fputs("algorithm,temperature,log_z,kl,return,soft_return,goal,iterations,seconds\n", f);
+    for (size_t i = 0; i < n; i++) {
+        char b[5][40];
+        fprintf(f, "%s,%.17g,%s,%s,%s,%s,%s,%zu,%.6g\n", rows[i].algorithm,
+                rows[i].temperature, num(rows[i].log_z, b[0], sizeof b[0], "%.17g"),
+                num(rows[i].kl, b[1], sizeof b[1], "%.17g"),
+                num(rows[i].ret, b[2], sizeof b[2], "%.17g"),
+                num(rows[i].soft_ret, b[3], sizeof b[3], "%.17g"),
+                num(rows[i].goal, b[4], sizeof b[4], "%.17g"), rows[i].iterations,
+                rows[i].seconds);
+    }
+}
+
+static cai_status write_json(FILE *f, const cai_model *m, const row *rows, size_t n,
+                             double seconds_load, double seconds, cai_error *err)
+{
+    cai_json *j = NULL;
+    cai_status st = cai_json_create(f, 2, &j, err);
+    if (st != CAI_OK)
+        return st;
+    cai_json_begin_object(j);
+    cai_json_key(j, "kind");
+    cai_json_string(j, cai_model_kind_name(cai_model_get_kind(m)));
+    cai_json_key(j, "name");
+    cai_json_string(j, cai_model_name(m));
+    cai_json_key(j, "rows");
+    cai_json_begin_array(j);
+    for (size_t i = 0; i < n; i++) {
+        const row *r = &rows[i];
+        cai_json_begin_object(j);
+        cai_json_key(j, "algorithm");
+        cai_json_string(j, r->algorithm);
+        const char *keys[] = {"temperature", "log_z", "kl", "return", "soft_return", "goal"};
+        double vals[] = {r->temperature, r->log_z, r->kl, r->ret, r->soft_ret, r->goal};
+        for (size_t k = 0; k < 6; k++) {
+            cai_json_key(j, keys[k]);
+            cai_json_number(j, vals[k]);
+        }
+        cai_json_key(j, "iterations");
+        cai_json_size(j, r->iterations);
+        cai_json_key(j, "seconds_algorithm");
+        cai_json_number(j, r->seconds);
+        cai_json_end_object(j);
+    }
+    cai_json_end_array(j);
+    cli_json_seconds(j, seconds_load, seconds);
+    cai_json_end_object(j);
+    st = cai_json_finish(j, err);
+    cai_json_free(j);
+    return st;
+}
+
+/* ---- the command ------------------------------------------------------- */
+
+/* Split a comma list into at most max items (pointers into buf). */
+static size_t split(char *buf, const char **items, size_t max)
+{
+    size_t n = 0;
+    for (char *p = strtok(buf, ","); p != NULL && n < max; p = strtok(NULL, ","))
+        items[n++] = p;
+    return n;
+}
+
+int cmd_compare(const cai_model *m, const cli_options *opt)
+{
+    const cai_mdp *mdp = cai_model_mdp(m);
+    if (mdp == NULL)
+        return cli_usage_error("compare needs an mdp or gridworld model; %s is a %s",
+                               opt->model, cai_model_kind_name(cai_model_get_kind(m)));
+    char abuf[256], tbuf[512];
+    /* map needs a finite horizon: left out of the default for discounted models */
+    snprintf(abuf, sizeof abuf, "%s",
+             opt->algorithms             ? opt->algorithms
+             : cai_mdp_horizon(mdp) == 0 ? "exact,variational"
+                                         : "exact,variational,map");
+    const char *algs[MAX_ALGORITHMS];
+    size_t n_algs = split(abuf, algs, MAX_ALGORITHMS);
+    for (size_t k = 0; k < n_algs; k++)
+        if (strcmp(algs[k], "exact") != 0 && strcmp(algs[k], "variational") != 0
+            && strcmp(algs[k], "map") != 0)
+            return cli_usage_error("--algorithms: unknown algorithm '%s' for an MDP (expected "
+                                   "exact, variational or map)", algs[k]);
+    double temps[MAX_TEMPERATURES];
+    size_t n_temps = 0;
+    if (opt->temperatures == NULL) {
+        temps[n_temps++] = cai_mdp_temperature(mdp);
+    } else {
+        snprintf(tbuf, sizeof tbuf, "%s", opt->temperatures);
+        const char *items[MAX_TEMPERATURES];
+        size_t n = split(tbuf, items, MAX_TEMPERATURES);
+        for (size_t i = 0; i < n; i++) {
+            char *end;
+            double a = strtod(items[i], &end);
+            if (*end != '\0' || !(a >= 0) || !isfinite(a))
+                return cli_usage_error("--temperatures: expected numbers >= 0, got '%s'",
+                                       items[i]);
+            temps[n_temps++] = a;
+        }
+    }
+    if (n_algs == 0 || n_temps == 0)
+        return cli_usage_error("%s", "compare: empty list of algorithms or temperatures");
+    row *rows = cli_alloc_array(n_algs * n_temps, sizeof *rows);
+    if (rows == NULL)
+        return cli_nomem();
+    cai_error err;
+    cai_error_clear(&err);
+    cai_status st = CAI_OK;
+    double t0 = cli_now();
+    for (size_t i = 0; i < n_temps && st == CAI_OK; i++)
+        st = compare_at(mdp, opt, algs, n_algs, temps[i], rows + i * n_algs, &err);
+    double seconds = cli_now() - t0;
+    cli_output out;
+    int rc = cli_output_open_after(&out, opt->output, st, &err, opt->model);
+    if (rc == CLI_OK) {
+        if (opt->json)
+            st = write_json(out.f, m, rows, n_algs * n_temps, opt->seconds_load, seconds, &err);
+        else if (opt->csv)
+            write_csv(out.f, rows, n_algs * n_temps);
+        else
+            write_text(out.f, m, rows, n_algs * n_temps);
+        rc = cli_output_close(&out, st, &err);
+    }
+    free(rows);
+    return rc;
+}
