@@ -20,7 +20,10 @@
 typedef struct row {
     const char *algorithm;
     double temperature;
-    double log_z;      /* log-evidence (exact) or the algorithm's objective */
+    double log_z;      /* nats: the log-evidence (exact) or the objective / alpha,
+                          a lower bound on it (variational: the ELBO; map: the
+                          MAP trajectory's log score); at alpha = 0 NaN */
+    double objective;  /* sum_s rho(s) V_0(s), reward units */
     double kl;         /* from the exact policy; NaN when not defined */
     double ret;        /* plain return of the policy under the true dynamics */
     double soft_ret;   /* soft return at the model's temperature */
@@ -173,8 +176,10 @@ static cai_status compare_at(const cai_mdp *mdp, const cli_options *opt, const c
         r->seconds = cli_now() - t0;
         r->iterations = cai_solution_iterations(sol);
         double lev = cai_solution_log_evidence(sol);
-        r->log_z = so.algorithm == CAI_CONTROL_EXACT && !isnan(lev) ? lev
-                                                                   : cai_solution_objective(sol);
+        r->objective = cai_solution_objective(sol);
+        r->log_z = alpha == 0                                          ? NAN
+                   : so.algorithm == CAI_CONTROL_EXACT && !isnan(lev) ? lev
+                                                                      : r->objective / alpha;
         cai_evaluation ev;
         if ((st = policies(mdp, sol, &pols[k], err)) == CAI_OK
             && (st = cai_mdp_evaluate(mdp, pols[k], false, &ev, err)) == CAI_OK
@@ -217,18 +222,18 @@ static void write_text(FILE *f, const cai_model *m, const row *rows, size_t n)
     const char *name = cai_model_name(m);
     fprintf(f, "model: %s (%s)\n\n", name[0] ? name : "(unnamed)",
             cai_model_kind_name(cai_model_get_kind(m)));
-    fprintf(f, "%-11s %6s %12s %9s %10s %6s %5s %8s\n", "algorithm", "alpha", "logZ/bound",
+    fprintf(f, "%-11s %6s %11s %9s %10s %6s %5s %8s\n", "algorithm", "alpha", "logZ|bound",
             "KL", "return", "goal", "iter", "seconds");
     for (size_t i = 0; i < n; i++) {
         char b[5][32];
-        fprintf(f, "%-11s %6.3g %12s %9s %10s %6s %5zu %8.3g\n", rows[i].algorithm,
+        fprintf(f, "%-11s %6.3g %11s %9s %10s %6s %5zu %8.3g\n", rows[i].algorithm,
                 rows[i].temperature, num(rows[i].log_z, b[0], sizeof b[0], "%.6g"),
                 num(rows[i].kl, b[1], sizeof b[1], "%.3g"),
                 num(rows[i].ret, b[2], sizeof b[2], "%.6g"),
                 num(rows[i].goal, b[3], sizeof b[3], "%.3f"), rows[i].iterations,
                 rows[i].seconds);
     }
-    fputs("\nlogZ/bound: exact log-evidence, else the algorithm's objective (a bound);"
+    fputs("\nlogZ|bound: exact log-evidence; variational ELBO, map log score (lower bounds);"
           "\nKL: mean KL(policy || exact policy) under the exact posterior state marginals;"
           "\nreturn: expected reward of the policy under the true dynamics; goal: P(reach G)\n",
           f);
@@ -236,11 +241,13 @@ static void write_text(FILE *f, const cai_model *m, const row *rows, size_t n)
 
 static void write_csv(FILE *f, const row *rows, size_t n)
 {
-    fputs("algorithm,temperature,log_z,kl,return,soft_return,goal,iterations,seconds\n", f);
+    fputs("algorithm,temperature,log_z,objective,kl,return,soft_return,goal,iterations,"
+          "seconds\n", f);
     for (size_t i = 0; i < n; i++) {
-        char b[5][40];
-        fprintf(f, "%s,%.17g,%s,%s,%s,%s,%s,%zu,%.6g\n", rows[i].algorithm,
+        char b[6][40];
+        fprintf(f, "%s,%.17g,%s,%s,%s,%s,%s,%s,%zu,%.6g\n", rows[i].algorithm,
                 rows[i].temperature, num(rows[i].log_z, b[0], sizeof b[0], "%.17g"),
+                num(rows[i].objective, b[5], sizeof b[5], "%.17g"),
                 num(rows[i].kl, b[1], sizeof b[1], "%.17g"),
                 num(rows[i].ret, b[2], sizeof b[2], "%.17g"),
                 num(rows[i].soft_ret, b[3], sizeof b[3], "%.17g"),
@@ -268,9 +275,11 @@ static cai_status write_json(FILE *f, const cai_model *m, const row *rows, size_
         cai_json_begin_object(j);
         cai_json_key(j, "algorithm");
         cai_json_string(j, r->algorithm);
-        const char *keys[] = {"temperature", "log_z", "kl", "return", "soft_return", "goal"};
-        double vals[] = {r->temperature, r->log_z, r->kl, r->ret, r->soft_ret, r->goal};
-        for (size_t k = 0; k < 6; k++) {
+        const char *keys[] = {"temperature", "log_z", "objective", "kl",
+                              "return", "soft_return", "goal"};
+        double vals[] = {r->temperature, r->log_z, r->objective, r->kl,
+                         r->ret, r->soft_ret, r->goal};
+        for (size_t k = 0; k < 7; k++) {
             cai_json_key(j, keys[k]);
             cai_json_number(j, vals[k]);
         }
