@@ -10,6 +10,7 @@
 #include "cai/plan.h"
 #include "cai/loopy.h"
 #include "cai/jtree.h"
+#include "cai/meanfield.h"
 #include "cai/mdp.h"
 #include "cai/model.h"
 #include "cai/formats.h"
