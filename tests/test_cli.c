@@ -290,6 +290,31 @@ static void test_solve_loopy(void)
     CU_ASSERT_STRING_EQUAL(o.out, "");
     cai_test_outcome_free(&o);
 
+    /* mean field: what the library gives, a lower bound on the exact log Z */
+    CU_ASSERT_EQUAL_FATAL(cai_model_load_string(text, strlen(text), "ring.yaml", &m, &err),
+                          CAI_OK);
+    cai_meanfield *mf = NULL;
+    CU_ASSERT_EQUAL_FATAL(cai_meanfield_create(cai_model_graph(m), NULL, &mf, &err), CAI_OK);
+    CU_ASSERT_EQUAL_FATAL(cai_meanfield_run(mf, &err), CAI_OK);
+    double q_a[2];
+    CU_ASSERT_EQUAL(cai_meanfield_marginal(mf, 0, q_a, &err), CAI_OK);
+    double elbo = cai_meanfield_elbo(mf);
+    cai_meanfield_free(mf);
+    cai_model_free(m);
+    o = cai_test_run("solve ring.yaml --algorithm meanfield --json");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_DOUBLE_EQUAL(json_number(o.out, NULL, "log_z", NULL), elbo, 1e-12);
+    CU_ASSERT(elbo <= log(z) + 1e-12);
+    CU_ASSERT_FATAL(json_array(o.out, "A", got, 2));
+    CU_ASSERT_DOUBLE_EQUAL(got[0], q_a[0], 1e-12);
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "\"meanfield\": {"));
+    cai_test_outcome_free(&o);
+    o = cai_test_run("solve ring.yaml --algorithm meanfield");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "mean field: "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "ELBO = "));
+    cai_test_outcome_free(&o);
+
     /* one flooding iteration cannot settle a cycle: the diagnosis */
     o = cai_test_run("solve ring.yaml --algorithm loopy --schedule flooding "
                      "--max-iterations 1");
@@ -336,9 +361,12 @@ static void test_usage_errors(void)
         {"solve", "cai: error: solve needs a MODEL file"},
         {"solve m.yaml --bogus", "cai: error: unknown option '--bogus'"},
         {"solve m.yaml --algorithm frob",
-         "cai: error: unknown algorithm 'frob' (expected exact, variational, map or loopy)"},
+         "cai: error: unknown algorithm 'frob' (expected exact, variational, map, loopy or "
+         "meanfield)"},
         {"solve m.yaml --tol 1e-6",
-         "cai: error: option '--tol' needs --algorithm loopy on a factor_graph"},
+         "cai: error: option '--tol' needs --algorithm loopy or meanfield on a factor_graph"},
+        {"solve m.yaml --algorithm meanfield --damping 0.5",
+         "cai: error: option '--damping' needs --algorithm loopy on a factor_graph"},
         {"solve m.yaml --algorithm loopy --damping 1",
          "cai: error: --damping: expected a number in [0, 1), got '1'"},
         {"solve m.yaml --algorithm loopy --schedule random",

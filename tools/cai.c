@@ -98,6 +98,9 @@ const char cli_usage_text[] =
     "                     with --schedule flooding|sequential|residual (default\n"
     "                     sequential), --damping D in [0, 1) (default 0), --tol\n"
     "                     (default 1e-10) and --max-iterations (default 1000)\n"
+    "  --algorithm meanfield  factor graphs: mean-field variational message\n"
+    "                     passing (fully factorised q; the ELBO, a lower bound\n"
+    "                     on log Z; --tol, --max-iterations)\n"
     "  --max-clique-entries N  factor graphs with cycles are solved exactly by a\n"
     "                     junction tree; refused, before allocating, when its\n"
     "                     largest clique has more than N joint states (1e8)\n"
@@ -411,9 +414,9 @@ static int set_option(cli_options *o, const struct option_entry *e, const char *
         return CLI_OK;
     case OPT_ALGORITHM:
         if (strcmp(v, "exact") != 0 && strcmp(v, "variational") != 0 &&
-            strcmp(v, "map") != 0 && strcmp(v, "loopy") != 0)
+            strcmp(v, "map") != 0 && strcmp(v, "loopy") != 0 && strcmp(v, "meanfield") != 0)
             return cli_usage_error("unknown algorithm '%s' (expected exact, "
-                                   "variational, map or loopy)", v);
+                                   "variational, map, loopy or meanfield)", v);
         o->has_algorithm = true;
         o->algorithm = v;
         return CLI_OK;

@@ -19,6 +19,9 @@ typedef struct results {
     double map_score;
     double seconds;
     bool loopy;
+    bool meanfield;    /* log_z is the ELBO, map the argmax of each q_i */
+    size_t mf_iterations;
+    bool mf_converged;
     struct loopy_run { /* loopy: the sum-product [0] and max-product [1] runs */
         size_t iterations, factor, var;
         bool converged;
@@ -146,6 +149,39 @@ static cai_status solve_loopy(const cai_graph *g, const cli_options *opt, result
     return st;
 }
 
+/* Mean-field variational message passing: the ELBO, q of every variable
+ * and the argmax of each, with --tol and --max-iterations. */
+static cai_status solve_meanfield(const cai_graph *g, const cli_options *opt, results *r,
+                                  cai_error *err)
+{
+    size_t n = cai_graph_n_variables(g);
+    double t0 = cli_now();
+    cai_status st = results_alloc(g, r, err);
+    if (st != CAI_OK)
+        return st;
+    r->meanfield = true;
+    cai_meanfield_options mo = cai_meanfield_options_default();
+    if (opt->has_tol)
+        mo.tol = opt->tol;
+    if (opt->has_max_iterations)
+        mo.max_iterations = opt->max_iterations;
+    cai_meanfield *mf = NULL;
+    if ((st = cai_meanfield_create(g, &mo, &mf, err)) == CAI_OK
+        && (st = cai_meanfield_run(mf, err)) == CAI_OK) {
+        r->log_z = cai_meanfield_elbo(mf);
+        r->mf_iterations = cai_meanfield_iterations(mf);
+        r->mf_converged = cai_meanfield_converged(mf);
+        r->map_score = NAN;
+        for (size_t v = 0; v < n && st == CAI_OK; v++)
+            st = cai_meanfield_marginal(mf, v, r->marg + r->offset[v], err);
+        if (st == CAI_OK)
+            st = cai_meanfield_map(mf, r->map, err);
+    }
+    cai_meanfield_free(mf);
+    r->seconds = cli_now() - t0;
+    return st;
+}
+
 /* ---- output ------------------------------------------------------------ */
 
 static void write_json(FILE *out, const cai_model *m, const char *algorithm,
@@ -179,6 +215,15 @@ static void write_json(FILE *out, const cai_model *m, const char *algorithm,
     cai_json_end_object(j);
     cai_json_key(j, "map_log_score");
     cai_json_number(j, r->map_score);
+    if (r->meanfield) {
+        cai_json_key(j, "meanfield");
+        cai_json_begin_object(j);
+        cai_json_key(j, "iterations");
+        cai_json_size(j, r->mf_iterations);
+        cai_json_key(j, "converged");
+        cai_json_bool(j, r->mf_converged);
+        cai_json_end_object(j);
+    }
     if (r->loopy) {
         static const char *const keys[2] = {"loopy", "loopy_map"};
         for (int k = 0; k < 2; k++) {
@@ -293,6 +338,18 @@ static void write_text(FILE *out, const cai_model *m, const char *algorithm,
     fprintf(out, "algorithm: %s\n\n", algorithm);
     if (r->loopy)
         write_loopy(out, g, r);
+    if (r->meanfield) {
+        fprintf(out, "mean field: %zu sweeps, %s\n\nELBO = %.10g (a lower bound on log Z)\n\n",
+                r->mf_iterations, r->mf_converged ? "converged" : "NOT converged", r->log_z);
+        write_marginals(out, g, r);
+        fprintf(out, "\nthe most probable state of each q_i:\n");
+        for (size_t v = 0; v < cai_graph_n_variables(g); v++) {
+            char buf[32];
+            fprintf(out, "  %s = %s\n", cai_graph_variable_name(g, v),
+                    state_label(g, v, r->map[v], buf, sizeof buf));
+        }
+        return;
+    }
     if (strcmp(algorithm, "map") == 0) {
         write_map(out, g, r);
         fprintf(out, "\nlog Z = %.10g\n\n", r->log_z);
@@ -313,6 +370,7 @@ static void write_text(FILE *out, const cai_model *m, const char *algorithm,
 static int check_options(const cli_options *opt)
 {
     bool loopy = strcmp(opt->algorithm, "loopy") == 0;
+    bool iterative = loopy || strcmp(opt->algorithm, "meanfield") == 0;
     const char *bad = opt->has_temperature      ? "--temperature"
                       : opt->has_horizon        ? "--horizon"
                       : opt->has_sweep          ? "--sweep"
@@ -321,20 +379,26 @@ static int check_options(const cli_options *opt)
     if (bad != NULL)
         return cli_usage_error("option '%s' needs an mdp or gridworld model; %s "
                                "is a factor_graph", bad, opt->model);
-    const char *loopy_only = opt->schedule != NULL      ? "--schedule"
-                             : opt->has_damping         ? "--damping"
-                             : opt->has_tol             ? "--tol"
-                             : opt->has_max_iterations  ? "--max-iterations"
-                                                        : NULL;
-    if (loopy && opt->has_max_clique_entries)
+    const char *loopy_only = opt->schedule != NULL ? "--schedule"
+                             : opt->has_damping    ? "--damping"
+                                                   : NULL;
+    const char *iterative_only = opt->has_tol              ? "--tol"
+                                 : opt->has_max_iterations ? "--max-iterations"
+                                                           : NULL;
+    if (iterative && opt->has_max_clique_entries)
         return cli_usage_error("option '--max-clique-entries' is for exact and map "
-                               "(junction tree), not --algorithm loopy");
+                               "(junction tree), not --algorithm %s", opt->algorithm);
     if (!loopy && loopy_only != NULL)
-        return cli_usage_error("option '%s' needs --algorithm loopy on a factor_graph "
-                               "(%s is solved exactly)", loopy_only, opt->model);
+        return cli_usage_error("option '%s' needs --algorithm loopy on a factor_graph",
+                               loopy_only);
+    if (!iterative && iterative_only != NULL)
+        return cli_usage_error("option '%s' needs --algorithm loopy or meanfield on a "
+                               "factor_graph (%s is solved exactly)", iterative_only,
+                               opt->model);
     if (strcmp(opt->algorithm, "variational") == 0)
         return cli_usage_error("--algorithm variational needs an mdp or gridworld "
-                               "model; %s is a factor_graph (use exact, map or loopy)",
+                               "model; %s is a factor_graph (use exact, map, loopy or "
+                               "meanfield)",
                                opt->model);
     return CLI_OK;
 }
@@ -348,9 +412,10 @@ int cmd_factor_graph_solve(const cai_model *m, const cli_options *opt)
     cai_error_clear(&err);
     results r;
     memset(&r, 0, sizeof r);
-    cai_status st = strcmp(opt->algorithm, "loopy") == 0
-                        ? solve_loopy(cai_model_graph(m), opt, &r, &err)
-                        : solve(cai_model_graph(m), opt, &r, &err);
+    const cai_graph *g = cai_model_graph(m);
+    cai_status st = strcmp(opt->algorithm, "loopy") == 0       ? solve_loopy(g, opt, &r, &err)
+                    : strcmp(opt->algorithm, "meanfield") == 0 ? solve_meanfield(g, opt, &r, &err)
+                                                               : solve(g, opt, &r, &err);
     cli_output out;
     rc = cli_output_open_after(&out, opt->output, st, &err, opt->model);
     if (rc != CLI_OK)

@@ -53,9 +53,10 @@ static size_t horizon_of(const cai_mdp *mdp, const cli_options *opt)
 static int solve_options(const cai_mdp *mdp, const cli_options *opt, bool marginals,
                          cai_solve_options *so)
 {
-    if (strcmp(opt->algorithm, "loopy") == 0)
-        return cli_usage_error("--algorithm loopy needs a factor_graph model; %s is an "
-                               "MDP (use exact, variational or map)", opt->model);
+    if (strcmp(opt->algorithm, "loopy") == 0 || strcmp(opt->algorithm, "meanfield") == 0)
+        return cli_usage_error("--algorithm %s needs a factor_graph model; %s is an "
+                               "MDP (use exact, variational or map)", opt->algorithm,
+                               opt->model);
     if (opt->has_max_clique_entries)
         return cli_usage_error("option '--max-clique-entries' needs a factor_graph model; "
                                "%s is an MDP", opt->model);
