@@ -41,6 +41,9 @@ const char cli_usage_text[] =
     "        factor_graph: log Z and every marginal (sum-product) and the MAP\n"
     "        assignment (max-product); both are printed, --algorithm (exact or\n"
     "        map) says which one was asked for.\n"
+    "        factored_mdp: its unrolled dynamic Bayes net as a factor graph\n"
+    "        (junction tree, or --algorithm loopy); with --flatten the joint\n"
+    "        state space as an mdp (sample, evaluate and compare need it).\n"
     "  sample MODEL [--seed N] [--count K] [--max-steps N] [--json] [-o FILE]\n"
     "        and solve's --algorithm, --temperature, --horizon, --tol,\n"
     "        --max-iterations and --threads\n"
@@ -104,6 +107,10 @@ const char cli_usage_text[] =
     "  --max-clique-entries N  factor graphs with cycles are solved exactly by a\n"
     "                     junction tree; refused, before allocating, when its\n"
     "                     largest clique has more than N joint states (1e8)\n"
+    "  --flatten          factored_mdp: solve (sample, evaluate, compare) the\n"
+    "                     joint state space as an mdp (at most 1e6 states);\n"
+    "                     without it solve works on the unrolled dynamic Bayes\n"
+    "                     net as a factor graph (exact: junction tree; loopy)\n"
     "  --threads N        threads of the engine, 1..1024 (default: all cores, or\n"
     "                     OMP_NUM_THREADS); the results do not depend on it\n"
     "  --seed N, --count K, --max-steps N   see sample\n"
@@ -313,7 +320,7 @@ typedef enum opt_id {
     OPT_HELP, OPT_JSON, OPT_OUTPUT, OPT_ALGORITHM, OPT_TEMPERATURE, OPT_HORIZON,
     OPT_TOL, OPT_MAX_ITERATIONS, OPT_SEED, OPT_COUNT, OPT_MAX_STEPS, OPT_POLICY,
     OPT_FULL, OPT_QUERY, OPT_TIME, OPT_STATES, OPT_THREADS, OPT_SWEEP, OPT_SCHEDULE,
-    OPT_DAMPING, OPT_MAX_CLIQUE, OPT_ALGORITHMS, OPT_TEMPERATURES, OPT_CSV
+    OPT_DAMPING, OPT_MAX_CLIQUE, OPT_ALGORITHMS, OPT_TEMPERATURES, OPT_CSV, OPT_FLATTEN
 } opt_id;
 
 static const struct option_entry {
@@ -338,6 +345,7 @@ static const struct option_entry {
     {"--schedule", NULL, OPT_SCHEDULE, true, FOR_SOLVE},
     {"--damping", NULL, OPT_DAMPING, true, FOR_SOLVE},
     {"--max-clique-entries", NULL, OPT_MAX_CLIQUE, true, FOR_SOLVE},
+    {"--flatten", NULL, OPT_FLATTEN, false, FOR_RUN},
     {"--seed", NULL, OPT_SEED, true, FOR_SAMPLE},
     {"--count", NULL, OPT_COUNT, true, FOR_SAMPLE},
     {"--max-steps", NULL, OPT_MAX_STEPS, true, FOR_SAMPLE},
@@ -540,6 +548,10 @@ static int parse_options(int argc, char **argv, cli_options *o, unsigned mask,
             *out_help = true;
             return CLI_OK;
         }
+        if (e->id == OPT_FLATTEN) {
+            o->flatten = true;
+            continue;
+        }
         if (e->id == OPT_JSON || e->id == OPT_FULL || e->id == OPT_CSV) {
             *(e->id == OPT_JSON ? &o->json : e->id == OPT_FULL ? &o->full : &o->csv) = true;
             continue;
@@ -619,7 +631,9 @@ static int run_command(cli_command cmd, const char *name, unsigned mask, int arg
     if (st != CAI_OK)
         return cli_report(&err, opt.model, cli_input_status(st));
     cai_model_kind kind = cai_model_get_kind(m);
-    if (cmd == CLI_COMPARE) {
+    if (kind == CAI_MODEL_FACTORED_MDP || opt.flatten) {
+        rc = cmd_factored_run(m, &opt); /* cmd_factored.c */
+    } else if (cmd == CLI_COMPARE) {
         rc = cmd_compare(m, &opt);
     } else if (is_mdp_kind(kind)) {
         rc = cmd == CLI_SOLVE    ? cmd_mdp_solve(m, &opt)
@@ -643,8 +657,9 @@ static int check_one(const char *path)
     cai_status st = cai_model_load(path, &m, &err);
     if (st != CAI_OK)
         return cli_report(&err, path, cli_input_status(st));
-    int rc = is_mdp_kind(cai_model_get_kind(m)) ? cmd_mdp_check(m, path)
-                                                 : cmd_factor_graph_check(m, path);
+    int rc = cai_model_get_kind(m) == CAI_MODEL_FACTORED_MDP ? cmd_factored_check(m, path)
+             : is_mdp_kind(cai_model_get_kind(m))             ? cmd_mdp_check(m, path)
+                                                              : cmd_factor_graph_check(m, path);
     cai_model_free(m);
     return rc;
 }

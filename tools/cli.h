@@ -48,6 +48,7 @@ typedef struct cli_options {
     const char *algorithms;      /* compare --algorithms a,b,... or NULL */
     const char *temperatures;    /* compare --temperatures x,y,... or NULL */
     bool csv;                    /* compare --csv */
+    bool flatten;                /* --flatten (factored_mdp) */
     bool has_max_clique_entries;
     double max_clique_entries;   /* --max-clique-entries (junction tree), >= 1 */
     bool has_seed;
@@ -141,6 +142,14 @@ int cmd_mdp_solve(const cai_model *m, const cli_options *opt);
 int cmd_mdp_sample(const cai_model *m, const cli_options *opt);
 int cmd_mdp_evaluate(const cai_model *m, const cli_options *opt);
 int cmd_mdp_check(const cai_model *m, const char *path);
+
+/* factored_mdp (cmd_factored.c): with --flatten, flatten m and run the mdp
+ * command; without, solve the unrolled DBN as a factor graph. --flatten on
+ * another kind is a usage error. */
+int cmd_factored_run(cai_model *m, const cli_options *opt);
+
+/* check a factored_mdp: sizes of the model and of its unrolled graph. */
+int cmd_factored_check(const cai_model *m, const char *path);
 
 /* compare on mdp and gridworld models (cmd_compare.c). */
 int cmd_compare(const cai_model *m, const cli_options *opt);

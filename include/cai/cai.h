@@ -12,6 +12,7 @@
 #include "cai/jtree.h"
 #include "cai/meanfield.h"
 #include "cai/mdp.h"
+#include "cai/factored.h"
 #include "cai/model.h"
 #include "cai/formats.h"
 #include "cai/json.h"

@@ -58,6 +58,40 @@
  *     horizon: 30                    # or discount
  *     temperature: 1
  *
+ * kind: factored_mdp (a factored MDP, cai/factored.h; cai_model_graph is
+ * its unrolled dynamic Bayes net, cai_model_flatten gives the flat MDP)
+ *
+ *     kind: factored_mdp
+ *     name: sysadmin 4               # optional
+ *     variables:                     # required, non-empty; states: names or a count
+ *       - {name: m0, states: [down, up]}
+ *       - {name: m1, states: [down, up]}
+ *     actions: [noop, reboot0, reboot1]   # names or a count
+ *     initial:                       # every variable exactly once; missing
+ *       - {variable: m0, probs: {up: 1}}  # states 0; sums to 1 within 1e-9
+ *       - {variable: m1, probs: {down: 0.5, up: 0.5}}
+ *     transitions:                   # every variable exactly once
+ *       - {variable: m0, parents: [m0, m1], table: [...]}
+ *     rewards:                       # optional: a sum of local terms
+ *       - {scope: [m0], values: [0, 1]}
+ *       - {scope: [], action: true, values: [0, -0.5, -0.5]}
+ *     horizon: 20                    # required, >= 1 (no discount)
+ *     temperature: 1                 # default 1, must be > 0
+ *
+ * A transition is p(x' | parents, a) with parents CURRENT-time variables
+ * (distinct, any order, the variable itself included or not): `table` is
+ * flat, prod(card(parents)) * A rows of card(x) numbers, the rows being the
+ * joint (parents..., action) assignments row-major with the ACTION LAST
+ * (fastest) and the columns the states of x'. Entries in [0, 1], each row
+ * summing to 1 within 1e-9. A reward term r_k(scope..., [a]) has
+ * prod(card(scope)) (times A with action: true, the action last) finite
+ * values, row-major, last fastest; the step reward is their sum, earned at
+ * t = 0..T-1. Variable names may not contain '@' nor be "action" (the
+ * unrolled graph names its variables NAME@t and action@t). Sizes: at most
+ * CAI_FACTORED_MAX_VARIABLES variables, CAI_FACTORED_MAX_CARD states or
+ * actions, CAI_FACTORED_MAX_TABLE entries per table, and
+ * (T + 1) * (n + 1) <= CAI_FACTORED_MAX_GRAPH.
+ *
  * Wildcards ("*") in transitions, rewards and action_prior: the most
  * specific entry wins (state and action > state > action > both); two
  * entries of one specificity for the same pair are an error. The full rules
@@ -73,6 +107,7 @@
 #include <stddef.h>
 
 #include "cai/error.h"
+#include "cai/factored.h"
 #include "cai/graph.h"
 #include "cai/mdp.h"
 
@@ -85,7 +120,8 @@ typedef struct cai_model cai_model;
 typedef enum cai_model_kind {
     CAI_MODEL_FACTOR_GRAPH = 1, /* kind: factor_graph */
     CAI_MODEL_MDP = 2,          /* kind: mdp */
-    CAI_MODEL_GRIDWORLD = 3     /* kind: gridworld */
+    CAI_MODEL_GRIDWORLD = 3,    /* kind: gridworld */
+    CAI_MODEL_FACTORED_MDP = 4  /* kind: factored_mdp */
 } cai_model_kind;
 
 /* Read and check the model at path. *out_model is written only on success;
@@ -109,13 +145,26 @@ const char *cai_model_kind_name(cai_model_kind kind);
 /* The model's `name`, or "" when it has none. Owned by m. */
 const char *cai_model_name(const cai_model *m);
 
-/* The factor graph of a factor_graph model (evidence applied). Owned by m,
- * valid until cai_model_free(). */
+/* The factor graph of a factor_graph model (evidence applied), or of a
+ * factored_mdp model its unrolled dynamic Bayes net (cai_factored_graph at
+ * the model's temperature and horizon). Owned by m, valid until
+ * cai_model_free(). */
 const cai_graph *cai_model_graph(const cai_model *m);
 
-/* The MDP of an mdp or gridworld model, NULL for other kinds. Owned by m,
- * valid until cai_model_free(). */
+/* The MDP of an mdp or gridworld model, or of a factored_mdp model after
+ * cai_model_flatten(); NULL otherwise. Owned by m, valid until
+ * cai_model_free(). */
 const cai_mdp *cai_model_mdp(const cai_model *m);
+
+/* The factored MDP of a factored_mdp model, NULL for other kinds. Owned by
+ * m, valid until cai_model_free(). */
+const cai_factored_mdp *cai_model_factored(const cai_model *m);
+
+/* factored_mdp models: build the flat MDP (cai_factored_flatten with
+ * max_states; <= 0: the default 1e6) so that cai_model_mdp() returns it.
+ * Does nothing when already flat. CAI_ERR_INVALID for other kinds,
+ * CAI_ERR_RANGE when the joint state space is too large. */
+cai_status cai_model_flatten(cai_model *m, double max_states, cai_error *err);
 
 #ifdef __cplusplus
 }

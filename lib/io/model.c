@@ -23,6 +23,7 @@ static const struct kind_entry {
     {"factor_graph", CAI_MODEL_FACTOR_GRAPH, model_load_factor_graph},
     {"mdp", CAI_MODEL_MDP, model_load_mdp},
     {"gridworld", CAI_MODEL_GRIDWORLD, model_load_gridworld},
+    {"factored_mdp", CAI_MODEL_FACTORED_MDP, model_load_factored},
 };
 
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
@@ -161,6 +162,7 @@ void cai_model_free(cai_model *m)
         return;
     cai_graph_free(m->graph);
     cai_mdp_free(m->mdp);
+    cai_factored_free(m->factored);
     free(m->name);
     free(m);
 }
@@ -242,4 +244,23 @@ const cai_graph *cai_model_graph(const cai_model *m)
 const cai_mdp *cai_model_mdp(const cai_model *m)
 {
     return m->mdp;
+}
+
+const cai_factored_mdp *cai_model_factored(const cai_model *m)
+{
+    return m->factored;
+}
+
+cai_status cai_model_flatten(cai_model *m, double max_states, cai_error *err)
+{
+    if (m == NULL)
+        return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0,
+                             "cai_model_flatten: NULL argument");
+    if (m->factored == NULL)
+        return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0,
+                             "only a factored_mdp model can be flattened; this is a %s",
+                             cai_model_kind_name(m->kind));
+    if (m->mdp != NULL)
+        return CAI_OK;
+    return cai_factored_flatten(m->factored, max_states, &m->mdp, err);
 }

@@ -8,6 +8,7 @@
 
 #include <yaml.h>
 
+#include "cai/factored.h"
 #include "cai/model.h"
 #include "yaml_read.h"
 
@@ -18,7 +19,8 @@ struct cai_model {
     cai_model_kind kind; /* set by the dispatcher before the loader runs */
     char *name;          /* "" when the model has no name; owned */
     cai_graph *graph;    /* factor_graph models; owned */
-    cai_mdp *mdp;        /* mdp and gridworld models; owned */
+    cai_mdp *mdp;        /* mdp and gridworld models, flattened factored_mdp; owned */
+    cai_factored_mdp *factored; /* factored_mdp models; owned */
 };
 
 /* A kind loader: check root (a mapping holding `kind`, not yet otherwise
@@ -36,6 +38,9 @@ cai_status model_load_mdp(const yr_loader *L, yaml_node_t *root, cai_model *m);
 /* kind: gridworld (lib/io/gridworld.c) */
 cai_status model_load_gridworld(const yr_loader *L, yaml_node_t *root,
                                 cai_model *m);
+
+/* kind: factored_mdp (lib/io/factored.c); the graph is the unrolled DBN */
+cai_status model_load_factored(const yr_loader *L, yaml_node_t *root, cai_model *m);
 
 /* ---- key readers shared by the kinds (lib/io/model.c) ---- */
 
