@@ -315,6 +315,21 @@ static void test_solve_loopy(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "ELBO = "));
     cai_test_outcome_free(&o);
 
+    /* the model's inference defaults stand in for missing options */
+    char with_defaults[2048];
+    snprintf(with_defaults, sizeof with_defaults, "%sinference: {algorithm: loopy, schedule: "
+             "flooding, max_iterations: 1}\n", text);
+    cai_test_write_file("ring_defaults.yaml", with_defaults);
+    o = cai_test_run("solve ring_defaults.yaml");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "algorithm: loopy"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "1 iterations, NOT converged"));
+    cai_test_outcome_free(&o);
+    o = cai_test_run("solve ring_defaults.yaml --algorithm exact --json");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_DOUBLE_EQUAL(json_number(o.out, NULL, "log_z", NULL), log(z), 1e-12);
+    cai_test_outcome_free(&o);
+
     /* one flooding iteration cannot settle a cycle: the diagnosis */
     o = cai_test_run("solve ring.yaml --algorithm loopy --schedule flooding "
                      "--max-iterations 1");

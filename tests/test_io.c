@@ -638,6 +638,30 @@ static void test_mode_expectation(void)
     cai_model_free(m);
 }
 
+/* `inference:` defaults are read as given; a model without them has none. */
+static void test_inference_defaults(void)
+{
+    const char *text = "kind: factor_graph\nvariables: [{name: A, card: 2}]\nfactors: []\n"
+                       "inference: {algorithm: loopy, schedule: residual, damping: 0.25, "
+                       "tol: 1e-6, max_iterations: 7}\n";
+    cai_error err;
+    cai_model *m = load_text(text, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    cai_model_inference d = cai_model_inference_defaults(m);
+    CU_ASSERT_STRING_EQUAL(d.algorithm, "loopy");
+    CU_ASSERT_STRING_EQUAL(d.schedule, "residual");
+    CU_ASSERT(d.has_damping && d.damping == 0.25);
+    CU_ASSERT(d.has_tol && d.tol == 1e-6);
+    CU_ASSERT(d.has_max_iterations && d.max_iterations == 7);
+    cai_model_free(m);
+    m = load_text("kind: factor_graph\nvariables: []\nfactors: []\n", &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    d = cai_model_inference_defaults(m);
+    CU_ASSERT(d.algorithm == NULL && d.schedule == NULL && !d.has_damping && !d.has_tol
+              && !d.has_max_iterations);
+    cai_model_free(m);
+}
+
 /* ---- error paths ------------------------------------------------------- */
 
 #define HEAD "kind: factor_graph\n"
@@ -810,6 +834,20 @@ static void test_mode_expectation(void)
       CAI_ERR_MODEL, 4, 15, "unknown state 'top' (states: lo, mid, hi)")      \
     X(evidence_value_type, HEAD VARS_AB "factors: []\nevidence: {B: [lo]}\n", \
       CAI_ERR_MODEL, 4, 15, "expected a state index or name, got a sequence") \
+    X(inference_not_mapping, HEAD VARS_A "factors: []\ninference: loopy\n",   \
+      CAI_ERR_MODEL, 4, 12, "'inference' must be a mapping like {algorithm: loopy}") \
+    X(inference_unknown_key, HEAD VARS_A "factors: []\ninference: {damp: 1}\n", \
+      CAI_ERR_MODEL, 4, 13, "unknown key 'damp' in 'inference'")               \
+    X(inference_algorithm, HEAD VARS_A "factors: []\ninference: {algorithm: bp}\n", \
+      CAI_ERR_MODEL, 4, 24, "inference: 'algorithm' must be exact, map, loopy or meanfield, got 'bp'") \
+    X(inference_schedule, HEAD VARS_A "factors: []\ninference: {schedule: random}\n", \
+      CAI_ERR_MODEL, 4, 23, "inference: 'schedule' must be flooding, sequential or residual") \
+    X(inference_damping, HEAD VARS_A "factors: []\ninference: {damping: 1}\n", \
+      CAI_ERR_MODEL, 4, 22, "inference: 'damping' must be a number in [0, 1), got '1'") \
+    X(inference_tol, HEAD VARS_A "factors: []\ninference: {tol: 0}\n",         \
+      CAI_ERR_MODEL, 4, 18, "inference: 'tol' must be a finite number > 0")     \
+    X(inference_iterations, HEAD VARS_A "factors: []\ninference: {max_iterations: 2.5}\n", \
+      CAI_ERR_MODEL, 4, 29, "inference: 'max_iterations' must be an integer >= 1") \
     X(mode_unknown, HEAD VARS_A "factors: [{scope: [A], table: [1, 1], mode: exact}]\n", \
       CAI_ERR_MODEL, 3, 45, "'mode' must be normal, expectation or support, got 'exact'") \
     X(mode_expectation_unary, HEAD VARS_A                                     \
@@ -995,6 +1033,7 @@ void cai_test_register(void)
     CU_add_test(s, "evidence spellings", test_evidence_spellings);
     CU_add_test(s, "file errors", test_load_file_errors);
     CU_add_test(s, "factor modes", test_mode_expectation);
+    CU_add_test(s, "inference defaults", test_inference_defaults);
     ERROR_CASES(CAI_TEST_REGISTER_ERROR_CASE)
     CU_add_test(s, "json compact", test_json_compact);
     CU_add_test(s, "json indented", test_json_indented);

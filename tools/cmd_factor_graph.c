@@ -403,8 +403,36 @@ static int check_options(const cli_options *opt)
     return CLI_OK;
 }
 
-int cmd_factor_graph_solve(const cai_model *m, const cli_options *opt)
+/* The options, with the model's `inference:` defaults where the command
+ * line gives none. */
+static cli_options with_defaults(const cai_model *m, const cli_options *given)
 {
+    cli_options o = *given;
+    cai_model_inference d = cai_model_inference_defaults(m);
+    if (!o.has_algorithm && d.algorithm != NULL)
+        o.algorithm = d.algorithm;
+    if (o.schedule == NULL && d.schedule != NULL && strcmp(o.algorithm, "loopy") == 0)
+        o.schedule = d.schedule;
+    if (!o.has_damping && d.has_damping && strcmp(o.algorithm, "loopy") == 0) {
+        o.damping = d.damping;
+        o.has_damping = true;
+    }
+    bool iterative = strcmp(o.algorithm, "loopy") == 0 || strcmp(o.algorithm, "meanfield") == 0;
+    if (!o.has_tol && d.has_tol && iterative) {
+        o.tol = d.tol;
+        o.has_tol = true;
+    }
+    if (!o.has_max_iterations && d.has_max_iterations && iterative) {
+        o.max_iterations = d.max_iterations;
+        o.has_max_iterations = true;
+    }
+    return o;
+}
+
+int cmd_factor_graph_solve(const cai_model *m, const cli_options *given)
+{
+    cli_options o = with_defaults(m, given);
+    const cli_options *opt = &o;
     int rc = check_options(opt);
     if (rc != CLI_OK)
         return rc;

@@ -104,6 +104,7 @@
 #ifndef CAI_MODEL_H
 #define CAI_MODEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "cai/error.h"
@@ -144,6 +145,26 @@ const char *cai_model_kind_name(cai_model_kind kind);
 
 /* The model's `name`, or "" when it has none. Owned by m. */
 const char *cai_model_name(const cai_model *m);
+
+/* The `inference:` defaults of a factor_graph model: what `cai solve` uses
+ * for the options the command line does not give.
+ *
+ *     inference: {algorithm: loopy, schedule: residual, damping: 0.5,
+ *                 tol: 1e-8, max_iterations: 500}
+ *
+ * algorithm: exact, map, loopy or meanfield; schedule: flooding, sequential
+ * or residual; damping in [0, 1); tol > 0; max_iterations an integer >= 1;
+ * every key optional. Unset members are NULL / false. */
+typedef struct cai_model_inference {
+    const char *algorithm; /* static strings, or NULL */
+    const char *schedule;
+    bool has_damping, has_tol, has_max_iterations;
+    double damping, tol;
+    size_t max_iterations;
+} cai_model_inference;
+
+/* m's inference defaults (all unset for models without `inference:`). */
+cai_model_inference cai_model_inference_defaults(const cai_model *m);
 
 /* The factor graph of a factor_graph model (evidence applied), or of a
  * factored_mdp model its unrolled dynamic Bayes net (cai_factored_graph at

@@ -492,24 +492,84 @@ static cai_status load_evidence(const yr_loader *L, cai_graph *g,
     return CAI_OK;
 }
 
+/* ---- inference defaults ----------------------------------------------- */
+
+/* The string n if it is one of names[0..n_names-1] (the static copy). */
+static const char *one_of(const yaml_node_t *n, const char *const *names, size_t n_names)
+{
+    for (size_t i = 0; yr_is_string(n) && i < n_names; i++)
+        if (strcmp(yr_text(n), names[i]) == 0)
+            return names[i];
+    return NULL;
+}
+
+static cai_status read_inference(const yr_loader *L, yaml_node_t *n, cai_model_inference *out)
+{
+    static const char *const algorithms[] = {"exact", "map", "loopy", "meanfield"};
+    static const char *const schedules[] = {"flooding", "sequential", "residual"};
+    const char *where = "'inference'";
+    if (n->type != YAML_MAPPING_NODE)
+        return yr_fail_got(L, n, "'inference' must be a mapping like {algorithm: loopy}");
+    yr_field f[5] = {{"algorithm", NULL, NULL},
+                     {"schedule", NULL, NULL},
+                     {"damping", NULL, NULL},
+                     {"tol", NULL, NULL},
+                     {"max_iterations", NULL, NULL}};
+    cai_status st = yr_read_fields(L, n, where, f, 5);
+    if (st != CAI_OK)
+        return st;
+    cai_model_inference inf = {0};
+    if (f[0].value != NULL && (inf.algorithm = one_of(f[0].value, algorithms, 4)) == NULL)
+        return yr_fail_got(L, f[0].value, "inference: 'algorithm' must be exact, map, loopy "
+                                          "or meanfield");
+    if (f[1].value != NULL && (inf.schedule = one_of(f[1].value, schedules, 3)) == NULL)
+        return yr_fail_got(L, f[1].value, "inference: 'schedule' must be flooding, "
+                                          "sequential or residual");
+    if (f[2].value != NULL) {
+        if (!yr_parse_number(f[2].value, &inf.damping) || !(inf.damping >= 0.0)
+            || !(inf.damping < 1.0))
+            return yr_fail_got(L, f[2].value, "inference: 'damping' must be a number in "
+                                              "[0, 1)");
+        inf.has_damping = true;
+    }
+    if (f[3].value != NULL) {
+        if (!yr_parse_number(f[3].value, &inf.tol) || !(inf.tol > 0.0) || !isfinite(inf.tol))
+            return yr_fail_got(L, f[3].value, "inference: 'tol' must be a finite number > 0");
+        inf.has_tol = true;
+    }
+    if (f[4].value != NULL) {
+        size_t k;
+        if (yr_parse_count(f[4].value, MODEL_MAX_COUNT, &k) != YR_INT_OK || k == 0)
+            return yr_fail_got(L, f[4].value, "inference: 'max_iterations' must be an "
+                                              "integer >= 1");
+        inf.max_iterations = k;
+        inf.has_max_iterations = true;
+    }
+    *out = inf;
+    return CAI_OK;
+}
+
 /* ---- the model --------------------------------------------------------- */
 
 cai_status model_load_factor_graph(const yr_loader *L, yaml_node_t *root,
                                    cai_model *m)
 {
     const char *where = "the model";
-    yr_field f[5] = {{"kind", NULL, NULL},
+    yr_field f[6] = {{"kind", NULL, NULL},
                      {"name", NULL, NULL},
                      {"variables", NULL, NULL},
                      {"factors", NULL, NULL},
-                     {"evidence", NULL, NULL}};
-    cai_status st = yr_read_fields(L, root, where, f, 5);
+                     {"evidence", NULL, NULL},
+                     {"inference", NULL, NULL}};
+    cai_status st = yr_read_fields(L, root, where, f, 6);
     if (st != CAI_OK)
         return st;
     if ((st = yr_require(L, root, where, &f[2])) != CAI_OK ||
         (st = yr_require(L, root, where, &f[3])) != CAI_OK)
         return st;
     if ((st = model_read_name(L, &f[1], m)) != CAI_OK)
+        return st;
+    if (f[5].value != NULL && (st = read_inference(L, f[5].value, &m->inference)) != CAI_OK)
         return st;
     yaml_node_t **name_nodes = NULL;
     cai_error sub;

@@ -264,3 +264,8 @@ cai_status cai_model_flatten(cai_model *m, double max_states, cai_error *err)
         return CAI_OK;
     return cai_factored_flatten(m->factored, max_states, &m->mdp, err);
 }
+
+cai_model_inference cai_model_inference_defaults(const cai_model *m)
+{
+    return m->inference;
+}

@@ -21,6 +21,7 @@ struct cai_model {
     cai_graph *graph;    /* factor_graph models; owned */
     cai_mdp *mdp;        /* mdp and gridworld models, flattened factored_mdp; owned */
     cai_factored_mdp *factored; /* factored_mdp models; owned */
+    cai_model_inference inference; /* factor_graph: `inference:` defaults */
 };
 
 /* A kind loader: check root (a mapping holding `kind`, not yet otherwise
