@@ -340,6 +340,185 @@ static void test_solve_loopy(void)
     cai_test_outcome_free(&o);
 }
 
+/* Mean KL(q || p) over the four binary variables of ring.yaml. */
+static double ring_kl(const double q[4][2], const double p[4][2])
+{
+    double kl = 0;
+    for (int v = 0; v < 4; v++)
+        for (int s = 0; s < 2; s++)
+            if (q[v][s] > 0)
+                kl += q[v][s] * log(q[v][s] / p[v][s]);
+    return kl / 4;
+}
+
+/* The row of algorithm alg in compare --json output. */
+static const char *json_row(const char *text, const char *alg)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"algorithm\": \"%s\"", alg);
+    return strstr(text, pat);
+}
+
+/* cai compare on a loopy factor graph: the exact row is log Z by
+ * enumeration here, map the largest weight, loopy and meanfield what the
+ * library's methods give (run in-process), their KL columns the mean KL of
+ * those marginals from the enumerated ones; the trace file has one line per
+ * iteration of the iterative rows; a refused junction tree leaves the exact
+ * row with a note and the KL column blank. */
+static void test_compare_graph(void)
+{
+    const char *text = "kind: factor_graph\n"
+                       "name: ring\n"
+                       "variables: [{name: A, card: 2}, {name: B, card: 2}, "
+                       "{name: C, card: 2}, {name: D, card: 2}]\n"
+                       "factors:\n"
+                       "  - {scope: [A, B], table: [3, 1, 1, 3]}\n"
+                       "  - {scope: [B, C], table: [3, 1, 1, 3]}\n"
+                       "  - {scope: [C, D], table: [3, 1, 1, 3]}\n"
+                       "  - {scope: [D, A], table: [1, 2, 2, 1]}\n"
+                       "  - {scope: [A], table: [2, 1]}\n";
+    cai_test_write_file("cring.yaml", text);
+    double f_ab[4] = {3, 1, 1, 3}, f_da[4] = {1, 2, 2, 1}, f_a[2] = {2, 1};
+    double z = 0, best = 0, p[4][2] = {{0}};
+    for (int x = 0; x < 16; x++) {
+        int a = x >> 3 & 1, b = x >> 2 & 1, c = x >> 1 & 1, d = x & 1;
+        double w = f_ab[2 * a + b] * f_ab[2 * b + c] * f_ab[2 * c + d] * f_da[2 * d + a]
+                   * f_a[a];
+        z += w;
+        best = w > best ? w : best;
+        p[0][a] += w, p[1][b] += w, p[2][c] += w, p[3][d] += w;
+    }
+    for (int v = 0; v < 4; v++)
+        p[v][0] /= z, p[v][1] /= z;
+    /* the library's loopy BP and mean field on the same file */
+    cai_model *m = NULL;
+    cai_error err;
+    CU_ASSERT_EQUAL_FATAL(cai_model_load_string(text, strlen(text), "cring.yaml", &m, &err),
+                          CAI_OK);
+    double q_lp[4][2], q_mf[4][2], bethe, elbo;
+    size_t it_lp, it_mf;
+    cai_loopy *lp = NULL;
+    CU_ASSERT_EQUAL_FATAL(cai_loopy_create(cai_model_graph(m), NULL, &lp, &err), CAI_OK);
+    CU_ASSERT_EQUAL_FATAL(cai_loopy_run(lp, &err), CAI_OK);
+    cai_meanfield *mf = NULL;
+    CU_ASSERT_EQUAL_FATAL(cai_meanfield_create(cai_model_graph(m), NULL, &mf, &err), CAI_OK);
+    CU_ASSERT_EQUAL_FATAL(cai_meanfield_run(mf, &err), CAI_OK);
+    for (size_t v = 0; v < 4; v++) {
+        CU_ASSERT_EQUAL(cai_loopy_marginal(lp, v, q_lp[v], &err), CAI_OK);
+        CU_ASSERT_EQUAL(cai_meanfield_marginal(mf, v, q_mf[v], &err), CAI_OK);
+    }
+    bethe = cai_loopy_log_z(lp);
+    elbo = cai_meanfield_elbo(mf);
+    it_lp = cai_loopy_iterations(lp);
+    it_mf = cai_meanfield_iterations(mf);
+    cai_loopy_free(lp);
+    cai_meanfield_free(mf);
+    cai_model_free(m);
+
+    cai_test_outcome o = cai_test_run("compare cring.yaml --json --trace cring_trace.csv");
+    CU_ASSERT_EQUAL_FATAL(o.status, 0);
+    const char *ex = json_row(o.out, "exact"), *lo = json_row(o.out, "loopy");
+    const char *me = json_row(o.out, "meanfield"), *mp = json_row(o.out, "map");
+    CU_ASSERT_FATAL(ex && lo && me && mp && ex < lo && lo < me && me < mp);
+    CU_ASSERT_DOUBLE_EQUAL(json_number(o.out, ex, "log_z", NULL), log(z), 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(json_number(o.out, ex, "kl", NULL), 0.0, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(json_number(o.out, lo, "log_z", NULL), bethe, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(json_number(o.out, lo, "kl", NULL), ring_kl(q_lp, p), 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(json_number(o.out, me, "log_z", NULL), elbo, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(json_number(o.out, me, "kl", NULL), ring_kl(q_mf, p), 1e-9);
+    CU_ASSERT(elbo <= log(z));
+    CU_ASSERT(json_number(o.out, me, "kl", NULL) > 1e-3); /* mean field is not exact here */
+    CU_ASSERT_DOUBLE_EQUAL(json_number(o.out, mp, "log_z", NULL), log(best), 1e-12);
+    CU_ASSERT_EQUAL(json_number(o.out, lo, "iterations", NULL), (double)it_lp);
+    CU_ASSERT_EQUAL(json_number(o.out, me, "iterations", NULL), (double)it_mf);
+    CU_ASSERT(json_number(o.out, ex, "message_bytes", NULL) >= 2 * 8 * sizeof(double));
+    CU_ASSERT(json_number(o.out, lo, "message_bytes", NULL) >= 2 * 8 * 2 * sizeof(double));
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "\"temperature\": null"));
+    cai_test_outcome_free(&o);
+    /* the trace: a header, then it_lp loopy lines and it_mf meanfield lines */
+    char *trace = cai_test_slurp("cring_trace.csv");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(trace);
+    CU_ASSERT(strncmp(trace, "algorithm,temperature,iteration,residual,log_z\n", 47) == 0);
+    size_t n_lp = 0, n_mf = 0, other = 0;
+    double last_lp = NAN, prev_mf = -INFINITY;
+    for (const char *line = strchr(trace, '\n') + 1; *line; line = strchr(line, '\n') + 1) {
+        size_t iter;
+        double residual, log_z;
+        if (sscanf(line, "loopy,,%zu,%lf,%lf", &iter, &residual, &log_z) == 3) {
+            CU_ASSERT_EQUAL(iter, ++n_lp);
+            last_lp = log_z;
+        } else if (sscanf(line, "meanfield,,%zu,,%lf", &iter, &log_z) == 2) {
+            CU_ASSERT_EQUAL(iter, ++n_mf);
+            CU_ASSERT(log_z >= prev_mf - 1e-12);
+            prev_mf = log_z;
+        } else {
+            other++;
+        }
+    }
+    CU_ASSERT_EQUAL(n_lp, it_lp);
+    CU_ASSERT_EQUAL(n_mf, it_mf);
+    CU_ASSERT_EQUAL(other, 0);
+    CU_ASSERT_DOUBLE_EQUAL(last_lp, bethe, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(prev_mf, elbo, 1e-12);
+    free(trace);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/cring_trace.csv", cai_test_dir());
+    CU_ASSERT_EQUAL(remove(path), 0);
+
+    /* the human table fits 80 columns and names every algorithm */
+    o = cai_test_run("compare cring.yaml");
+    CU_ASSERT_EQUAL(o.status, 0);
+    for (const char *line = o.out; *line;) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        CU_ASSERT(len <= 80);
+        line += len + (nl != NULL);
+    }
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "\nexact "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "\nloopy "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "\nmeanfield "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "\nmap "));
+    cai_test_outcome_free(&o);
+
+    /* exact refused: a note, blank KL, the other rows still there */
+    o = cai_test_run("compare cring.yaml --max-clique-entries 7 --csv");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "the largest clique has 8 joint states"));
+    const char *row = strstr(o.out, "\nloopy,,");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(row);
+    double lz;
+    CU_ASSERT_EQUAL(sscanf(row, "\nloopy,,%lf,,,", &lz), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(row, ",,,,,")); /* objective, kl, return, soft, goal */
+    cai_test_outcome_free(&o);
+
+    /* structured mean field: one cluster of every variable is exact */
+    char clustered[2048];
+    snprintf(clustered, sizeof clustered, "%sinference: {clusters: [[A, B, C, D]]}\n", text);
+    cai_test_write_file("cring_clusters.yaml", clustered);
+    o = cai_test_run("compare cring_clusters.yaml --algorithms meanfield --json");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_DOUBLE_EQUAL(json_number(o.out, NULL, "log_z", NULL), log(z), 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(json_number(o.out, NULL, "kl", NULL), 0.0, 1e-12);
+    cai_test_outcome_free(&o);
+    o = cai_test_run("solve cring_clusters.yaml --algorithm meanfield --json");
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_DOUBLE_EQUAL(json_number(o.out, NULL, "log_z", NULL), log(z), 1e-12);
+    double qa[2];
+    CU_ASSERT_FATAL(json_array(o.out, "A", qa, 2));
+    CU_ASSERT_DOUBLE_EQUAL(qa[0], p[0][0], 1e-12);
+    cai_test_outcome_free(&o);
+
+    o = cai_test_run("compare cring.yaml --temperatures 1,2");
+    CU_ASSERT_EQUAL(o.status, 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.err, "--temperatures needs a model with a temperature"));
+    CU_ASSERT_STRING_EQUAL(o.out, "");
+    cai_test_outcome_free(&o);
+    o = cai_test_run("compare cring.yaml --algorithms exact,variational");
+    CU_ASSERT_EQUAL(o.status, 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.err, "unknown algorithm 'variational' for a factor_graph"));
+    cai_test_outcome_free(&o);
+}
+
 /* ---- tests ------------------------------------------------------------- */
 
 static void test_version(void)
@@ -593,6 +772,7 @@ void cai_test_register(void)
     CU_add_test(s, "solve --json", test_solve_json);
     CU_add_test(s, "solve text", test_solve_text);
     CU_add_test(s, "solve --algorithm loopy", test_solve_loopy);
+    CU_add_test(s, "compare on a factor graph", test_compare_graph);
     CU_add_test(s, "check", test_check);
     CU_add_test(s, "model errors", test_model_errors);
     CU_add_test(s, "-o FILE", test_output_file);

@@ -1539,7 +1539,8 @@ static void test_compare(void)
                      CAI_SOURCE_ROOT);
     CU_ASSERT_EQUAL(o.status, 0);
     CU_ASSERT(strncmp(o.out, "algorithm,temperature,log_z,objective,kl,return,soft_return,"
-                             "goal,iterations,seconds\n", 82) == 0);
+                             "goal,iterations,converged,seconds,message_bytes,note\n",
+                      113) == 0);
     size_t lines = 0;
     for (const char *p = o.out; (p = strchr(p, '\n')) != NULL; p++)
         lines++;
@@ -1555,7 +1556,70 @@ static void test_compare(void)
 
     o = cai_test_run("compare %s/models/gridworld.yaml", CAI_SOURCE_ROOT);
     CU_ASSERT_EQUAL(o.status, 0);
-    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "algorithm    alpha  logZ|bound"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "algorithm   alpha  logZ|bound"));
+    for (const char *line = o.out; *line;) { /* 80 columns */
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        CU_ASSERT(len <= 80);
+        line += len + (nl != NULL);
+    }
+    cai_test_outcome_free(&o);
+
+    /* a discounted model's iterations in the trace: one line per iteration,
+     * the relative change of V falling below the tolerance at the last */
+    o = cai_test_run("compare %s/models/discounted.yaml --json --trace disc_trace.csv",
+                     CAI_SOURCE_ROOT);
+    CU_ASSERT_EQUAL_FATAL(o.status, 0);
+    const char *dx = strstr(o.out, "\"algorithm\": \"exact\"");
+    const char *dv = strstr(o.out, "\"algorithm\": \"variational\"");
+    CU_ASSERT_FATAL(dx != NULL && dv != NULL);
+    double it_x = jnum(dx, "iterations"), it_v = jnum(dv, "iterations");
+    CU_ASSERT(jnum(dx, "message_bytes") > 0);
+    cai_test_outcome_free(&o);
+    char *trace = cai_test_slurp("disc_trace.csv");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(trace);
+    size_t n_x = 0, n_v = 0;
+    double last_x = NAN;
+    for (const char *line = strchr(trace, '\n') + 1; *line; line = strchr(line, '\n') + 1) {
+        size_t iter;
+        double alpha, change;
+        if (sscanf(line, "exact,%lf,%zu,%lf,", &alpha, &iter, &change) == 3) {
+            CU_ASSERT_EQUAL(iter, ++n_x);
+            last_x = change;
+        } else if (sscanf(line, "variational,%lf,%zu,%lf,", &alpha, &iter, &change) == 3) {
+            CU_ASSERT_EQUAL(iter, ++n_v);
+        } else {
+            CU_FAIL("unexpected trace line");
+        }
+    }
+    CU_ASSERT_EQUAL((double)n_x, it_x);
+    CU_ASSERT_EQUAL((double)n_v, it_v);
+    CU_ASSERT(last_x <= 1e-12); /* the default tolerance */
+    free(trace);
+
+    /* a factored_mdp without --flatten: the methods on its unrolled net, the
+     * exact row equal to the flattened MDP's log-evidence */
+    o = cai_test_run("solve %s/models/sysadmin4.yaml --flatten --json", CAI_SOURCE_ROOT);
+    CU_ASSERT_EQUAL_FATAL(o.status, 0);
+    double lev = jnum(o.out, "log_evidence");
+    cai_test_outcome_free(&o);
+    o = cai_test_run("compare %s/models/sysadmin4.yaml --json --temperatures 2,1",
+                     CAI_SOURCE_ROOT);
+    CU_ASSERT_EQUAL_FATAL(o.status, 0);
+    const char *t1 = strstr(o.out, "\"temperature\": 1,");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t1);
+    const char *fx = strstr(t1 - 60, "\"algorithm\": \"exact\"");
+    CU_ASSERT_FATAL(fx != NULL && fx < t1);
+    CU_ASSERT_DOUBLE_EQUAL(jnum(fx, "log_z"), lev, 1e-9);
+    const char *fl = strstr(fx, "\"algorithm\": \"loopy\"");
+    const char *fm = strstr(fx, "\"algorithm\": \"meanfield\"");
+    CU_ASSERT_FATAL(fl != NULL && fm != NULL);
+    CU_ASSERT(jnum(fm, "log_z") <= lev + 1e-9);
+    CU_ASSERT(jnum(fl, "kl") >= 0 && jnum(fm, "kl") > 0);
+    size_t rows = 0;
+    for (const char *q = o.out; (q = strstr(q, "\"algorithm\": ")) != NULL; q++)
+        rows++;
+    CU_ASSERT_EQUAL(rows, 8);
     cai_test_outcome_free(&o);
 
     expect_error("compare tiny.yaml --algorithms exact,loopy",

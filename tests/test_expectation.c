@@ -1018,7 +1018,7 @@ static cai_graph *chain_graph(size_t n, size_t card)
     cai_graph *g = NULL;
     CU_ASSERT_FATAL(cai_graph_create(&g, NULL) == CAI_OK);
     for (size_t i = 0; i < n; i++) {
-        char name[16];
+        char name[24];
         snprintf(name, sizeof name, "x%zu", i);
         CU_ASSERT_FATAL(cai_graph_add_variable(g, name, card, NULL, NULL, NULL) == CAI_OK);
     }

@@ -662,6 +662,50 @@ static void test_inference_defaults(void)
     cai_model_free(m);
 }
 
+/* `clusters:` becomes the block index of every variable: the clusters in
+ * file order, then each unlisted variable alone, in index order; the array
+ * drives structured mean field as it is. */
+static void test_inference_clusters(void)
+{
+    const char *text = "kind: factor_graph\n"
+                       "variables: [{name: A, card: 2}, {name: B, card: 2}, {name: C, card: 2},\n"
+                       "            {name: D, card: 2}, {name: E, card: 2}]\n"
+                       "factors: [{scope: [A, B], table: [1, 2, 3, 1]},\n"
+                       "          {scope: [B, C], table: [2, 1, 1, 2]},\n"
+                       "          {scope: [C, A], table: [1, 3, 2, 1]},\n"
+                       "          {scope: [C, D, E], table: [1, 2, 3, 4, 4, 3, 2, 1]}]\n"
+                       "inference: {algorithm: meanfield, clusters: [[C, A], [D]]}\n";
+    cai_error err;
+    cai_model *m = load_text(text, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    cai_model_inference d = cai_model_inference_defaults(m);
+    CU_ASSERT_STRING_EQUAL(d.algorithm, "meanfield");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d.blocks);
+    size_t want[5] = {0, 2, 0, 1, 3};
+    CU_ASSERT(memcmp(d.blocks, want, sizeof want) == 0);
+    cai_meanfield_options o = cai_meanfield_options_default();
+    o.blocks = d.blocks;
+    cai_meanfield *mf = NULL;
+    CU_ASSERT_FATAL(cai_meanfield_create(cai_model_graph(m), &o, &mf, &err) == CAI_OK);
+    CU_ASSERT(cai_meanfield_run(mf, &err) == CAI_OK);
+    CU_ASSERT(isfinite(cai_meanfield_elbo(mf)));
+    cai_meanfield_free(mf);
+    cai_model_free(m);
+    /* no algorithm, an empty list of clusters: every variable alone */
+    m = load_text("kind: factor_graph\nvariables: [{name: A, card: 2}, {name: B, card: 3}]\n"
+                  "factors: []\ninference: {clusters: []}\n", &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    d = cai_model_inference_defaults(m);
+    CU_ASSERT(d.algorithm == NULL && d.blocks != NULL && d.blocks[0] == 0 && d.blocks[1] == 1);
+    cai_model_free(m);
+    /* without clusters: NULL */
+    m = load_text("kind: factor_graph\nvariables: [{name: A, card: 2}]\nfactors: []\n"
+                  "inference: {algorithm: meanfield}\n", &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT(cai_model_inference_defaults(m).blocks == NULL);
+    cai_model_free(m);
+}
+
 /* ---- error paths ------------------------------------------------------- */
 
 #define HEAD "kind: factor_graph\n"
@@ -848,6 +892,22 @@ static void test_inference_defaults(void)
       CAI_ERR_MODEL, 4, 18, "inference: 'tol' must be a finite number > 0")     \
     X(inference_iterations, HEAD VARS_A "factors: []\ninference: {max_iterations: 2.5}\n", \
       CAI_ERR_MODEL, 4, 29, "inference: 'max_iterations' must be an integer >= 1") \
+    X(clusters_unknown_variable, HEAD VARS_AB "factors: []\ninference: {algorithm: meanfield, clusters: [[A], [C]]}\n", \
+      CAI_ERR_MODEL, 4, 52, "inference: cluster 1: unknown variable 'C'") \
+    X(clusters_twice, HEAD VARS_AB "factors: []\ninference: {clusters: [[A, B], [B]]}\n", \
+      CAI_ERR_MODEL, 4, 33, "inference: variable 'B' is in cluster 0 and again in cluster 1 (first at line 4, column 28)") \
+    X(clusters_twice_same, HEAD VARS_AB "factors: []\ninference: {clusters: [[A, A]]}\n", \
+      CAI_ERR_MODEL, 4, 28, "inference: variable 'A' is in cluster 0 and again in cluster 0") \
+    X(clusters_empty, HEAD VARS_AB "factors: []\ninference: {clusters: [[A], []]}\n", \
+      CAI_ERR_MODEL, 4, 29, "inference: cluster 1 is empty") \
+    X(clusters_algorithm, HEAD VARS_AB "factors: []\ninference: {algorithm: loopy, clusters: [[A, B]]}\n", \
+      CAI_ERR_MODEL, 4, 31, "inference: 'clusters' needs algorithm meanfield (the algorithm is loopy)") \
+    X(clusters_not_sequence, HEAD VARS_AB "factors: []\ninference: {clusters: A}\n", \
+      CAI_ERR_MODEL, 4, 23, "inference: 'clusters' must be a sequence of sequences of variable names like [[x1, x2], [x3]], got 'A'") \
+    X(clusters_item_not_sequence, HEAD VARS_AB "factors: []\ninference: {clusters: [A, B]}\n", \
+      CAI_ERR_MODEL, 4, 24, "inference: cluster 0 must be a sequence of variable names like [x1, x2], got 'A'") \
+    X(clusters_name_not_string, HEAD VARS_AB "factors: []\ninference: {clusters: [[A, [B]]]}\n", \
+      CAI_ERR_MODEL, 4, 28, "inference: cluster 0: expected a variable name, got a sequence") \
     X(mode_unknown, HEAD VARS_A "factors: [{scope: [A], table: [1, 1], mode: exact}]\n", \
       CAI_ERR_MODEL, 3, 45, "'mode' must be normal, expectation or support, got 'exact'") \
     X(mode_expectation_unary, HEAD VARS_A                                     \
@@ -1034,6 +1094,7 @@ void cai_test_register(void)
     CU_add_test(s, "file errors", test_load_file_errors);
     CU_add_test(s, "factor modes", test_mode_expectation);
     CU_add_test(s, "inference defaults", test_inference_defaults);
+    CU_add_test(s, "inference clusters", test_inference_clusters);
     ERROR_CASES(CAI_TEST_REGISTER_ERROR_CASE)
     CU_add_test(s, "json compact", test_json_compact);
     CU_add_test(s, "json indented", test_json_indented);

@@ -628,6 +628,724 @@ static void test_map_ties_empty(void)
     cai_graph_free(e);
 }
 
+/* ---- clusters (structured mean field) ----
+ *
+ * The oracle replays block coordinate ascent by brute force, independently
+ * of the engine: q_b is a dense table over the joint states of block b's
+ * variables, and updating it enumerates every joint assignment x of the
+ * whole model, with the other blocks' tables as weights:
+ *     q_b(x_b) ∝ exp(sum_{f touching b} E_{q_-b}[log f | x_b]),
+ * -inf where positive weight meets a zero of f (or the evidence excludes
+ * x_b). When every x_b is -inf the engine takes the point mass minimising
+ * the zero mass sum_{f touching b} (1 - q_-b-mass of f's nonzeros | x_b);
+ * the oracle does the same when that minimiser is unique and otherwise
+ * stops replaying (the engine's tie rule is the junction tree's). The
+ * ELBO of the oracle's q is E_q[log w] + sum_b H(q_b) by enumeration. It
+ * shares nothing with the engine but the model: no junction tree, no
+ * factor beliefs, no stored joints. */
+
+#define CO_MAXJ 2187 /* 3^7: the largest joint gen_loopy makes */
+
+typedef struct co_oracle {
+    const tm_model *m;
+    size_t nb, J;
+    size_t block[TM_MAXV];
+    size_t bsize[TM_MAXV];               /* joint states per block */
+    double *q[TM_MAXV];                  /* per block: its table */
+    size_t (*bidx)[TM_MAXV];             /* per assignment: each block's state */
+    double (*lf)[TM_MAXF];               /* per assignment: log of each factor */
+    int touch[TM_MAXV][TM_MAXF];
+    int ambiguous;                       /* a fallback tie: replay stopped */
+    unsigned fallbacks;
+} co_oracle;
+
+static void co_init(co_oracle *o, const tm_model *m, const size_t *block)
+{
+    memset(o, 0, sizeof *o);
+    o->m = m;
+    o->J = tm_joint_size(m);
+    for (size_t v = 0; v < m->n; v++) {
+        o->block[v] = block[v];
+        if (block[v] + 1 > o->nb)
+            o->nb = block[v] + 1;
+    }
+    for (size_t b = 0; b < o->nb; b++) {
+        o->bsize[b] = 1;
+        for (size_t v = 0; v < m->n; v++)
+            if (block[v] == b)
+                o->bsize[b] *= m->card[v];
+        o->q[b] = calloc(o->bsize[b], sizeof(double));
+    }
+    for (size_t f = 0; f < m->nf; f++)
+        for (size_t i = 0; i < m->f[f].k; i++)
+            o->touch[block[m->f[f].scope[i]]][f] = 1;
+    o->bidx = calloc(o->J, sizeof *o->bidx);
+    o->lf = calloc(o->J, sizeof *o->lf);
+    size_t x[TM_MAXV] = {0}, X = 0;
+    do {
+        for (size_t b = 0; b < o->nb; b++) /* row-major over the block's vars */
+            o->bidx[X][b] = 0;
+        for (size_t v = 0; v < m->n; v++)
+            o->bidx[X][block[v]] = o->bidx[X][block[v]] * m->card[v] + x[v];
+        for (size_t f = 0; f < m->nf; f++) {
+            const tm_factor *F = &m->f[f];
+            double lv = m->pot[F->pot].logv[tm_factor_index(m, F, x)];
+            o->lf[X][f] = F->mode == CAI_MODE_SUPPORT && lv > -INFINITY ? 0.0 : lv;
+        }
+        X++;
+    } while (tm_next(m, x));
+    /* the uniform start: a product of uniform q_v, evidence a point mass */
+    memset(x, 0, sizeof x);
+    X = 0;
+    for (size_t b = 0; b < o->nb; b++)
+        for (size_t s = 0; s < o->bsize[b]; s++)
+            o->q[b][s] = 0.0;
+    do {
+        double w = 1.0;
+        for (size_t v = 0; v < m->n; v++)
+            w *= m->ev[v] != CAI_NONE ? (x[v] == m->ev[v]) : 1.0 / (double)m->card[v];
+        /* each block's table gets its share once: only where the other
+         * blocks' variables are all 0 */
+        for (size_t b = 0; b < o->nb; b++) {
+            int first = 1;
+            for (size_t v = 0; v < m->n; v++)
+                if (o->block[v] != b && x[v] != 0)
+                    first = 0;
+            if (first) {
+                double wb = 1.0;
+                for (size_t v = 0; v < m->n; v++)
+                    if (o->block[v] == b)
+                        wb *= m->ev[v] != CAI_NONE ? (x[v] == m->ev[v])
+                                                   : 1.0 / (double)m->card[v];
+                o->q[b][o->bidx[X][b]] = wb;
+            }
+        }
+        (void)w;
+        X++;
+    } while (tm_next(m, x));
+}
+
+static void co_free(co_oracle *o)
+{
+    for (size_t b = 0; b < o->nb; b++)
+        free(o->q[b]);
+    free(o->bidx);
+    free(o->lf);
+}
+
+/* q_-b(X): the other blocks' weight of assignment X, 0 when one is 0. */
+static double co_others(const co_oracle *o, size_t X, size_t b)
+{
+    double w = 1.0;
+    for (size_t d = 0; d < o->nb; d++)
+        if (d != b) {
+            double qd = o->q[d][o->bidx[X][d]];
+            if (!(qd > 0.0))
+                return 0.0;
+            w *= qd;
+        }
+    return w;
+}
+
+/* Does state s of block b agree with the evidence? */
+static int co_consistent(const co_oracle *o, size_t b, size_t s)
+{
+    const tm_model *m = o->m;
+    for (size_t v = m->n; v-- > 0;)
+        if (o->block[v] == b) {
+            size_t xv = s % m->card[v];
+            s /= m->card[v];
+            if (m->ev[v] != CAI_NONE && xv != m->ev[v])
+                return 0;
+        }
+    return 1;
+}
+
+static void co_update(co_oracle *o, size_t b)
+{
+    const tm_model *m = o->m;
+    size_t S = o->bsize[b];
+    double L[CO_MAXJ], zm[CO_MAXJ];
+    int zero[CO_MAXJ];
+    for (size_t s = 0; s < S; s++) {
+        L[s] = 0.0;
+        zm[s] = 0.0;
+        zero[s] = !co_consistent(o, b, s);
+    }
+    for (size_t X = 0; X < o->J; X++) {
+        double w = co_others(o, X, b);
+        size_t s = o->bidx[X][b];
+        for (size_t f = 0; f < m->nf; f++) {
+            if (!o->touch[b][f])
+                continue;
+            if (o->lf[X][f] == -INFINITY) {
+                if (w > 0.0)
+                    zero[s] = 1;
+            } else {
+                L[s] += w * o->lf[X][f];
+                zm[s] += w; /* the q-mass on f's nonzeros, summed over f */
+            }
+        }
+    }
+    double mx = -INFINITY;
+    for (size_t s = 0; s < S; s++) {
+        if (zero[s])
+            L[s] = -INFINITY;
+        mx = fmax(mx, L[s]);
+    }
+    double *q = o->q[b];
+    if (mx > -INFINITY) {
+        double z = 0.0;
+        for (size_t s = 0; s < S; s++)
+            z += exp(L[s] - mx);
+        for (size_t s = 0; s < S; s++)
+            q[s] = exp(L[s] - mx) / z;
+        return;
+    }
+    /* the zero-mass rule: the lowest state whose score sum_f (mass_f - 1)
+     * is within 1e-12 * max(1, |best|) of the best; a state just outside
+     * that margin could go either way in rounding, so stop replaying */
+    o->fallbacks++;
+    double T = 0.0, best = -INFINITY;
+    for (size_t f = 0; f < m->nf; f++)
+        T += o->touch[b][f];
+    for (size_t s = 0; s < S; s++)
+        if (co_consistent(o, b, s))
+            best = fmax(best, zm[s] - T);
+    double floor = best - 1e-12 * fmax(1.0, fabs(best));
+    size_t pick = CAI_NONE;
+    for (size_t s = 0; s < S; s++) {
+        if (!co_consistent(o, b, s))
+            continue;
+        double score = zm[s] - T;
+        if (score >= floor && pick == CAI_NONE)
+            pick = s;
+        if (score < floor && score > floor - 1e-9)
+            o->ambiguous = 1;
+    }
+    for (size_t s = 0; s < S; s++)
+        q[s] = s == pick;
+}
+
+static double co_elbo(const co_oracle *o)
+{
+    const tm_model *m = o->m;
+    double e = 0.0;
+    int zero = 0;
+    for (size_t X = 0; X < o->J; X++) {
+        double w = co_others(o, X, CAI_NONE);
+        if (!(w > 0.0))
+            continue;
+        double lw = 0.0;
+        for (size_t f = 0; f < m->nf; f++)
+            lw += o->lf[X][f];
+        if (lw == -INFINITY)
+            zero = 1;
+        else
+            e += w * lw;
+    }
+    for (size_t b = 0; b < o->nb; b++)
+        for (size_t s = 0; s < o->bsize[b]; s++)
+            if (o->q[b][s] > 0.0)
+                e -= o->q[b][s] * log(o->q[b][s]);
+    return zero ? -INFINITY : e;
+}
+
+/* The oracle's marginal of v. */
+static void co_marginal(const co_oracle *o, size_t v, double *out)
+{
+    const tm_model *m = o->m;
+    size_t b = o->block[v], stride = 1;
+    for (size_t u = m->n; u-- > v + 1;)
+        if (o->block[u] == b)
+            stride *= m->card[u];
+    for (size_t s = 0; s < m->card[v]; s++)
+        out[s] = 0.0;
+    for (size_t s = 0; s < o->bsize[b]; s++)
+        out[(s / stride) % m->card[v]] += o->q[b][s];
+}
+
+/* A random partition of m's variables into 1..n blocks, every index used. */
+static size_t random_blocks(const tm_model *m, gsl_rng *r, size_t *block)
+{
+    size_t nb = 1 + gsl_rng_uniform_int(r, m->n), perm[TM_MAXV], ids[TM_MAXV];
+    cai_test_permutation(r, perm, m->n);
+    cai_test_permutation(r, ids, nb);
+    for (size_t i = 0; i < m->n; i++)
+        block[perm[i]] = i < nb ? ids[i] : gsl_rng_uniform_int(r, nb);
+    return nb;
+}
+
+static struct {
+    unsigned graphs, replayed, clustered, ambiguous, fallbacks, minus_inf, escaped, converged;
+    unsigned joint_parts; /* crossing factors with >= 2 variables in one block */
+    size_t sweeps;
+} ccov;
+
+static cai_meanfield *run_blocks(const cai_graph *g, const size_t *block, trace_rec *tr,
+                                 cai_meanfield_init init, uint64_t seed)
+{
+    cai_meanfield_options o = cai_meanfield_options_default();
+    o.blocks = block;
+    o.init = init;
+    o.seed = seed;
+    o.tol = 1e-12;
+    o.max_iterations = 400;
+    if (tr) {
+        memset(tr, 0, sizeof *tr);
+        tr->in_order = 1;
+        o.trace = record;
+        o.trace_ctx = tr;
+    }
+    return run_mf(g, &o);
+}
+
+static void check_cluster(const tm_model *m, const cai_graph *g, const size_t *block)
+{
+    static trace_rec tr;
+    cai_meanfield *mf = run_blocks(g, block, &tr, CAI_MEANFIELD_INIT_UNIFORM, 0);
+    size_t it = cai_meanfield_iterations(mf);
+    double elbo = cai_meanfield_elbo(mf), lz = exact_log_z(m);
+    co_oracle o;
+    co_init(&o, m, block);
+    CU_ASSERT(it >= 1 && tr.n == it && tr.in_order && tr.elbo[it - 1] == elbo);
+    CU_ASSERT(!isnan(elbo));
+    /* monotone from the start (the oracle's ELBO of the uniform start) */
+    CU_ASSERT(monotone(tr.elbo, tr.n, co_elbo(&o)));
+    CU_ASSERT(lz == -INFINITY ? elbo == -INFINITY : elbo <= lz + 1e-10 * fmax(1.0, fabs(lz)));
+    /* the replay: the ELBO after every sweep, then q */
+    size_t t = 0;
+    for (; t < it && !o.ambiguous; t++) {
+        for (size_t b = 0; b < o.nb; b++)
+            co_update(&o, b);
+        if (o.ambiguous)
+            break;
+        double oe = co_elbo(&o);
+        if (!cai_test_close(tr.elbo[t], oe, 1e-10))
+            fprintf(stderr, "\n  sweep %zu: engine %.17g oracle %.17g\n", t + 1, tr.elbo[t], oe);
+        CAI_ASSERT_CLOSE(tr.elbo[t], oe, 1e-10);
+    }
+    if (!o.ambiguous) {
+        ccov.replayed++;
+        CAI_ASSERT_CLOSE(elbo, co_elbo(&o), 1e-10);
+        for (size_t v = 0; v < m->n; v++) {
+            double q[MAXC], oq[MAXC];
+            CU_ASSERT(cai_meanfield_marginal(mf, v, q, NULL) == CAI_OK);
+            co_marginal(&o, v, oq);
+            for (size_t s = 0; s < m->card[v]; s++)
+                CU_ASSERT(fabs(q[s] - oq[s]) < 1e-9);
+        }
+    }
+    ccov.ambiguous += o.ambiguous;
+    ccov.fallbacks += o.fallbacks > 0;
+    ccov.minus_inf += elbo == -INFINITY;
+    ccov.escaped += tr.n > 1 && tr.elbo[0] == -INFINITY && elbo > -INFINITY;
+    ccov.converged += cai_meanfield_converged(mf);
+    ccov.sweeps += it;
+    ccov.graphs++;
+    /* map: the argmax of each marginal; evidence respected */
+    size_t x[TM_MAXV];
+    CU_ASSERT(cai_meanfield_map(mf, x, NULL) == CAI_OK);
+    for (size_t v = 0; v < m->n; v++) {
+        double q[MAXC], sum = 0.0;
+        CU_ASSERT(cai_meanfield_marginal(mf, v, q, NULL) == CAI_OK);
+        for (size_t s = 0; s < m->card[v]; s++) {
+            sum += q[s];
+            CU_ASSERT(q[s] <= q[x[v]] && (s >= x[v] || q[s] < q[x[v]]));
+        }
+        CAI_ASSERT_CLOSE(sum, 1.0, 1e-12);
+        if (m->ev[v] != CAI_NONE)
+            CU_ASSERT(q[m->ev[v]] == 1.0);
+    }
+    co_free(&o);
+    cai_meanfield_free(mf);
+}
+
+static void test_cluster_random(void)
+{
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    memset(&ccov, 0, sizeof ccov);
+    for (unsigned long seed = 1; seed <= 120; seed++) {
+        gsl_rng_set(r, 1000 + seed);
+        tm_model m;
+        gen_loopy(&m, r);
+        size_t block[TM_MAXV];
+        size_t nb = random_blocks(&m, r, block);
+        ccov.clustered += nb < m.n;
+        for (size_t i = 0; i < m.nf; i++) {
+            const tm_factor *F = &m.f[i];
+            int same = 0, cross = 0;
+            for (size_t a = 0; a < F->k; a++)
+                for (size_t c = a + 1; c < F->k; c++) {
+                    same |= block[F->scope[a]] == block[F->scope[c]];
+                    cross |= block[F->scope[a]] != block[F->scope[c]];
+                }
+            ccov.joint_parts += same && cross;
+        }
+        cai_graph *g = tm_build_graph(&m, NULL, 1);
+        check_cluster(&m, g, block);
+        /* a random start: monotone, below log Z, deterministic */
+        static trace_rec tr;
+        cai_meanfield *a = run_blocks(g, block, &tr, CAI_MEANFIELD_INIT_RANDOM, seed);
+        cai_meanfield *b = run_blocks(g, block, NULL, CAI_MEANFIELD_INIT_RANDOM, seed);
+        double lz = exact_log_z(&m), e = cai_meanfield_elbo(a);
+        CU_ASSERT(monotone(tr.elbo, tr.n, -INFINITY));
+        CU_ASSERT(lz == -INFINITY ? e == -INFINITY : e <= lz + 1e-10 * fmax(1.0, fabs(lz)));
+        CU_ASSERT(e == cai_meanfield_elbo(b) || (isnan(e) && isnan(cai_meanfield_elbo(b))));
+        CU_ASSERT(cai_meanfield_run(b, NULL) == CAI_OK && e == cai_meanfield_elbo(b));
+        cai_meanfield_free(a);
+        cai_meanfield_free(b);
+        cai_graph_free(g);
+        tm_free(&m);
+    }
+    gsl_rng_free(r);
+    CU_ASSERT(ccov.replayed > ccov.graphs * 9 / 10);
+    CU_ASSERT(ccov.clustered > ccov.graphs * 2 / 3);
+    CU_ASSERT(ccov.fallbacks > 0 && ccov.minus_inf > 0 && ccov.escaped > 0);
+    CU_ASSERT(ccov.converged > ccov.graphs * 8 / 10);
+    CU_ASSERT(ccov.joint_parts > 20);
+    if (getenv("CAI_TEST_VERBOSE"))
+        fprintf(stderr, "\n  graphs %u replayed %u clustered %u ambiguous %u fallbacks %u "
+                        "-inf %u escaped %u converged %u sweeps %zu joint parts %u\n",
+                ccov.graphs, ccov.replayed, ccov.clustered, ccov.ambiguous, ccov.fallbacks,
+                ccov.minus_inf, ccov.escaped, ccov.converged, ccov.sweeps, ccov.joint_parts);
+}
+
+/* One block holding every variable: the exact posterior, ELBO = log Z. */
+static void test_cluster_one_block(void)
+{
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    unsigned zero = 0;
+    for (unsigned long seed = 1; seed <= 60; seed++) {
+        gsl_rng_set(r, 5000 + seed);
+        tm_model m;
+        gen_loopy(&m, r);
+        size_t block[TM_MAXV] = {0};
+        cai_graph *g = tm_build_graph(&m, NULL, 1);
+        cai_meanfield *mf = run_blocks(g, block, NULL, CAI_MEANFIELD_INIT_RANDOM, seed);
+        double lz = exact_log_z(&m), elbo = cai_meanfield_elbo(mf);
+        zero += lz == -INFINITY;
+        if (lz == -INFINITY) {
+            CU_ASSERT(elbo == -INFINITY);
+        } else {
+            CAI_ASSERT_CLOSE(elbo, lz, 1e-10);
+            CU_ASSERT(cai_meanfield_converged(mf) && cai_meanfield_iterations(mf) == 2);
+            double marg[TM_MAXV][MAXC] = {{0}};
+            size_t x[TM_MAXV] = {0};
+            do {
+                double p = exp(mf_log_weight(&m, x, m.ev) - lz);
+                for (size_t v = 0; v < m.n; v++)
+                    marg[v][x[v]] += p;
+            } while (tm_next(&m, x));
+            for (size_t v = 0; v < m.n; v++) {
+                double q[MAXC];
+                CU_ASSERT(cai_meanfield_marginal(mf, v, q, NULL) == CAI_OK);
+                for (size_t s = 0; s < m.card[v]; s++)
+                    CU_ASSERT(fabs(q[s] - marg[v][s]) < 1e-10);
+            }
+        }
+        cai_meanfield_free(mf);
+        cai_graph_free(g);
+        tm_free(&m);
+    }
+    CU_ASSERT(zero > 0 && zero < 20);
+    gsl_rng_free(r);
+}
+
+/* blocks[v] = v is the fully factorised run, bit for bit. */
+static void test_cluster_singletons(void)
+{
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    trace_rec *ta = calloc(1, sizeof *ta), *tb = calloc(1, sizeof *tb);
+    for (unsigned long seed = 1; seed <= 40; seed++) {
+        gsl_rng_set(r, seed);
+        tm_model m;
+        gen_loopy(&m, r);
+        size_t id[TM_MAXV];
+        for (size_t v = 0; v < m.n; v++)
+            id[v] = v;
+        cai_graph *g = tm_build_graph(&m, NULL, 1);
+        for (int init = 0; init < 2; init++) {
+            cai_meanfield_options o = cai_meanfield_options_default();
+            o.init = init ? CAI_MEANFIELD_INIT_RANDOM : CAI_MEANFIELD_INIT_UNIFORM;
+            o.seed = seed;
+            o.trace = record;
+            memset(ta, 0, sizeof *ta);
+            memset(tb, 0, sizeof *tb);
+            o.trace_ctx = ta;
+            cai_meanfield *a = run_mf(g, &o);
+            o.blocks = id;
+            o.trace_ctx = tb;
+            cai_meanfield *b = run_mf(g, &o);
+            CU_ASSERT(ta->n == tb->n && memcmp(ta->elbo, tb->elbo, ta->n * sizeof(double)) == 0);
+            CU_ASSERT(memcmp(&(double){cai_meanfield_elbo(a)}, &(double){cai_meanfield_elbo(b)},
+                             sizeof(double)) == 0);
+            CU_ASSERT(cai_meanfield_iterations(a) == cai_meanfield_iterations(b));
+            CU_ASSERT(cai_meanfield_converged(a) == cai_meanfield_converged(b));
+            CU_ASSERT(cai_meanfield_message_bytes(a) == cai_meanfield_message_bytes(b));
+            for (size_t v = 0; v < m.n; v++) {
+                double qa[MAXC], qb[MAXC];
+                CU_ASSERT(cai_meanfield_marginal(a, v, qa, NULL) == CAI_OK);
+                CU_ASSERT(cai_meanfield_marginal(b, v, qb, NULL) == CAI_OK);
+                CU_ASSERT(memcmp(qa, qb, m.card[v] * sizeof(double)) == 0);
+            }
+            cai_meanfield_free(a);
+            cai_meanfield_free(b);
+        }
+        cai_graph_free(g);
+        tm_free(&m);
+    }
+    free(ta);
+    free(tb);
+    gsl_rng_free(r);
+}
+
+/* A block of two variables that share no factor updates each as the
+ * factorised sweep would, one after the other: the cluster machinery
+ * (junction tree, crossing tables, stored joints) against the factorised
+ * code, swept in the same order through singleton blocks. */
+static void test_cluster_pair(void)
+{
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    unsigned compared = 0;
+    trace_rec *ta = calloc(1, sizeof *ta), *tb = calloc(1, sizeof *tb);
+    for (unsigned long seed = 1; seed <= 80 && compared < 25; seed++) {
+        gsl_rng_set(r, 9000 + seed);
+        tm_model m;
+        tm_init(&m);
+        size_t n = 4 + gsl_rng_uniform_int(r, 3);
+        for (size_t v = 0; v < n; v++)
+            tm_add_var(&m, 2 + gsl_rng_uniform_int(r, 2));
+        for (size_t i = 0; i < n + 2; i++) { /* positive tables: no zeros */
+            size_t scope[2], perm[TM_MAXV];
+            cai_test_permutation(r, perm, n);
+            scope[0] = perm[0];
+            scope[1] = perm[1];
+            size_t cards[2] = {m.card[scope[0]], m.card[scope[1]]};
+            tm_add_factor(&m, tm_pot_dense_random(&m, r, 2, cards, 0.0, -2.0, 2.0), scope, 2,
+                          CAI_MODE_NORMAL, 1);
+        }
+        /* two variables sharing no factor */
+        size_t u = CAI_NONE, w = CAI_NONE;
+        for (size_t a = 0; a < n && u == CAI_NONE; a++)
+            for (size_t b = a + 1; b < n && u == CAI_NONE; b++) {
+                int shared = 0;
+                for (size_t i = 0; i < m.nf; i++)
+                    shared |= tm_in_scope(&m.f[i], a) && tm_in_scope(&m.f[i], b);
+                if (!shared) {
+                    u = a;
+                    w = b;
+                }
+            }
+        if (u == CAI_NONE) {
+            tm_free(&m);
+            continue;
+        }
+        /* sweep order: a random permutation with w right after u */
+        size_t perm[TM_MAXV], order[TM_MAXV], k = 0;
+        cai_test_permutation(r, perm, n);
+        for (size_t i = 0; i < n; i++) {
+            if (perm[i] == w)
+                continue;
+            order[k++] = perm[i];
+            if (perm[i] == u)
+                order[k++] = w;
+        }
+        size_t single[TM_MAXV], pair[TM_MAXV];
+        for (size_t i = 0; i < n; i++) {
+            single[order[i]] = i;
+            pair[order[i]] = i;
+        }
+        for (size_t v = 0; v < n; v++)
+            if (single[v] > single[u])
+                pair[v]--; /* w joins u's block */
+        cai_graph *g = tm_build_graph(&m, NULL, 1);
+        cai_meanfield *a = run_blocks(g, single, ta, CAI_MEANFIELD_INIT_UNIFORM, 0);
+        cai_meanfield *b = run_blocks(g, pair, tb, CAI_MEANFIELD_INIT_UNIFORM, 0);
+        CU_ASSERT(cai_meanfield_message_bytes(b) > cai_meanfield_message_bytes(a));
+        size_t nt = ta->n < tb->n ? ta->n : tb->n;
+        CU_ASSERT(nt >= 1 && (ta->n == tb->n || (cai_meanfield_converged(a)
+                                                  && cai_meanfield_converged(b))));
+        for (size_t t = 0; t < nt; t++)
+            CAI_ASSERT_CLOSE(ta->elbo[t], tb->elbo[t], 1e-10);
+        CAI_ASSERT_CLOSE(cai_meanfield_elbo(a), cai_meanfield_elbo(b), 1e-10);
+        for (size_t v = 0; v < n; v++) {
+            double qa[MAXC], qb[MAXC];
+            CU_ASSERT(cai_meanfield_marginal(a, v, qa, NULL) == CAI_OK);
+            CU_ASSERT(cai_meanfield_marginal(b, v, qb, NULL) == CAI_OK);
+            for (size_t s = 0; s < m.card[v]; s++)
+                CU_ASSERT(fabs(qa[s] - qb[s]) < 1e-10);
+        }
+        compared++;
+        cai_meanfield_free(a);
+        cai_meanfield_free(b);
+        cai_graph_free(g);
+        tm_free(&m);
+    }
+    CU_ASSERT(compared >= 25);
+    free(ta);
+    free(tb);
+    gsl_rng_free(r);
+}
+
+/* Evidence changes, runs twice, the zero fallback escaping -inf. */
+static void test_cluster_evidence_zeros(void)
+{
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 4242);
+    tm_model m;
+    gen_loopy(&m, r);
+    while (m.n < 5) {
+        tm_free(&m);
+        gen_loopy(&m, r);
+    }
+    for (size_t v = 0; v < m.n; v++)
+        m.ev[v] = CAI_NONE;
+    m.ev[2] = m.card[2] - 1;
+    size_t block[TM_MAXV];
+    for (size_t v = 0; v < m.n; v++)
+        block[v] = v < 3 ? 0 : v - 2; /* {0, 1, 2}, then singletons */
+    cai_graph *g_ev = tm_build_graph(&m, NULL, 1), *g = tm_build_graph(&m, NULL, 0);
+    cai_meanfield *a = run_blocks(g_ev, block, NULL, CAI_MEANFIELD_INIT_RANDOM, 3);
+    cai_meanfield *b = run_blocks(g, block, NULL, CAI_MEANFIELD_INIT_RANDOM, 3);
+    CU_ASSERT(cai_meanfield_set_evidence(b, 2, m.ev[2], NULL) == CAI_OK);
+    CU_ASSERT(isnan(cai_meanfield_elbo(b)) && cai_meanfield_iterations(b) == 0);
+    CU_ASSERT(cai_meanfield_run(b, NULL) == CAI_OK);
+    CU_ASSERT(cai_meanfield_run(b, NULL) == CAI_OK);
+    CU_ASSERT(cai_meanfield_elbo(a) == cai_meanfield_elbo(b));
+    CU_ASSERT(cai_meanfield_iterations(a) == cai_meanfield_iterations(b));
+    for (size_t v = 0; v < m.n; v++) {
+        double qa[MAXC], qb[MAXC];
+        CU_ASSERT(cai_meanfield_marginal(a, v, qa, NULL) == CAI_OK);
+        CU_ASSERT(cai_meanfield_marginal(b, v, qb, NULL) == CAI_OK);
+        CU_ASSERT(memcmp(qa, qb, m.card[v] * sizeof(double)) == 0);
+    }
+    CU_ASSERT(cai_meanfield_message_bytes(a) > 0 && cai_meanfield_message_bytes(NULL) == 0);
+    cai_meanfield_free(a);
+    cai_meanfield_free(b);
+    cai_graph_free(g_ev);
+    cai_graph_free(g);
+    tm_free(&m);
+    gsl_rng_free(r);
+
+    /* x1 = x2 forced by a factor with a zero in every row, crossing blocks
+     * {x0, x1} and {x2}: from the uniform start every state of block 0 is
+     * -inf; the point mass it takes lets block 1 follow, and the ELBO
+     * after the first sweep is finite */
+    tm_init(&m);
+    for (int v = 0; v < 3; v++)
+        tm_add_var(&m, 2);
+    size_t c22[2] = {2, 2};
+    double t01[4] = {0.3, -0.4, 0.1, 0.9}, eq[4] = {0.2, -INFINITY, -INFINITY, 0.5};
+    tm_add_factor(&m, tm_pot_dense(&m, 2, c22, t01, 0), (size_t[]){0, 1}, 2, CAI_MODE_NORMAL, 1);
+    tm_add_factor(&m, tm_pot_dense(&m, 2, c22, eq, 0), (size_t[]){1, 2}, 2, CAI_MODE_NORMAL, 1);
+    g = tm_build_graph(&m, NULL, 1);
+    size_t blk[3] = {0, 0, 1};
+    trace_rec *tr = calloc(1, sizeof *tr);
+    a = run_blocks(g, blk, tr, CAI_MEANFIELD_INIT_UNIFORM, 0);
+    CU_ASSERT(tr->n >= 1 && isfinite(tr->elbo[0]));
+    CU_ASSERT(monotone(tr->elbo, tr->n, -INFINITY));
+    CU_ASSERT(isfinite(cai_meanfield_elbo(a)) && cai_meanfield_elbo(a) <= exact_log_z(&m));
+    free(tr);
+    cai_meanfield_free(a);
+    cai_graph_free(g);
+    tm_free(&m);
+}
+
+/* Inside a block, an expectation-mode factor is an ordinary factor (the
+ * block's junction tree must not honour the mode). */
+static void test_cluster_modes(void)
+{
+    tm_model m;
+    tm_init(&m);
+    for (int v = 0; v < 3; v++)
+        tm_add_var(&m, 3);
+    double p[9] = {0.2, 0.8, 0.0, 0.0, 0.5, 0.5, 0.1, 0.1, 0.8};
+    size_t c33[2] = {3, 3}, c3 = 3;
+    double t[9] = {0.3, -0.2, 1.0, -0.5, 0.7, 0.1, 0.0, 0.4, -0.3}, u[3] = {0.5, -1.0, 0.2};
+    tm_add_factor(&m, tm_pot_csr(&m, NULL, 1, (size_t[]){3}, 3, p, 0), (size_t[]){0, 1}, 2,
+                  CAI_MODE_NORMAL, 1);
+    tm_add_factor(&m, tm_pot_dense(&m, 2, c33, t, 0), (size_t[]){1, 2}, 2, CAI_MODE_NORMAL, 1);
+    tm_add_factor(&m, tm_pot_dense(&m, 1, &c3, u, 0), (size_t[]){1}, 1, CAI_MODE_NORMAL, 0);
+    size_t one[3] = {0, 0, 0}, two[3] = {0, 0, 1};
+    for (int k = 0; k < 2; k++) {
+        double e[2], q[2][3];
+        for (int mode = 0; mode < 2; mode++) {
+            m.f[0].mode = mode ? CAI_MODE_EXPECTATION : CAI_MODE_NORMAL;
+            cai_graph *g = tm_build_graph(&m, NULL, 1);
+            cai_meanfield *mf = run_blocks(g, k ? two : one, NULL, CAI_MEANFIELD_INIT_UNIFORM, 0);
+            e[mode] = cai_meanfield_elbo(mf);
+            CU_ASSERT(cai_meanfield_marginal(mf, 1, q[mode], NULL) == CAI_OK);
+            cai_meanfield_free(mf);
+            cai_graph_free(g);
+        }
+        CU_ASSERT(e[0] == e[1] && memcmp(q[0], q[1], sizeof q[0]) == 0);
+        if (k == 0)
+            CAI_ASSERT_CLOSE(e[0], exact_log_z(&m), 1e-12);
+    }
+    tm_free(&m);
+}
+
+static void test_cluster_errors(void)
+{
+    tm_model m;
+    tm_init(&m);
+    for (int v = 0; v < 3; v++)
+        tm_add_var(&m, 2);
+    size_t c22[2] = {2, 2};
+    double t[4] = {0.0, 1.0, -1.0, 0.5};
+    tm_add_factor(&m, tm_pot_dense(&m, 2, c22, t, 0), (size_t[]){0, 1}, 2, CAI_MODE_NORMAL, 1);
+    cai_graph *g = tm_build_graph(&m, NULL, 1);
+    cai_meanfield_options o = cai_meanfield_options_default();
+    cai_meanfield *mf = NULL;
+    cai_error err;
+    o.blocks = (size_t[]){0, 3, 1};
+    CU_ASSERT(cai_meanfield_create(g, &o, &mf, &err) == CAI_ERR_RANGE);
+    CU_ASSERT(strstr(err.message, "variable 1 ('v1')") && strstr(err.message, "block index 3"));
+    o.blocks = (size_t[]){0, 2, 2};
+    CU_ASSERT(cai_meanfield_create(g, &o, &mf, &err) == CAI_ERR_RANGE);
+    CU_ASSERT(strstr(err.message, "variable 1 ('v1')") && strstr(err.message, "block 1 has no"));
+    CU_ASSERT(mf == NULL && err.line == 0);
+    /* the array is copied */
+    size_t blk[3] = {1, 1, 0}; /* {v0, v1} holds the only factor: exact */
+    o.blocks = blk;
+    CU_ASSERT_FATAL(cai_meanfield_create(g, &o, &mf, &err) == CAI_OK);
+    blk[0] = 7;
+    CU_ASSERT(cai_meanfield_run(mf, &err) == CAI_OK);
+    CU_ASSERT(cai_meanfield_converged(mf));
+    CAI_ASSERT_CLOSE(cai_meanfield_elbo(mf), exact_log_z(&m), 1e-12);
+    cai_meanfield_free(mf);
+    cai_graph_free(g);
+    tm_free(&m);
+
+    /* a block whose junction tree is too large: 27 binary variables, all
+     * pairs linked, one clique of 2^27 > 1e8 joint states (refused before
+     * anything of that size is allocated), and one more variable alone */
+    cai_graph *big = NULL;
+    CU_ASSERT_FATAL(cai_graph_create(&big, NULL) == CAI_OK);
+    cai_potential *p = NULL;
+    CU_ASSERT_FATAL(cai_potential_table_create(2, c22, t, &p, NULL) == CAI_OK);
+    size_t zeros[28] = {0};
+    for (size_t v = 0; v < 28; v++) {
+        char name[8];
+        snprintf(name, sizeof name, "b%zu", v);
+        CU_ASSERT_FATAL(cai_graph_add_variable(big, name, 2, NULL, NULL, NULL) == CAI_OK);
+    }
+    for (size_t a = 0; a < 27; a++)
+        for (size_t b = a + 1; b < 27; b++)
+            CU_ASSERT_FATAL(cai_graph_add_factor(big, p, (size_t[]){a, b}, 2, CAI_MODE_NORMAL,
+                                                 NULL, NULL) == CAI_OK);
+    cai_potential_unref(p);
+    zeros[27] = 1; /* blocks {b0..b26} and {b27} */
+    o.blocks = zeros;
+    mf = NULL;
+    CU_ASSERT(cai_meanfield_create(big, &o, &mf, &err) == CAI_ERR_OVERFLOW);
+    CU_ASSERT(strstr(err.message, "mean-field block 0: junction tree: the largest clique") != NULL
+              && strstr(err.message, "max_clique_entries") != NULL);
+    CU_ASSERT(mf == NULL);
+    cai_graph_free(big);
+}
+
 void cai_test_register(void)
 {
     CU_pSuite s = CU_add_suite("meanfield", NULL, NULL);
@@ -639,4 +1357,14 @@ void cai_test_register(void)
     CU_add_test(s, "evidence, determinism, the trace", test_evidence_determinism);
     CU_add_test(s, "errors", test_errors);
     CU_add_test(s, "MAP ties; an empty graph", test_map_ties_empty);
+    CU_add_test(s, "clusters: 120 random loopy graphs and partitions against a brute-force "
+                   "replay; monotone, <= log Z", test_cluster_random);
+    CU_add_test(s, "clusters: one block is exact", test_cluster_one_block);
+    CU_add_test(s, "clusters: singleton blocks are the factorised run, bit for bit",
+                test_cluster_singletons);
+    CU_add_test(s, "clusters: a pair sharing no factor equals two factorised updates",
+                test_cluster_pair);
+    CU_add_test(s, "clusters: evidence, determinism, escaping the zeros", test_cluster_evidence_zeros);
+    CU_add_test(s, "clusters: expectation mode is an ordinary factor", test_cluster_modes);
+    CU_add_test(s, "clusters: errors", test_cluster_errors);
 }

@@ -42,8 +42,8 @@ const char cli_usage_text[] =
     "        assignment (max-product); both are printed, --algorithm (exact or\n"
     "        map) says which one was asked for.\n"
     "        factored_mdp: its unrolled dynamic Bayes net as a factor graph\n"
-    "        (junction tree, or --algorithm loopy); with --flatten the joint\n"
-    "        state space as an mdp (sample, evaluate and compare need it).\n"
+    "        (junction tree, --algorithm loopy or meanfield); with --flatten the\n"
+    "        joint state space as an mdp (sample and evaluate need it).\n"
     "  sample MODEL [--seed N] [--count K] [--max-steps N] [--json] [-o FILE]\n"
     "        and solve's --algorithm, --temperature, --horizon, --tol,\n"
     "        --max-iterations and --threads\n"
@@ -63,14 +63,25 @@ const char cli_usage_text[] =
     "        (t = 0..T-1), names as in the model, no quoting; missing entries\n"
     "        are 0, a state without rows takes the model's action prior, and\n"
     "        each row must sum to 1 within 1e-9. T is the model's horizon.\n"
-    "  compare MODEL [--algorithms exact,variational,map] [--temperatures A,B,...]\n"
-    "        [--json|--csv] [-o FILE]\n"
-    "        mdp/gridworld: each algorithm at each temperature (default: the\n"
-    "        model's): log-evidence (exact) or the algorithm's objective, mean\n"
-    "        KL(its policy || exact policy) under the exact posterior state\n"
-    "        marginals (discounted: uniform over states), the expected reward of\n"
-    "        its policy under the TRUE dynamics, P(reach G) (finite-horizon\n"
-    "        gridworlds), iterations, seconds.\n"
+    "  compare MODEL [--algorithms A,B,...] [--temperatures A,B,...]\n"
+    "        [--trace FILE.csv] [--json|--csv] [-o FILE]\n"
+    "        one row per algorithm and temperature. mdp/gridworld (and\n"
+    "        factored_mdp with --flatten): exact, variational, map (default\n"
+    "        all; map needs a finite horizon); log-evidence (exact) or the\n"
+    "        algorithm's objective / alpha, mean KL(its policy || exact policy)\n"
+    "        under the exact posterior state marginals (discounted: uniform over\n"
+    "        states), the expected reward of its policy under the TRUE dynamics,\n"
+    "        P(reach G) (finite-horizon gridworlds). Factor graphs and\n"
+    "        factored_mdp nets: exact (junction tree), loopy, meanfield, map\n"
+    "        (default all; --schedule, --damping, --tol, --max-iterations,\n"
+    "        --max-clique-entries as for solve); log Z, its Bethe estimate, the\n"
+    "        ELBO or the MAP log score, mean KL(q_i || exact marginal) over the\n"
+    "        unobserved variables (blank when exact is refused). Always:\n"
+    "        iterations, converged, seconds and the bytes of inference state\n"
+    "        (messages, beliefs, cliques, scratch). --trace writes every\n"
+    "        iteration of the iterative runs: algorithm,temperature,iteration,\n"
+    "        residual,log_z (loopy: message residual and Bethe estimate;\n"
+    "        meanfield: the ELBO; discounted MDPs: the relative change of V).\n"
     "  check MODEL... [--threads N]\n"
     "        load (and for factor graphs plan) each MODEL and print\n"
     "        \"MODEL: ok (...)\" or the first problem.\n"
@@ -102,15 +113,16 @@ const char cli_usage_text[] =
     "                     sequential), --damping D in [0, 1) (default 0), --tol\n"
     "                     (default 1e-10) and --max-iterations (default 1000)\n"
     "  --algorithm meanfield  factor graphs: mean-field variational message\n"
-    "                     passing (fully factorised q; the ELBO, a lower bound\n"
-    "                     on log Z; --tol, --max-iterations)\n"
+    "                     passing (fully factorised q, or over the clusters of\n"
+    "                     the model's inference: clusters; the ELBO, a lower\n"
+    "                     bound on log Z; --tol, --max-iterations)\n"
     "  --max-clique-entries N  factor graphs with cycles are solved exactly by a\n"
     "                     junction tree; refused, before allocating, when its\n"
     "                     largest clique has more than N joint states (1e8)\n"
     "  --flatten          factored_mdp: solve (sample, evaluate, compare) the\n"
     "                     joint state space as an mdp (at most 1e6 states);\n"
-    "                     without it solve works on the unrolled dynamic Bayes\n"
-    "                     net as a factor graph (exact: junction tree; loopy)\n"
+    "                     without it solve and compare work on the unrolled\n"
+    "                     dynamic Bayes net as a factor graph\n"
     "  --threads N        threads of the engine, 1..1024 (default: all cores, or\n"
     "                     OMP_NUM_THREADS); the results do not depend on it\n"
     "  --seed N, --count K, --max-steps N   see sample\n"
@@ -320,7 +332,7 @@ typedef enum opt_id {
     OPT_HELP, OPT_JSON, OPT_OUTPUT, OPT_ALGORITHM, OPT_TEMPERATURE, OPT_HORIZON,
     OPT_TOL, OPT_MAX_ITERATIONS, OPT_SEED, OPT_COUNT, OPT_MAX_STEPS, OPT_POLICY,
     OPT_FULL, OPT_QUERY, OPT_TIME, OPT_STATES, OPT_THREADS, OPT_SWEEP, OPT_SCHEDULE,
-    OPT_DAMPING, OPT_MAX_CLIQUE, OPT_ALGORITHMS, OPT_TEMPERATURES, OPT_CSV, OPT_FLATTEN
+    OPT_DAMPING, OPT_MAX_CLIQUE, OPT_ALGORITHMS, OPT_TEMPERATURES, OPT_CSV, OPT_FLATTEN, OPT_TRACE
 } opt_id;
 
 static const struct option_entry {
@@ -341,10 +353,11 @@ static const struct option_entry {
     {"--algorithms", NULL, OPT_ALGORITHMS, true, FOR_COMPARE},
     {"--temperatures", NULL, OPT_TEMPERATURES, true, FOR_COMPARE},
     {"--csv", NULL, OPT_CSV, false, FOR_COMPARE},
+    {"--trace", NULL, OPT_TRACE, true, FOR_COMPARE},
     {"--sweep", NULL, OPT_SWEEP, true, FOR_SOLVE | FOR_SAMPLE},
-    {"--schedule", NULL, OPT_SCHEDULE, true, FOR_SOLVE},
-    {"--damping", NULL, OPT_DAMPING, true, FOR_SOLVE},
-    {"--max-clique-entries", NULL, OPT_MAX_CLIQUE, true, FOR_SOLVE},
+    {"--schedule", NULL, OPT_SCHEDULE, true, FOR_SOLVE | FOR_COMPARE},
+    {"--damping", NULL, OPT_DAMPING, true, FOR_SOLVE | FOR_COMPARE},
+    {"--max-clique-entries", NULL, OPT_MAX_CLIQUE, true, FOR_SOLVE | FOR_COMPARE},
     {"--flatten", NULL, OPT_FLATTEN, false, FOR_RUN},
     {"--seed", NULL, OPT_SEED, true, FOR_SAMPLE},
     {"--count", NULL, OPT_COUNT, true, FOR_SAMPLE},
@@ -486,6 +499,9 @@ static int set_option(cli_options *o, const struct option_entry *e, const char *
         return CLI_OK;
     case OPT_TEMPERATURES:
         o->temperatures = v;
+        return CLI_OK;
+    case OPT_TRACE:
+        o->trace = v;
         return CLI_OK;
     case OPT_MAX_CLIQUE:
         if (!parse_double(v, &o->max_clique_entries) || !(o->max_clique_entries >= 1.0))

@@ -48,6 +48,7 @@ typedef struct cli_options {
     const char *algorithms;      /* compare --algorithms a,b,... or NULL */
     const char *temperatures;    /* compare --temperatures x,y,... or NULL */
     bool csv;                    /* compare --csv */
+    const char *trace;           /* compare --trace FILE.csv, or NULL */
     bool flatten;                /* --flatten (factored_mdp) */
     bool has_max_clique_entries;
     double max_clique_entries;   /* --max-clique-entries (junction tree), >= 1 */
@@ -134,6 +135,16 @@ extern const char cli_usage_text[];
 /* factor_graph: solve (exact and map); the MDP options are usage errors. */
 int cmd_factor_graph_solve(const cai_model *m, const cli_options *opt);
 
+/* The options, with the model's `inference:` defaults (algorithm, schedule,
+ * damping, tol, max_iterations) where the command line gives none. */
+cli_options cli_with_inference_defaults(const cai_model *m, const cli_options *given);
+
+/* The inference options of method from the command line (--schedule,
+ * --damping, --tol, --max-iterations, --max-clique-entries) and the model's
+ * `inference:` clusters (opt should already carry the model's defaults). */
+cai_infer_options cli_infer_options(const cai_model *m, const cli_options *opt,
+                                    cai_method method);
+
 /* check a factor graph: plan it and print "PATH: ok (...)". */
 int cmd_factor_graph_check(const cai_model *m, const char *path);
 
@@ -151,7 +162,9 @@ int cmd_factored_run(cai_model *m, const cli_options *opt);
 /* check a factored_mdp: sizes of the model and of its unrolled graph. */
 int cmd_factored_check(const cai_model *m, const char *path);
 
-/* compare on mdp and gridworld models (cmd_compare.c). */
+/* compare: MDP algorithms on mdp and gridworld models (cmd_compare.c),
+ * inference methods on factor graphs and factored_mdp nets
+ * (cmd_compare_graph.c). */
 int cmd_compare(const cai_model *m, const cli_options *opt);
 
 /* Shared by the mdp commands: solve as the options say (the options that

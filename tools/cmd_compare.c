@@ -8,29 +8,56 @@
  * policy in the log domain from Q and V (log pi = log pi0 + (Q - V) / alpha,
  * so it never underflows), weighted by the exact posterior state marginals
  * (finite horizon) or uniformly over states (discounted). */
-#include "cli.h"
+#include "compare.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_ALGORITHMS 8
-#define MAX_TEMPERATURES 32
+compare_row compare_row_init(const char *algorithm, double temperature)
+{
+    compare_row r = {.algorithm = algorithm, .temperature = temperature, .log_z = NAN,
+                     .objective = NAN, .kl = NAN, .ret = NAN, .soft_ret = NAN, .goal = NAN};
+    return r;
+}
 
-typedef struct row {
-    const char *algorithm;
-    double temperature;
-    double log_z;      /* nats: the log-evidence (exact) or the objective / alpha,
-                          a lower bound on it (variational: the ELBO; map: the
-                          MAP trajectory's log score); at alpha = 0 NaN */
-    double objective;  /* sum_s rho(s) V_0(s), reward units */
-    double kl;         /* from the exact policy; NaN when not defined */
-    double ret;        /* plain return of the policy under the true dynamics */
-    double soft_ret;   /* soft return at the model's temperature */
-    double goal;       /* gridworld, finite horizon: P(reach a goal cell); else NaN */
-    size_t iterations;
-    double seconds;
-} row;
+void compare_trace_add(void *ctx, size_t iteration, double residual, double log_z)
+{
+    compare_trace *t = ctx;
+    if (t->nomem)
+        return;
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 256;
+        void *p = cli_alloc_array(cap, sizeof *t->rec);
+        if (p == NULL) {
+            t->nomem = true;
+            return;
+        }
+        if (t->n)
+            memcpy(p, t->rec, t->n * sizeof *t->rec);
+        free(t->rec);
+        t->rec = p;
+        t->cap = cap;
+    }
+    t->rec[t->n++] = (struct trace_record){.algorithm = t->algorithm,
+                                           .temperature = t->temperature,
+                                           .residual = residual,
+                                           .log_z = log_z,
+                                           .iteration = iteration};
+}
+
+void compare_trace_change(void *ctx, size_t iteration, double change)
+{
+    compare_trace_add(ctx, iteration, change, NAN);
+}
+
+size_t compare_split(char *buf, const char **items, size_t max)
+{
+    size_t n = 0;
+    for (char *p = strtok(buf, ","); p != NULL && n < max; p = strtok(NULL, ","))
+        items[n++] = p;
+    return n;
+}
 
 static cai_control_algorithm algorithm_of(const char *name)
 {
@@ -114,7 +141,8 @@ static double mean_kl(const cai_mdp *mdp, size_t n_tables, const double *log_exa
             if (ws > 0)
                 total += ws * kl_row(pol + (t * S + s) * A, log_exact + (t * S + s) * A, A);
         }
-    return total / (double)n_tables;
+    total /= (double)n_tables;
+    return total > 0 ? total : 0.0; /* KL >= 0: a negative sum is rounding */
 }
 
 /* P(the policy reaches a goal cell) in a finite-horizon gridworld: a goal
@@ -151,16 +179,21 @@ static cai_status goal_probability(const cai_mdp *mdp, const double *pol, double
 /* Solve at one temperature with each algorithm; rows[k] for algorithm k.
  * The exact solve (when listed) provides the KL reference. */
 static cai_status compare_at(const cai_mdp *mdp, const cli_options *opt, const char **algs,
-                             size_t n_algs, double alpha, row *rows, cai_error *err)
+                             size_t n_algs, double alpha, compare_row *rows,
+                             compare_trace *trace, cai_error *err)
 {
     size_t T = cai_mdp_horizon(mdp), n_tables = T ? T : 1, S = cai_mdp_n_states(mdp);
-    double *pols[MAX_ALGORITHMS] = {0}, *exact_w = NULL, *log_exact = NULL;
+    double *pols[COMPARE_MAX_ALGORITHMS] = {0}, *exact_w = NULL, *log_exact = NULL;
     size_t exact = CAI_NONE;
     cai_status st = CAI_OK;
     for (size_t k = 0; k < n_algs && st == CAI_OK; k++) {
-        row *r = &rows[k];
-        *r = (row){.algorithm = algs[k], .temperature = alpha, .kl = NAN, .goal = NAN};
+        compare_row *r = &rows[k];
+        *r = compare_row_init(algs[k], alpha);
         cai_solve_options so = cai_solve_options_default();
+        trace->algorithm = algs[k];
+        trace->temperature = alpha;
+        so.trace = opt->trace != NULL ? compare_trace_change : NULL;
+        so.trace_ctx = trace;
         so.algorithm = algorithm_of(algs[k]);
         so.temperature = alpha;
         bool reference = so.algorithm == CAI_CONTROL_EXACT && alpha > 0 && exact == CAI_NONE;
@@ -175,6 +208,8 @@ static cai_status compare_at(const cai_mdp *mdp, const cli_options *opt, const c
             break;
         r->seconds = cli_now() - t0;
         r->iterations = cai_solution_iterations(sol);
+        r->converged = cai_solution_converged(sol);
+        r->bytes = cai_solution_message_bytes(sol);
         double lev = cai_solution_log_evidence(sol);
         r->objective = cai_solution_objective(sol);
         r->log_z = alpha == 0                                          ? NAN
@@ -217,46 +252,100 @@ static const char *num(double v, char *buf, size_t size, const char *fmt)
     return buf;
 }
 
-static void write_text(FILE *f, const cai_model *m, const row *rows, size_t n)
+/* bytes in at most 6 characters: 512B, 12.3k, 4.56M, 1.23G */
+static const char *human_bytes(size_t b, char *buf, size_t size)
+{
+    double v = (double)b;
+    if (b < 1000)
+        snprintf(buf, size, "%zuB", b);
+    else if (v < 999.5e3)
+        snprintf(buf, size, "%.3gk", v / 1e3);
+    else if (v < 999.5e6)
+        snprintf(buf, size, "%.3gM", v / 1e6);
+    else
+        snprintf(buf, size, "%.3gG", v / 1e9);
+    return buf;
+}
+
+/* One table; MDP rows have return and goal columns, factor-graph rows a
+ * converged column. Every line fits in 80 columns. */
+static void write_text(FILE *f, const cai_model *m, const compare_row *rows, size_t n)
 {
     const char *name = cai_model_name(m);
+    bool mdp = cai_model_mdp(m) != NULL;
     fprintf(f, "model: %s (%s)\n\n", name[0] ? name : "(unnamed)",
             cai_model_kind_name(cai_model_get_kind(m)));
-    fprintf(f, "%-11s %6s %11s %9s %10s %6s %5s %8s\n", "algorithm", "alpha", "logZ|bound",
-            "KL", "return", "goal", "iter", "seconds");
+    if (mdp)
+        fprintf(f, "%-11s %5s %11s %8s %10s %5s %5s %6s %7s\n", "algorithm", "alpha",
+                "logZ|bound", "KL", "return", "goal", "iter", "mem", "seconds");
+    else
+        fprintf(f, "%-11s %5s %11s %8s %4s %5s %6s %7s\n", "algorithm", "alpha",
+                "logZ|bound", "KL", "conv", "iter", "mem", "seconds");
     for (size_t i = 0; i < n; i++) {
-        char b[5][32];
-        fprintf(f, "%-11s %6.3g %11s %9s %10s %6s %5zu %8.3g\n", rows[i].algorithm,
-                rows[i].temperature, num(rows[i].log_z, b[0], sizeof b[0], "%.6g"),
-                num(rows[i].kl, b[1], sizeof b[1], "%.3g"),
-                num(rows[i].ret, b[2], sizeof b[2], "%.6g"),
-                num(rows[i].goal, b[3], sizeof b[3], "%.3f"), rows[i].iterations,
-                rows[i].seconds);
+        const compare_row *r = &rows[i];
+        char b[6][32];
+        num(r->temperature, b[0], sizeof b[0], "%.3g");
+        if (r->note[0]) { /* wrapped at 80 columns under the numbers */
+            fprintf(f, "%-11s %5s", r->algorithm, b[0]);
+            for (const char *p = r->note; *p;) {
+                size_t len = strlen(p);
+                if (len > 62) {
+                    len = 62;
+                    while (len > 20 && p[len] != ' ')
+                        len--;
+                }
+                fprintf(f, "%s%.*s\n", p == r->note ? " " : "                  ", (int)len, p);
+                p += len;
+                while (*p == ' ')
+                    p++;
+            }
+            continue;
+        }
+        num(r->log_z, b[1], sizeof b[1], "%.6g");
+        num(r->kl, b[2], sizeof b[2], "%.3g");
+        human_bytes(r->bytes, b[3], sizeof b[3]);
+        if (mdp)
+            fprintf(f, "%-11s %5s %11s %8s %10s %5s %5zu %6s %7.3g\n", r->algorithm, b[0],
+                    b[1], b[2], num(r->ret, b[4], sizeof b[4], "%.6g"),
+                    num(r->goal, b[5], sizeof b[5], "%.3f"), r->iterations, b[3],
+                    r->seconds);
+        else
+            fprintf(f, "%-11s %5s %11s %8s %4s %5zu %6s %7.3g\n", r->algorithm, b[0], b[1],
+                    b[2], r->converged ? "yes" : "no", r->iterations, b[3], r->seconds);
     }
-    fputs("\nlogZ|bound: exact log-evidence; variational ELBO, map log score (lower bounds);"
-          "\nKL: mean KL(policy || exact policy) under the exact posterior state marginals;"
-          "\nreturn: expected reward of the policy under the true dynamics; goal: P(reach G)\n",
-          f);
+    if (mdp)
+        fputs("\nlogZ|bound: exact log-evidence; variational ELBO, map log score (lower"
+              "\n  bounds); KL: mean KL(policy || exact policy) under the exact posterior"
+              "\n  state marginals; return: expected reward of the policy under the true"
+              "\n  dynamics; goal: P(reach G); mem: inference state held (messages, scratch)\n",
+              f);
+    else
+        fputs("\nlogZ|bound: exact log Z (junction tree), loopy: the Bethe estimate,"
+              "\n  meanfield: the ELBO (a lower bound), map: the MAP assignment's log score;"
+              "\n  KL: mean over unobserved variables of KL(q_i || exact marginal p_i);"
+              "\n  mem: inference state held (messages, beliefs, cliques, scratch)\n",
+              f);
 }
 
-static void write_csv(FILE *f, const row *rows, size_t n)
+static void write_csv(FILE *f, const compare_row *rows, size_t n)
 {
     fputs("algorithm,temperature,log_z,objective,kl,return,soft_return,goal,iterations,"
-          "seconds\n", f);
+          "converged,seconds,message_bytes,note\n", f);
     for (size_t i = 0; i < n; i++) {
-        char b[6][40];
-        fprintf(f, "%s,%.17g,%s,%s,%s,%s,%s,%s,%zu,%.6g\n", rows[i].algorithm,
-                rows[i].temperature, num(rows[i].log_z, b[0], sizeof b[0], "%.17g"),
-                num(rows[i].objective, b[5], sizeof b[5], "%.17g"),
-                num(rows[i].kl, b[1], sizeof b[1], "%.17g"),
-                num(rows[i].ret, b[2], sizeof b[2], "%.17g"),
-                num(rows[i].soft_ret, b[3], sizeof b[3], "%.17g"),
-                num(rows[i].goal, b[4], sizeof b[4], "%.17g"), rows[i].iterations,
-                rows[i].seconds);
+        const compare_row *r = &rows[i];
+        char b[7][40];
+        fprintf(f, "%s,%s,%s,%s,%s,%s,%s,%s,%zu,%s,%.6g,%zu,%s\n", r->algorithm,
+                num(r->temperature, b[6], sizeof b[6], "%.17g"),
+                num(r->log_z, b[0], sizeof b[0], "%.17g"),
+                num(r->objective, b[5], sizeof b[5], "%.17g"),
+                num(r->kl, b[1], sizeof b[1], "%.17g"), num(r->ret, b[2], sizeof b[2], "%.17g"),
+                num(r->soft_ret, b[3], sizeof b[3], "%.17g"),
+                num(r->goal, b[4], sizeof b[4], "%.17g"), r->iterations,
+                r->converged ? "true" : "false", r->seconds, r->bytes, r->note);
     }
 }
 
-static cai_status write_json(FILE *f, const cai_model *m, const row *rows, size_t n,
+static cai_status write_json(FILE *f, const cai_model *m, const compare_row *rows, size_t n,
                              double seconds_load, double seconds, cai_error *err)
 {
     cai_json *j = NULL;
@@ -271,7 +360,7 @@ static cai_status write_json(FILE *f, const cai_model *m, const row *rows, size_
     cai_json_key(j, "rows");
     cai_json_begin_array(j);
     for (size_t i = 0; i < n; i++) {
-        const row *r = &rows[i];
+        const compare_row *r = &rows[i];
         cai_json_begin_object(j);
         cai_json_key(j, "algorithm");
         cai_json_string(j, r->algorithm);
@@ -285,8 +374,17 @@ static cai_status write_json(FILE *f, const cai_model *m, const row *rows, size_
         }
         cai_json_key(j, "iterations");
         cai_json_size(j, r->iterations);
+        cai_json_key(j, "converged");
+        cai_json_bool(j, r->converged);
         cai_json_key(j, "seconds_algorithm");
         cai_json_number(j, r->seconds);
+        cai_json_key(j, "message_bytes");
+        cai_json_size(j, r->bytes);
+        cai_json_key(j, "note");
+        if (r->note[0])
+            cai_json_string(j, r->note);
+        else
+            cai_json_null(j);
         cai_json_end_object(j);
     }
     cai_json_end_array(j);
@@ -297,76 +395,116 @@ static cai_status write_json(FILE *f, const cai_model *m, const row *rows, size_
     return st;
 }
 
-/* ---- the command ------------------------------------------------------- */
-
-/* Split a comma list into at most max items (pointers into buf). */
-static size_t split(char *buf, const char **items, size_t max)
+/* The --trace file: one line per iteration of every iterative run. */
+static int write_trace(const char *path, const compare_trace *t)
 {
-    size_t n = 0;
-    for (char *p = strtok(buf, ","); p != NULL && n < max; p = strtok(NULL, ","))
-        items[n++] = p;
-    return n;
+    cli_output out;
+    int rc = cli_output_open(&out, path);
+    if (rc != CLI_OK)
+        return rc;
+    fputs("algorithm,temperature,iteration,residual,log_z\n", out.f);
+    for (size_t i = 0; i < t->n; i++) {
+        char b[2][40], c[40];
+        fprintf(out.f, "%s,%s,%zu,%s,%s\n", t->rec[i].algorithm,
+                num(t->rec[i].temperature, c, sizeof c, "%.17g"), t->rec[i].iteration,
+                num(t->rec[i].residual, b[0], sizeof b[0], "%.17g"),
+                num(t->rec[i].log_z, b[1], sizeof b[1], "%.17g"));
+    }
+    cai_error err;
+    cai_error_clear(&err);
+    return cli_output_close(&out, CAI_OK, &err);
 }
+
+int compare_output(const cai_model *m, const cli_options *opt, cai_status st,
+                   cai_error *err, const compare_row *rows, size_t n, double seconds,
+                   const compare_trace *trace)
+{
+    if (st == CAI_OK && trace->nomem)
+        st = cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory (trace)");
+    cli_output out;
+    int rc = cli_output_open_after(&out, opt->output, st, err, opt->model);
+    if (rc != CLI_OK)
+        return rc;
+    if (opt->json)
+        st = write_json(out.f, m, rows, n, opt->seconds_load, seconds, err);
+    else if (opt->csv)
+        write_csv(out.f, rows, n);
+    else
+        write_text(out.f, m, rows, n);
+    rc = cli_output_close(&out, st, err);
+    if (rc == CLI_OK && opt->trace != NULL)
+        rc = write_trace(opt->trace, trace);
+    return rc;
+}
+
+/* ---- the command ------------------------------------------------------- */
 
 int cmd_compare(const cai_model *m, const cli_options *opt)
 {
     const cai_mdp *mdp = cai_model_mdp(m);
     if (mdp == NULL)
-        return cli_usage_error("compare needs an mdp or gridworld model; %s is a %s",
-                               opt->model, cai_model_kind_name(cai_model_get_kind(m)));
-    char abuf[256], tbuf[512];
+        return cmd_compare_graph(m, opt);
+    if (opt->schedule != NULL || opt->has_damping || opt->has_max_clique_entries)
+        return cli_usage_error("options --schedule, --damping and --max-clique-entries are "
+                               "for factor graphs; %s is an %s", opt->model,
+                               cai_model_kind_name(cai_model_get_kind(m)));
+    char abuf[256];
     /* map needs a finite horizon: left out of the default for discounted models */
     snprintf(abuf, sizeof abuf, "%s",
              opt->algorithms             ? opt->algorithms
              : cai_mdp_horizon(mdp) == 0 ? "exact,variational"
                                          : "exact,variational,map");
-    const char *algs[MAX_ALGORITHMS];
-    size_t n_algs = split(abuf, algs, MAX_ALGORITHMS);
+    const char *algs[COMPARE_MAX_ALGORITHMS];
+    size_t n_algs = compare_split(abuf, algs, COMPARE_MAX_ALGORITHMS);
     for (size_t k = 0; k < n_algs; k++)
         if (strcmp(algs[k], "exact") != 0 && strcmp(algs[k], "variational") != 0
             && strcmp(algs[k], "map") != 0)
             return cli_usage_error("--algorithms: unknown algorithm '%s' for an MDP (expected "
                                    "exact, variational or map)", algs[k]);
-    double temps[MAX_TEMPERATURES];
+    double temps[COMPARE_MAX_TEMPERATURES];
     size_t n_temps = 0;
-    if (opt->temperatures == NULL) {
-        temps[n_temps++] = cai_mdp_temperature(mdp);
-    } else {
-        snprintf(tbuf, sizeof tbuf, "%s", opt->temperatures);
-        const char *items[MAX_TEMPERATURES];
-        size_t n = split(tbuf, items, MAX_TEMPERATURES);
-        for (size_t i = 0; i < n; i++) {
-            char *end;
-            double a = strtod(items[i], &end);
-            if (*end != '\0' || !(a >= 0) || !isfinite(a))
-                return cli_usage_error("--temperatures: expected numbers >= 0, got '%s'",
-                                       items[i]);
-            temps[n_temps++] = a;
-        }
-    }
-    if (n_algs == 0 || n_temps == 0)
-        return cli_usage_error("%s", "compare: empty list of algorithms or temperatures");
-    row *rows = cli_alloc_array(n_algs * n_temps, sizeof *rows);
+    int rc = compare_temperatures(opt, cai_mdp_temperature(mdp), true, temps, &n_temps);
+    if (rc != CLI_OK)
+        return rc;
+    if (n_algs == 0)
+        return cli_usage_error("%s", "compare: empty list of algorithms");
+    compare_row *rows = cli_alloc_array(n_algs * n_temps, sizeof *rows);
     if (rows == NULL)
         return cli_nomem();
     cai_error err;
     cai_error_clear(&err);
+    compare_trace trace = {0};
     cai_status st = CAI_OK;
     double t0 = cli_now();
     for (size_t i = 0; i < n_temps && st == CAI_OK; i++)
-        st = compare_at(mdp, opt, algs, n_algs, temps[i], rows + i * n_algs, &err);
-    double seconds = cli_now() - t0;
-    cli_output out;
-    int rc = cli_output_open_after(&out, opt->output, st, &err, opt->model);
-    if (rc == CLI_OK) {
-        if (opt->json)
-            st = write_json(out.f, m, rows, n_algs * n_temps, opt->seconds_load, seconds, &err);
-        else if (opt->csv)
-            write_csv(out.f, rows, n_algs * n_temps);
-        else
-            write_text(out.f, m, rows, n_algs * n_temps);
-        rc = cli_output_close(&out, st, &err);
-    }
+        st = compare_at(mdp, opt, algs, n_algs, temps[i], rows + i * n_algs, &trace, &err);
+    rc = compare_output(m, opt, st, &err, rows, n_algs * n_temps, cli_now() - t0, &trace);
+    free(trace.rec);
     free(rows);
     return rc;
+}
+
+int compare_temperatures(const cli_options *opt, double model_alpha, bool allow_zero,
+                         double *temps, size_t *n_temps)
+{
+    *n_temps = 0;
+    if (opt->temperatures == NULL) {
+        temps[(*n_temps)++] = model_alpha;
+        return CLI_OK;
+    }
+    char tbuf[512];
+    snprintf(tbuf, sizeof tbuf, "%s", opt->temperatures);
+    const char *items[COMPARE_MAX_TEMPERATURES];
+    size_t n = compare_split(tbuf, items, COMPARE_MAX_TEMPERATURES);
+    for (size_t i = 0; i < n; i++) {
+        char *end;
+        double a = strtod(items[i], &end);
+        if (*end != '\0' || !(allow_zero ? a >= 0 : a > 0) || !isfinite(a))
+            return cli_usage_error("--temperatures: expected numbers %s 0, got '%s'",
+                                   allow_zero ? ">=" : ">", items[i]);
+        temps[(*n_temps)++] = a;
+    }
+    if (*n_temps == 0)
+        return cli_usage_error("%s", "compare: empty list of temperatures");
+    return CLI_OK;
 }

@@ -20,9 +20,7 @@ typedef struct results {
     double seconds;
     bool loopy;
     bool meanfield;    /* log_z is the ELBO, map the argmax of each q_i */
-    size_t mf_iterations;
-    bool mf_converged;
-    struct loopy_run { /* loopy: the sum-product [0] and max-product [1] runs */
+    struct run_info {  /* the sum-product [0] and max-product [1] runs */
         size_t iterations, factor, var;
         bool converged;
         double residual;
@@ -34,21 +32,6 @@ static void results_free(results *r)
     free(r->offset);
     free(r->marg);
     free(r->map);
-}
-
-/* Exact inference with algorithm alg on g: the tree engine on a forest, a
- * junction tree otherwise (cai/jtree.h); the caller frees *jt. */
-static cai_status run(const cai_graph *g, cai_algorithm alg, const cli_options *opt,
-                      cai_jtree **jt, cai_error *err)
-{
-    cai_jtree_options o = cai_jtree_options_default();
-    o.algorithm = alg;
-    if (opt != NULL && opt->has_max_clique_entries)
-        o.max_clique_entries = opt->max_clique_entries;
-    cai_status st = cai_jtree_create(g, &o, jt, err);
-    if (st == CAI_OK)
-        st = cai_jtree_run(*jt, err);
-    return st;
 }
 
 /* Allocate r's offsets, marginals and MAP for g. */
@@ -76,108 +59,65 @@ static cai_status results_alloc(const cai_graph *g, results *r, cai_error *err)
     return CAI_OK;
 }
 
-static cai_status solve(const cai_graph *g, const cli_options *opt, results *r,
-                        cai_error *err)
+cai_infer_options cli_infer_options(const cai_model *m, const cli_options *opt,
+                                    cai_method method)
 {
-    size_t n = cai_graph_n_variables(g);
-    cai_jtree *jt = NULL;
-    double t0 = cli_now();
-    cai_status st = results_alloc(g, r, err);
-    if (st != CAI_OK)
-        return st;
-    if ((st = run(g, CAI_SUM_PRODUCT, opt, &jt, err)) != CAI_OK)
-        goto fail;
-    r->log_z = cai_jtree_log_z(jt);
-    for (size_t v = 0; v < n && st == CAI_OK; v++)
-        st = cai_jtree_marginal(jt, v, r->marg + r->offset[v], err);
-    if (st != CAI_OK)
-        goto fail;
-    cai_jtree_free(jt);
-    jt = NULL;
-    if ((st = run(g, CAI_MAX_PRODUCT, opt, &jt, err)) != CAI_OK)
-        goto fail;
-    if ((st = cai_jtree_map(jt, r->map, &r->map_score, err)) != CAI_OK)
-        goto fail;
-    r->seconds = cli_now() - t0;
-fail:
-    cai_jtree_free(jt);
-    return st;
-}
-
-/* Loopy belief propagation, sum-product then max-product, with the options
- * --schedule, --damping, --tol and --max-iterations. */
-static cai_status solve_loopy(const cai_graph *g, const cli_options *opt, results *r,
-                              cai_error *err)
-{
-    size_t n = cai_graph_n_variables(g);
-    double t0 = cli_now();
-    cai_status st = results_alloc(g, r, err);
-    if (st != CAI_OK)
-        return st;
-    r->loopy = true;
-    cai_loopy_options lo = cai_loopy_options_default();
+    cai_infer_options o = cai_infer_options_default();
+    o.method = method;
+    if (opt->has_max_clique_entries)
+        o.exact.max_clique_entries = opt->max_clique_entries;
     if (opt->schedule != NULL)
-        lo.schedule = strcmp(opt->schedule, "flooding") == 0     ? CAI_SCHEDULE_FLOODING
-                      : strcmp(opt->schedule, "residual") == 0   ? CAI_SCHEDULE_RESIDUAL
-                                                                 : CAI_SCHEDULE_SEQUENTIAL;
+        o.loopy.schedule = strcmp(opt->schedule, "flooding") == 0   ? CAI_SCHEDULE_FLOODING
+                           : strcmp(opt->schedule, "residual") == 0 ? CAI_SCHEDULE_RESIDUAL
+                                                                    : CAI_SCHEDULE_SEQUENTIAL;
     if (opt->has_damping)
-        lo.damping = opt->damping;
-    if (opt->has_tol)
-        lo.tol = opt->tol;
-    if (opt->has_max_iterations)
-        lo.max_iterations = opt->max_iterations;
-    for (int k = 0; k < 2 && st == CAI_OK; k++) {
-        lo.algorithm = k == 0 ? CAI_SUM_PRODUCT : CAI_MAX_PRODUCT;
-        cai_loopy *lp = NULL;
-        if ((st = cai_loopy_create(g, &lo, &lp, err)) == CAI_OK
-            && (st = cai_loopy_run(lp, err)) == CAI_OK) {
-            struct loopy_run *lr = &r->run[k];
-            lr->iterations = cai_loopy_iterations(lp);
-            lr->converged = cai_loopy_converged(lp);
-            lr->residual = cai_loopy_max_residual(lp, &lr->factor, &lr->var);
-            if (k == 0) {
-                r->log_z = cai_loopy_log_z(lp);
-                for (size_t v = 0; v < n && st == CAI_OK; v++)
-                    st = cai_loopy_marginal(lp, v, r->marg + r->offset[v], err);
-            } else {
-                st = cai_loopy_map(lp, r->map, &r->map_score, err);
-            }
-        }
-        cai_loopy_free(lp);
+        o.loopy.damping = opt->damping;
+    if (opt->has_tol) {
+        o.loopy.tol = opt->tol;
+        o.meanfield.tol = opt->tol;
     }
-    r->seconds = cli_now() - t0;
-    return st;
+    if (opt->has_max_iterations) {
+        o.loopy.max_iterations = opt->max_iterations;
+        o.meanfield.max_iterations = opt->max_iterations;
+    }
+    o.meanfield.blocks = cai_model_inference_defaults(m).blocks;
+    return o;
 }
 
-/* Mean-field variational message passing: the ELBO, q of every variable
- * and the argmax of each, with --tol and --max-iterations. */
-static cai_status solve_meanfield(const cai_graph *g, const cli_options *opt, results *r,
-                                  cai_error *err)
+/* Solve g with method: a sum-product run (log Z or its estimate or bound,
+ * every marginal), then the MAP assignment (a max-product run; mean field:
+ * the argmax of each q_i). */
+static cai_status solve(const cai_model *m, cai_method method, const cli_options *opt,
+                        results *r, cai_error *err)
 {
+    const cai_graph *g = cai_model_graph(m);
     size_t n = cai_graph_n_variables(g);
     double t0 = cli_now();
     cai_status st = results_alloc(g, r, err);
     if (st != CAI_OK)
         return st;
-    r->meanfield = true;
-    cai_meanfield_options mo = cai_meanfield_options_default();
-    if (opt->has_tol)
-        mo.tol = opt->tol;
-    if (opt->has_max_iterations)
-        mo.max_iterations = opt->max_iterations;
-    cai_meanfield *mf = NULL;
-    if ((st = cai_meanfield_create(g, &mo, &mf, err)) == CAI_OK
-        && (st = cai_meanfield_run(mf, err)) == CAI_OK) {
-        r->log_z = cai_meanfield_elbo(mf);
-        r->mf_iterations = cai_meanfield_iterations(mf);
-        r->mf_converged = cai_meanfield_converged(mf);
-        r->map_score = NAN;
-        for (size_t v = 0; v < n && st == CAI_OK; v++)
-            st = cai_meanfield_marginal(mf, v, r->marg + r->offset[v], err);
-        if (st == CAI_OK)
-            st = cai_meanfield_map(mf, r->map, err);
+    r->loopy = method == CAI_METHOD_LOOPY;
+    r->meanfield = method == CAI_METHOD_MEANFIELD;
+    cai_infer_options o = cli_infer_options(m, opt, method);
+    for (int k = 0; k < (r->meanfield ? 1 : 2) && st == CAI_OK; k++) {
+        o.algorithm = k == 0 ? CAI_SUM_PRODUCT : CAI_MAX_PRODUCT;
+        cai_infer *inf = NULL;
+        if ((st = cai_infer_create(g, &o, &inf, err)) == CAI_OK
+            && (st = cai_infer_run(inf, err)) == CAI_OK) {
+            struct run_info *ri = &r->run[k];
+            ri->iterations = cai_infer_iterations(inf);
+            ri->converged = cai_infer_converged(inf);
+            ri->residual = cai_infer_max_residual(inf, &ri->factor, &ri->var);
+            if (k == 0) {
+                r->log_z = cai_infer_log_z(inf);
+                for (size_t v = 0; v < n && st == CAI_OK; v++)
+                    st = cai_infer_marginal(inf, v, r->marg + r->offset[v], err);
+            }
+            if (st == CAI_OK && (k == 1 || r->meanfield))
+                st = cai_infer_map(inf, r->map, &r->map_score, err);
+        }
+        cai_infer_free(inf);
     }
-    cai_meanfield_free(mf);
     r->seconds = cli_now() - t0;
     return st;
 }
@@ -219,9 +159,9 @@ static void write_json(FILE *out, const cai_model *m, const char *algorithm,
         cai_json_key(j, "meanfield");
         cai_json_begin_object(j);
         cai_json_key(j, "iterations");
-        cai_json_size(j, r->mf_iterations);
+        cai_json_size(j, r->run[0].iterations);
         cai_json_key(j, "converged");
-        cai_json_bool(j, r->mf_converged);
+        cai_json_bool(j, r->run[0].converged);
         cai_json_end_object(j);
     }
     if (r->loopy) {
@@ -313,7 +253,7 @@ static void write_loopy(FILE *out, const cai_graph *g, const results *r)
 {
     static const char *const what[2] = {"sum-product", "max-product"};
     for (int k = 0; k < 2; k++) {
-        const struct loopy_run *lr = &r->run[k];
+        const struct run_info *lr = &r->run[k];
         fprintf(out, "loopy BP (%s): %zu iterations, %s, max residual %.3g\n", what[k],
                 lr->iterations, lr->converged ? "converged" : "NOT converged",
                 lr->residual);
@@ -340,7 +280,7 @@ static void write_text(FILE *out, const cai_model *m, const char *algorithm,
         write_loopy(out, g, r);
     if (r->meanfield) {
         fprintf(out, "mean field: %zu sweeps, %s\n\nELBO = %.10g (a lower bound on log Z)\n\n",
-                r->mf_iterations, r->mf_converged ? "converged" : "NOT converged", r->log_z);
+                r->run[0].iterations, r->run[0].converged ? "converged" : "NOT converged", r->log_z);
         write_marginals(out, g, r);
         fprintf(out, "\nthe most probable state of each q_i:\n");
         for (size_t v = 0; v < cai_graph_n_variables(g); v++) {
@@ -405,7 +345,7 @@ static int check_options(const cli_options *opt)
 
 /* The options, with the model's `inference:` defaults where the command
  * line gives none. */
-static cli_options with_defaults(const cai_model *m, const cli_options *given)
+cli_options cli_with_inference_defaults(const cai_model *m, const cli_options *given)
 {
     cli_options o = *given;
     cai_model_inference d = cai_model_inference_defaults(m);
@@ -431,7 +371,7 @@ static cli_options with_defaults(const cai_model *m, const cli_options *given)
 
 int cmd_factor_graph_solve(const cai_model *m, const cli_options *given)
 {
-    cli_options o = with_defaults(m, given);
+    cli_options o = cli_with_inference_defaults(m, given);
     const cli_options *opt = &o;
     int rc = check_options(opt);
     if (rc != CLI_OK)
@@ -440,10 +380,10 @@ int cmd_factor_graph_solve(const cai_model *m, const cli_options *given)
     cai_error_clear(&err);
     results r;
     memset(&r, 0, sizeof r);
-    const cai_graph *g = cai_model_graph(m);
-    cai_status st = strcmp(opt->algorithm, "loopy") == 0       ? solve_loopy(g, opt, &r, &err)
-                    : strcmp(opt->algorithm, "meanfield") == 0 ? solve_meanfield(g, opt, &r, &err)
-                                                               : solve(g, opt, &r, &err);
+    cai_method method = strcmp(opt->algorithm, "loopy") == 0       ? CAI_METHOD_LOOPY
+                        : strcmp(opt->algorithm, "meanfield") == 0 ? CAI_METHOD_MEANFIELD
+                                                                   : CAI_METHOD_EXACT;
+    cai_status st = solve(m, method, opt, &r, &err);
     cli_output out;
     rc = cli_output_open_after(&out, opt->output, st, &err, opt->model);
     if (rc != CLI_OK)

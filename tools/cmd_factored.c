@@ -30,9 +30,11 @@ int cmd_factored_run(cai_model *m, const cli_options *opt)
             return cmd_compare(m, opt);
         }
     }
+    if (opt->command == CLI_COMPARE)
+        return cmd_compare(m, opt); /* on the unrolled net (cmd_compare_graph.c) */
     if (opt->command != CLI_SOLVE)
         return cli_usage_error("%s on a factored_mdp needs --flatten (the joint state "
-                               "space as an mdp); without it only solve applies",
+                               "space as an mdp); without it solve and compare apply",
                                opt->command_name);
     if (opt->has_temperature || opt->has_horizon)
         return cli_usage_error("option '%s' on a factored_mdp needs --flatten (the "

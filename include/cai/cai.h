@@ -11,6 +11,7 @@
 #include "cai/loopy.h"
 #include "cai/jtree.h"
 #include "cai/meanfield.h"
+#include "cai/infer.h"
 #include "cai/mdp.h"
 #include "cai/factored.h"
 #include "cai/model.h"

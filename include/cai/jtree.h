@@ -124,6 +124,11 @@ cai_status cai_jtree_map(const cai_jtree *jt, size_t *out, double *out_log_score
 
 /* ---- structure ---- */
 
+/* Bytes of inference state: the plan's workspace (cai_plan_workspace_bytes)
+ * plus, when compiled, the clique tables and separator links it expanded.
+ * 0 for NULL. */
+size_t cai_jtree_message_bytes(const cai_jtree *jt);
+
 /* True when the graph was compiled into a clique tree, false when it was a
  * forest planned directly. */
 bool cai_jtree_is_compiled(const cai_jtree *jt);

@@ -113,6 +113,11 @@ cai_status cai_loopy_set_evidence(cai_loopy *lp, size_t var, size_t state,
 size_t cai_loopy_n_clusters(const cai_loopy *lp);
 size_t cai_loopy_n_messages(const cai_loopy *lp);
 
+/* Bytes of the run state: messages (current and pending), local terms,
+ * beliefs, residuals and heap, the row terms of absorbed factors it
+ * expanded, and kernel scratch; not the potentials. 0 for NULL. */
+size_t cai_loopy_message_bytes(const cai_loopy *lp);
+
 /* Run from uniform messages until converged or max_iterations. Not
  * converging is not an error: ask cai_loopy_converged (and
  * cai_loopy_max_residual for where). Running twice gives identical results.

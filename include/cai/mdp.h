@@ -142,6 +142,11 @@ typedef struct cai_solve_options {
                               (default true); false runs the upward pass only
                               and stores one value vector per step */
     cai_sweep sweep;       /* discounted: Jacobi (default) or Gauss-Seidel */
+    /* discounted: called after every iteration (NULL: never, the default)
+     * with the relative change of V that is compared with tol (see
+     * cai_plan_iterate_traced) */
+    cai_iterate_trace trace;
+    void *trace_ctx;
 } cai_solve_options;
 
 cai_solve_options cai_solve_options_default(void);
@@ -172,6 +177,11 @@ double cai_solution_log_evidence(const cai_solution *sol);
 /* sum_s rho(s) V_0(s) */
 double cai_solution_objective(const cai_solution *sol);
 size_t cai_solution_iterations(const cai_solution *sol); /* 1 for a finite horizon */
+/* Bytes of inference state the solution holds: the plan's workspace
+ * (messages, cavities, scratch; cai_plan_workspace_bytes) plus the vectors
+ * it keeps (the discounted fixed point, hard-limit state distributions, the
+ * MAP trajectory); not the model or the compiled graph's potentials. */
+size_t cai_solution_message_bytes(const cai_solution *sol);
 bool cai_solution_converged(const cai_solution *sol);
 
 /* V_t into out[S]; t in 0..T (ignored when discounted). */

@@ -151,16 +151,25 @@ const char *cai_model_name(const cai_model *m);
  *
  *     inference: {algorithm: loopy, schedule: residual, damping: 0.5,
  *                 tol: 1e-8, max_iterations: 500}
+ *     inference: {algorithm: meanfield, clusters: [[x1, x2], [x3]]}
  *
  * algorithm: exact, map, loopy or meanfield; schedule: flooding, sequential
  * or residual; damping in [0, 1); tol > 0; max_iterations an integer >= 1;
- * every key optional. Unset members are NULL / false. */
+ * clusters: the blocks of structured mean field, a sequence of non-empty,
+ * disjoint sequences of variable names, e.g. [[x1, x2], [x3]] (only with
+ * algorithm meanfield or no algorithm; variables not listed are each their
+ * own block); every key optional. Unset members are NULL / false. */
 typedef struct cai_model_inference {
     const char *algorithm; /* static strings, or NULL */
     const char *schedule;
     bool has_damping, has_tol, has_max_iterations;
     double damping, tol;
     size_t max_iterations;
+    /* clusters: n_variables block indices, ready for
+     * cai_meanfield_options.blocks: cluster i (in file order) is block i,
+     * then the unlisted variables in index order, one block each. NULL
+     * without clusters. Owned by the model, valid until cai_model_free(). */
+    size_t *blocks;
 } cai_model_inference;
 
 /* m's inference defaults (all unset for models without `inference:`). */

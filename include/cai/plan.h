@@ -133,6 +133,17 @@ cai_status cai_plan_iterate(const cai_plan *plan, cai_workspace *ws, size_t from
                             size_t max_iterations, size_t *out_iterations,
                             bool *out_converged, cai_error *err);
 
+/* cai_plan_iterate calling trace(ctx, iteration, change) after every
+ * iteration (trace may be NULL), with change the sup-norm change of from's
+ * message divided by max(1, max |message|): the number compared with tol. */
+typedef void (*cai_iterate_trace)(void *ctx, size_t iteration, double change);
+cai_status cai_plan_iterate_traced(const cai_plan *plan, cai_workspace *ws, size_t from,
+                                   size_t to, const double *tail, cai_sweep sweep,
+                                   double tol, size_t max_iterations,
+                                   cai_iterate_trace trace, void *trace_ctx,
+                                   size_t *out_iterations, bool *out_converged,
+                                   cai_error *err);
+
 /* ---- queries: valid after a successful execute ---- */
 
 /* Sum-product: log partition function, sum over trees (exact on forests).

@@ -205,6 +205,15 @@ double cai_solution_temperature(const cai_solution *sol) { return sol->alpha; }
 double cai_solution_log_evidence(const cai_solution *sol) { return sol->log_evidence; }
 double cai_solution_objective(const cai_solution *sol) { return sol->objective; }
 size_t cai_solution_iterations(const cai_solution *sol) { return sol->iterations; }
+
+size_t cai_solution_message_bytes(const cai_solution *sol)
+{
+    if (sol == NULL)
+        return 0;
+    size_t S = sol->m->S, d = (sol->V ? S : 0) + (sol->fwd ? (sol->T + 1) * S : 0);
+    return cai_plan_workspace_bytes(sol->plan) + d * sizeof(double)
+           + (sol->traj ? (2 * sol->T + 1) * sizeof(size_t) : 0);
+}
 bool cai_solution_converged(const cai_solution *sol) { return sol->converged; }
 
 /* Discounted: the engine iterates the slice, feeding the upward message of
@@ -213,9 +222,10 @@ static cai_status iterate(cai_solution *sol, const cai_solve_options *o, cai_err
 {
     size_t S = sol->m->S;
     double death = 0.0;
-    cai_status st = cai_plan_iterate(sol->plan, sol->ws, sol->c.s[0], sol->c.s[1], &death,
-                                     o->sweep, o->tol, o->max_iterations, &sol->iterations,
-                                     &sol->converged, err);
+    cai_status st = cai_plan_iterate_traced(sol->plan, sol->ws, sol->c.s[0], sol->c.s[1],
+                                            &death, o->sweep, o->tol, o->max_iterations,
+                                            o->trace, o->trace_ctx, &sol->iterations,
+                                            &sol->converged, err);
     if (st != CAI_OK)
         return st;
     if ((sol->V = malloc(S * sizeof *sol->V)) == NULL)

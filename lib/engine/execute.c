@@ -532,6 +532,17 @@ cai_status cai_plan_iterate(const cai_plan *plan, cai_workspace *ws, size_t from
                             size_t max_iterations, size_t *out_iterations,
                             bool *out_converged, cai_error *err)
 {
+    return cai_plan_iterate_traced(plan, ws, from, to, tail, sweep, tol, max_iterations,
+                                   NULL, NULL, out_iterations, out_converged, err);
+}
+
+cai_status cai_plan_iterate_traced(const cai_plan *plan, cai_workspace *ws, size_t from,
+                                   size_t to, const double *tail, cai_sweep sweep,
+                                   double tol, size_t max_iterations,
+                                   cai_iterate_trace trace, void *trace_ctx,
+                                   size_t *out_iterations, bool *out_converged,
+                                   cai_error *err)
+{
     if (plan == NULL || ws == NULL || ws->plan != plan)
         return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0, "NULL or mismatched argument");
     if (from >= plan->n_vars || to >= plan->n_vars || from == to)
@@ -585,6 +596,8 @@ cai_status cai_plan_iterate(const cai_plan *plan, cai_workspace *ws, size_t from
             }
         }
         converged = diff <= tol * big;
+        if (trace != NULL)
+            trace(trace_ctx, it, diff / big);
     }
     /* leave the workspace executed on the final message */
     if (st == CAI_OK && (st = cai_workspace_set_soft_evidence(ws, to, soft, err)) == CAI_OK)

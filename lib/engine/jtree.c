@@ -249,6 +249,7 @@ static cai_status add_link(cai_jtree *jt, size_t c, size_t e, const size_t *sep,
     }
     row_ptr[rows] = rows;
     st = cai_potential_csr_create(1, &rows, sep_card, row_ptr, col, prob, &p, err);
+    jt->expanded_bytes += rows * (2 * sizeof(size_t) + sizeof(double));
     if (st == CAI_OK) {
         size_t scope[2] = {c, jt->s.n_cliques + e};
         st = cai_graph_add_factor(jt->tree, p, scope, 2, CAI_MODE_NORMAL, NULL, err);
@@ -325,6 +326,7 @@ static cai_status build_tree(cai_jtree *jt, const cai_graph *g, cai_error *err)
             st = expand_factor(jt, g, fc[a], c, table, scratch, err);
         if (st == CAI_OK)
             st = cai_potential_table_create(1, &jt->cl_card[c], table, &p, err);
+        jt->expanded_bytes += jt->cl_card[c] * sizeof(double);
         if (st == CAI_OK)
             st = cai_graph_add_factor(jt->tree, p, &c, 1, CAI_MODE_NORMAL, NULL, err);
         p = cai_potential_unref(p);
@@ -673,6 +675,13 @@ const size_t *cai_jtree_clique(const cai_jtree *jt, size_t c, size_t *out_k)
     if (out_k)
         *out_k = jt->s.off[c + 1] - jt->s.off[c];
     return jt->s.vars + jt->s.off[c];
+}
+
+size_t cai_jtree_message_bytes(const cai_jtree *jt)
+{
+    if (jt == NULL || jt->plan == NULL)
+        return 0;
+    return cai_plan_workspace_bytes(jt->plan) + jt->expanded_bytes;
 }
 
 const cai_graph *cai_jtree_tree_graph(const cai_jtree *jt)

@@ -49,6 +49,7 @@ struct cai_jtree {
     size_t *f_off;     /* n_factors + 1 */
     size_t *f_scope;   /* the factors' scopes, copied */
     cai_graph *tree;
+    size_t expanded_bytes; /* clique tables and separator links built */
     /* both */
     cai_plan *plan;
     cai_workspace *ws;

@@ -159,6 +159,7 @@ static cai_status build_row_terms(cai_loopy *lp, lcluster *c, const lcluster *pr
     if (x == NULL)
         return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
     lp->bufs[lp->n_bufs++] = x;
+    lp->buf_total += R;
     size_t *idx = lp->s.idx; /* allocated before the clusters */
     for (size_t i = 0; i < c->k; i++)
         idx[i] = 0;
@@ -494,6 +495,18 @@ cai_status cai_loopy_set_evidence(cai_loopy *lp, size_t var, size_t state, cai_e
 
 size_t cai_loopy_n_clusters(const cai_loopy *lp) { return lp ? lp->n_clusters : 0; }
 size_t cai_loopy_n_messages(const cai_loopy *lp) { return lp ? lp->n_edges : 0; }
+
+size_t cai_loopy_message_bytes(const cai_loopy *lp)
+{
+    if (lp == NULL)
+        return 0;
+    size_t rows = lp->buf_total; /* the row terms of absorbed factors */
+    size_t d = 2 * lp->var_total + 2 * lp->msg_total + lp->n_edges + 2 * lp->max_rows
+               + 2 * lp->max_cols + 2 * lp->max_ccards + lp->max_card;
+    return (d + rows) * sizeof(double) + lp->max_ccards * sizeof(cai_lse)
+           + (3 * lp->n_edges + lp->n_vars + 2 * lp->max_k + lp->n_clusters) * sizeof(size_t)
+           + 2 * lp->max_k * sizeof(double *) + lp->n_clusters + lp->n_vars;
+}
 
 cai_status cai_loopy_run(cai_loopy *lp, cai_error *err)
 {

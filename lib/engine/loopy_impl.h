@@ -81,6 +81,7 @@ struct cai_loopy {
     size_t *members;       /* pool behind lcluster.mem */
     size_t n_bufs;
     double **bufs;         /* xrow arrays, owned */
+    size_t buf_total;      /* their entries */
 
     size_t n_edges;
     size_t *edge_cluster, *edge_pos, *edge_var, *m_off; /* per edge */

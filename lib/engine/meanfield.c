@@ -1,42 +1,15 @@
-/* lib/engine/meanfield.c — mean-field variational message passing: fully
- * factorised q, coordinate ascent sweeps in variable order, the ELBO after
- * every sweep (see cai/meanfield.h for the conventions). */
-#include "cai/meanfield.h"
+/* lib/engine/meanfield.c — mean-field variational message passing: options,
+ * fully factorised q with coordinate ascent sweeps in variable (or singleton
+ * block) order, the run loop shared with the cluster variant
+ * (meanfield_cluster.c), the ELBO after every sweep, queries (see
+ * cai/meanfield.h for the conventions). */
+#include "meanfield_impl.h"
 
 #include "cai/logmath.h"
-#include "graph_impl.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct mf_factor {
-    cai_potential *p; /* one reference held */
-    size_t *scope;    /* k variables, into the scope pool */
-    size_t k;
-    bool support;     /* the 0/1 pattern of p */
-} mf_factor;
-
-struct cai_meanfield {
-    cai_meanfield_options opt;
-    size_t n_vars;
-    size_t *card, *off, *evidence; /* per variable; q of var v at q + off[v] */
-    size_t n_factors;
-    mf_factor *factors;
-    size_t *scopes;                /* pool of every factor's scope */
-    size_t *vf_off, *vf, *vf_pos;  /* per variable: factors touching it, position */
-    double *q;                     /* sum of cards probabilities */
-    size_t n_q;
-    /* scratch, allocated once */
-    double *logit, *ex, *mass, *zm; /* max card each */
-    size_t *cnt;                   /* max card */
-    size_t *idx;                   /* max arity */
-    size_t max_card, max_k;
-    /* results */
-    bool ran, converged;
-    size_t iterations;
-    double elbo;
-};
 
 cai_meanfield_options cai_meanfield_options_default(void)
 {
@@ -45,7 +18,8 @@ cai_meanfield_options cai_meanfield_options_default(void)
                                    .init = CAI_MEANFIELD_INIT_UNIFORM,
                                    .seed = 0,
                                    .trace = NULL,
-                                   .trace_ctx = NULL};
+                                   .trace_ctx = NULL,
+                                   .blocks = NULL};
 }
 
 static cai_status check_options(const cai_meanfield_options *o, cai_error *err)
@@ -62,8 +36,7 @@ static cai_status check_options(const cai_meanfield_options *o, cai_error *err)
     return CAI_OK;
 }
 
-/* calloc n elements of size elem (at least one) with an overflow check. */
-static void *mf_alloc(size_t n, size_t elem)
+void *mf_alloc(size_t n, size_t elem)
 {
     size_t bytes;
     if (!cai_size_mul(n ? n : 1, elem, &bytes))
@@ -81,6 +54,8 @@ void cai_meanfield_free(cai_meanfield *mf)
     free(mf->card); free(mf->off); free(mf->evidence);
     free(mf->factors); free(mf->scopes);
     free(mf->vf_off); free(mf->vf); free(mf->vf_pos);
+    mf_cluster_free(mf->cl);
+    free(mf->block); free(mf->order);
     free(mf->q); free(mf->logit); free(mf->ex); free(mf->mass); free(mf->zm); free(mf->cnt); free(mf->idx);
     free(mf);
 }
@@ -160,6 +135,58 @@ static cai_status copy_graph(cai_meanfield *mf, const cai_graph *g, cai_error *e
     return CAI_OK;
 }
 
+/* Check and copy the block indices (n_vars of them, forming 0..n_blocks-1
+ * with every index used). Singleton blocks only: the factorised sweeps in
+ * block order; otherwise the cluster variant. */
+static cai_status copy_blocks(cai_meanfield *mf, const cai_graph *g, const size_t *blocks,
+                              cai_error *err)
+{
+    size_t nv = mf->n_vars, nb = 0;
+    for (size_t v = 0; v < nv; v++) {
+        if (blocks[v] >= nv)
+            return cai_error_set(err, CAI_ERR_RANGE, NULL, 0, 0,
+                                 "variable %zu ('%s'): block index %zu is out of range "
+                                 "(block indices must be 0..n_blocks-1 <= %zu, every index "
+                                 "used)",
+                                 v, cai_graph_variable_name(g, v), blocks[v], nv - 1);
+        if (blocks[v] >= nb)
+            nb = blocks[v] + 1;
+    }
+    size_t *count = mf_alloc(nb, sizeof(size_t));
+    mf->block = mf_alloc(nv, sizeof(size_t));
+    if (count == NULL || mf->block == NULL) {
+        free(count);
+        return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+    }
+    memcpy(mf->block, blocks, nv * sizeof(size_t));
+    mf->opt.blocks = mf->block;
+    bool big = false;
+    for (size_t v = 0; v < nv; v++)
+        big = ++count[blocks[v]] >= 2 || big;
+    size_t unused = 0;
+    while (unused < nb && count[unused] > 0)
+        unused++;
+    free(count);
+    if (unused < nb) {
+        size_t v = 0;
+        while (blocks[v] < unused) /* some variable has a higher index */
+            v++;
+        return cai_error_set(err, CAI_ERR_RANGE, NULL, 0, 0,
+                             "variable %zu ('%s') is in block %zu but block %zu has no "
+                             "variables (block indices must be 0..n_blocks-1, every index "
+                             "used)",
+                             v, cai_graph_variable_name(g, v), blocks[v], unused);
+    }
+    if (big)
+        return mf_cluster_create(mf, g, nb, err);
+    mf->order = mf_alloc(nv, sizeof(size_t));
+    if (mf->order == NULL)
+        return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+    for (size_t v = 0; v < nv; v++)
+        mf->order[blocks[v]] = v;
+    return CAI_OK;
+}
+
 cai_status cai_meanfield_create(const cai_graph *g, const cai_meanfield_options *opt,
                                 cai_meanfield **out_mf, cai_error *err)
 {
@@ -173,7 +200,9 @@ cai_status cai_meanfield_create(const cai_graph *g, const cai_meanfield_options 
     if (mf == NULL)
         return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
     mf->opt = o;
-    if ((st = copy_graph(mf, g, err)) != CAI_OK) {
+    mf->opt.blocks = NULL;
+    if ((st = copy_graph(mf, g, err)) != CAI_OK
+        || (o.blocks != NULL && (st = copy_blocks(mf, g, o.blocks, err)) != CAI_OK)) {
         cai_meanfield_free(mf);
         return st;
     }
@@ -394,18 +423,33 @@ cai_status cai_meanfield_run(cai_meanfield *mf, cai_error *err)
 {
     if (mf == NULL)
         return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0, "NULL argument");
+    mf->ran = false;
     init_q(mf);
-    double prev = compute_elbo(mf), elbo = prev;
+    if (mf->cl)
+        mf_cluster_start(mf);
+    double prev = mf->cl ? mf_cluster_elbo(mf) : compute_elbo(mf), elbo = prev;
+    size_t units = mf->cl ? mf_cluster_n_blocks(mf->cl) : mf->n_vars;
     bool converged = false;
     size_t it = 0;
     while (it < mf->opt.max_iterations && !converged) {
         it++;
         double change = 0.0;
-        for (size_t v = 0; v < mf->n_vars; v++) {
-            double d = update_var(mf, v);
+        for (size_t u = 0; u < units; u++) {
+            double d = 0.0;
+            if (mf->cl) {
+                cai_status st = mf_cluster_update(mf, u, &d, err);
+                if (st != CAI_OK) {
+                    mf->iterations = 0;
+                    mf->converged = false;
+                    mf->elbo = NAN;
+                    return st;
+                }
+            } else {
+                d = update_var(mf, mf->order ? mf->order[u] : u);
+            }
             change = d > change ? d : change;
         }
-        elbo = compute_elbo(mf);
+        elbo = mf->cl ? mf_cluster_elbo(mf) : compute_elbo(mf);
         if (mf->opt.trace)
             mf->opt.trace(mf->opt.trace_ctx, it, elbo);
         double scale = fabs(elbo) > 1.0 ? fabs(elbo) : 1.0;
@@ -431,6 +475,16 @@ size_t cai_meanfield_iterations(const cai_meanfield *mf)
 }
 
 bool cai_meanfield_converged(const cai_meanfield *mf) { return mf && mf->ran && mf->converged; }
+
+size_t cai_meanfield_message_bytes(const cai_meanfield *mf)
+{
+    if (mf == NULL)
+        return 0;
+    size_t n = mf->n_q * sizeof(double)                      /* q */
+               + 4 * mf->max_card * sizeof(double)            /* logit, ex, mass, zm */
+               + mf->max_card * sizeof(size_t) + mf->max_k * sizeof(size_t); /* cnt, idx */
+    return n + (mf->cl ? mf_cluster_bytes(mf->cl) : 0);
+}
 
 double cai_meanfield_elbo(const cai_meanfield *mf) { return mf && mf->ran ? mf->elbo : NAN; }
 

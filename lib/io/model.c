@@ -163,6 +163,7 @@ void cai_model_free(cai_model *m)
     cai_graph_free(m->graph);
     cai_mdp_free(m->mdp);
     cai_factored_free(m->factored);
+    free(m->inference.blocks);
     free(m->name);
     free(m);
 }
