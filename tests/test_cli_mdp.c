@@ -1622,8 +1622,32 @@ static void test_compare(void)
     CU_ASSERT_EQUAL(rows, 8);
     cai_test_outcome_free(&o);
 
-    expect_error("compare tiny.yaml --algorithms exact,loopy",
-                 "cai: error: --algorithms: unknown algorithm 'loopy' for an MDP");
+    /* loopy BP and mean field on the exact solve's graph: loopy is exact on
+     * this chain (same log-evidence, policy and return as exact); mean
+     * field's ELBO is below the log-evidence and alpha * ELBO its objective */
+    o = cai_test_run("compare %s/models/gridworld.yaml --algorithms exact,loopy,meanfield "
+                     "--temperatures 0.7 --json", CAI_SOURCE_ROOT);
+    CU_ASSERT_EQUAL_FATAL(o.status, 0);
+    const char *gx = strstr(o.out, "\"algorithm\": \"exact\"");
+    const char *gl = strstr(o.out, "\"algorithm\": \"loopy\"");
+    const char *gm = strstr(o.out, "\"algorithm\": \"meanfield\"");
+    CU_ASSERT_FATAL(gx != NULL && gl != NULL && gm != NULL);
+    CU_ASSERT_DOUBLE_EQUAL(jnum(gl, "log_z"), jnum(gx, "log_z"), 1e-9);
+    CU_ASSERT(fabs(jnum(gl, "kl")) < 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(jnum(gl, "return"), jnum(gx, "return"), 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(jnum(gl, "goal"), jnum(gx, "goal"), 1e-9);
+    CU_ASSERT(jnum(gm, "log_z") < jnum(gx, "log_z"));
+    CU_ASSERT_DOUBLE_EQUAL(jnum(gm, "objective"), 0.7 * jnum(gm, "log_z"), 1e-9);
+    CU_ASSERT(jnum(gm, "kl") > 0);
+    cai_test_outcome_free(&o);
+    o = cai_test_run("compare %s/models/discounted.yaml --algorithms exact,meanfield",
+                     CAI_SOURCE_ROOT);
+    CU_ASSERT_EQUAL(o.status, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "not run: meanfield on an MDP needs a finite horizon"));
+    cai_test_outcome_free(&o);
+
+    expect_error("compare tiny.yaml --algorithms exact,gibbs",
+                 "cai: error: --algorithms: unknown algorithm 'gibbs' for an MDP");
     expect_error("compare tiny.yaml --temperatures 1,x",
                  "cai: error: --temperatures: expected numbers >= 0, got 'x'");
     expect_error("compare tiny.yaml --json --csv",

@@ -64,6 +64,14 @@ static void check_exact(const tm_model *m, const cai_infer *sum, const cai_infer
         for (size_t s = 0; s < m->card[v] && o.log_z > -INFINITY; s++)
             CAI_ASSERT_CLOSE(q[s], o.marg[v][s], TOL);
     }
+    for (size_t f = 0; f < m->nf && o.log_z > -INFINITY; f++) {
+        size_t sz = m->pot[m->f[f].pot].size;
+        double *b = malloc(sz * sizeof *b);
+        CU_ASSERT_FATAL(cai_infer_factor_belief(sum, f, b, &err) == CAI_OK);
+        for (size_t i = 0; i < sz; i++)
+            CAI_ASSERT_CLOSE(b[i], o.belief[f][i], TOL);
+        free(b);
+    }
     size_t x[TM_MAXV];
     double score;
     CU_ASSERT_FATAL(cai_infer_map(max, x, &score, &err) == CAI_OK);
@@ -162,6 +170,14 @@ static void test_methods_side_by_side(void)
                     CAI_ASSERT_CLOSE(q[s], o.marg[v][s], TOL);
             }
         }
+        for (size_t f = 0; f < m.nf; f++) { /* loopy on a tree: exact beliefs */
+            double b[16];
+            CU_ASSERT_FATAL(cai_infer_factor_belief(inf[1], f, b, &err) == CAI_OK);
+            for (size_t i = 0; i < m.pot[m.f[f].pot].size; i++)
+                CAI_ASSERT_CLOSE(b[i], o.belief[f][i], TOL);
+        }
+        CU_ASSERT(cai_infer_factor_belief(inf[2], 0, (double[16]){0}, &err) == CAI_ERR_STATE);
+        CU_ASSERT(cai_infer_factor_belief(inf[3], 0, (double[16]){0}, &err) == CAI_ERR_STATE);
         size_t x[TM_MAXV], y[TM_MAXV];
         double score;
         for (int k = 3; k < 5; k++) {

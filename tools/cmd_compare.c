@@ -176,12 +176,92 @@ static cai_status goal_probability(const cai_mdp *mdp, const double *pol, double
     return st;
 }
 
+/* The policy loopy BP or mean field gives on the graph exact inference
+ * solves (cai_mdp_export_graph: s0 a0 s1 ... sT): loopy's from its belief
+ * over (s_t, a_t), pi_t(a|s) = b(s,a) / b(s) (the action prior where
+ * b(s) = 0); mean field's q(a_t), the same at every state (an open-loop
+ * plan). The loopy graph is a chain, so loopy BP is exact there; mean field
+ * gives the ELBO of a fully factorised q (its objective: alpha * ELBO). */
+static cai_status method_row(const cai_model *model, const cai_mdp *mdp, const cli_options *opt,
+                             cai_method method, double alpha, compare_trace *trace,
+                             compare_row *r, double **out_pol, cai_error *err)
+{
+    size_t T = cai_mdp_horizon(mdp), S = cai_mdp_n_states(mdp), A = cai_mdp_n_actions(mdp);
+    if (T == 0 || alpha == 0) {
+        snprintf(r->note, sizeof r->note, "not run: %s on an MDP needs a finite horizon and "
+                 "alpha > 0", r->algorithm);
+        return CAI_OK;
+    }
+    double t0 = cli_now();
+    cai_graph *g = NULL;
+    cai_status st = cai_mdp_export_graph(mdp, alpha, 0, &g, err);
+    if (st != CAI_OK)
+        return st;
+    cai_infer_options o = cli_infer_options(model, opt, method);
+    if (opt->trace != NULL) {
+        o.trace = compare_trace_add;
+        o.trace_ctx = trace;
+    }
+    cai_infer *inf = NULL;
+    double *pol = cli_alloc_array(T * S * A, sizeof *pol), *b = cli_alloc_array(S * A, sizeof *b);
+    if (pol == NULL || b == NULL)
+        st = cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+    if (st == CAI_OK && (st = cai_infer_create(g, &o, &inf, err)) == CAI_OK)
+        st = cai_infer_run(inf, err);
+    for (size_t t = 0; t < T && st == CAI_OK; t++) {
+        char name[32];
+        snprintf(name, sizeof name, "s%zu", t);
+        size_t sv = cai_graph_find_variable(g, name);
+        snprintf(name, sizeof name, "a%zu", t);
+        size_t av = cai_graph_find_variable(g, name);
+        double *p = pol + t * S * A;
+        if (method == CAI_METHOD_MEANFIELD) {
+            if ((st = cai_infer_marginal(inf, av, b, err)) != CAI_OK)
+                break;
+            for (size_t s = 0; s < S; s++)
+                memcpy(p + s * A, b, A * sizeof *b);
+            continue;
+        }
+        size_t f = 0, k = 0;
+        for (; f < cai_graph_n_factors(g); f++) {
+            const size_t *sc = cai_graph_factor_scope(g, f, &k);
+            if (k == 2 && sc[0] == sv && sc[1] == av)
+                break;
+        }
+        if ((st = cai_infer_factor_belief(inf, f, b, err)) != CAI_OK)
+            break;
+        for (size_t s = 0; s < S; s++) {
+            double z = 0;
+            for (size_t a = 0; a < A; a++)
+                z += b[s * A + a];
+            for (size_t a = 0; a < A; a++)
+                p[s * A + a] = z > 0 ? b[s * A + a] / z : cai_mdp_action_prior_at(mdp, s, a);
+        }
+    }
+    if (st == CAI_OK) {
+        r->log_z = cai_infer_log_z(inf);
+        r->objective = method == CAI_METHOD_MEANFIELD ? alpha * r->log_z : NAN;
+        r->iterations = cai_infer_iterations(inf);
+        r->converged = cai_infer_converged(inf);
+        r->bytes = cai_infer_message_bytes(inf);
+        r->seconds = cli_now() - t0;
+        *out_pol = pol;
+        pol = NULL;
+    }
+    cai_infer_free(inf);
+    cai_graph_free(g);
+    free(pol);
+    free(b);
+    return st;
+}
+
 /* Solve at one temperature with each algorithm; rows[k] for algorithm k.
  * The exact solve (when listed) provides the KL reference. */
-static cai_status compare_at(const cai_mdp *mdp, const cli_options *opt, const char **algs,
-                             size_t n_algs, double alpha, compare_row *rows,
+static cai_status compare_at(const cai_model *model, const cli_options *opt,
+                             const char **algs, size_t n_algs, double alpha, compare_row *rows,
                              compare_trace *trace, cai_error *err)
 {
+    const cai_mdp *mdp = cai_model_mdp(model);
     size_t T = cai_mdp_horizon(mdp), n_tables = T ? T : 1, S = cai_mdp_n_states(mdp);
     double *pols[COMPARE_MAX_ALGORITHMS] = {0}, *exact_w = NULL, *log_exact = NULL;
     size_t exact = CAI_NONE;
@@ -194,6 +274,19 @@ static cai_status compare_at(const cai_mdp *mdp, const cli_options *opt, const c
         trace->temperature = alpha;
         so.trace = opt->trace != NULL ? compare_trace_change : NULL;
         so.trace_ctx = trace;
+        bool loopy = strcmp(algs[k], "loopy") == 0;
+        if (loopy || strcmp(algs[k], "meanfield") == 0) {
+            cai_evaluation ev;
+            st = method_row(model, mdp, opt, loopy ? CAI_METHOD_LOOPY : CAI_METHOD_MEANFIELD,
+                            alpha, trace, r, &pols[k], err);
+            if (st == CAI_OK && pols[k] != NULL
+                && (st = cai_mdp_evaluate(mdp, pols[k], false, &ev, err)) == CAI_OK
+                && (st = goal_probability(mdp, pols[k], &r->goal, err)) == CAI_OK) {
+                r->ret = ev.plain_return;
+                r->soft_ret = ev.soft_return;
+            }
+            continue;
+        }
         so.algorithm = algorithm_of(algs[k]);
         so.temperature = alpha;
         bool reference = so.algorithm == CAI_CONTROL_EXACT && alpha > 0 && exact == CAI_NONE;
@@ -233,7 +326,8 @@ static cai_status compare_at(const cai_mdp *mdp, const cli_options *opt, const c
         cai_solution_free(sol);
     }
     for (size_t k = 0; k < n_algs && st == CAI_OK && exact != CAI_NONE; k++)
-        rows[k].kl = mean_kl(mdp, n_tables, log_exact, pols[k], exact_w);
+        if (pols[k] != NULL)
+            rows[k].kl = mean_kl(mdp, n_tables, log_exact, pols[k], exact_w);
     for (size_t k = 0; k < n_algs; k++)
         free(pols[k]);
     free(exact_w);
@@ -305,18 +399,20 @@ static void write_text(FILE *f, const cai_model *m, const compare_row *rows, siz
         num(r->kl, b[2], sizeof b[2], "%.3g");
         human_bytes(r->bytes, b[3], sizeof b[3]);
         if (mdp)
-            fprintf(f, "%-11s %5s %11s %8s %10s %5s %5zu %6s %7.3g\n", r->algorithm, b[0],
+            fprintf(f, "%-11s %5s %11s %8s %10s %5s %5zu %6s %7.2g\n", r->algorithm, b[0],
                     b[1], b[2], num(r->ret, b[4], sizeof b[4], "%.6g"),
                     num(r->goal, b[5], sizeof b[5], "%.3f"), r->iterations, b[3],
                     r->seconds);
         else
-            fprintf(f, "%-11s %5s %11s %8s %4s %5zu %6s %7.3g\n", r->algorithm, b[0], b[1],
+            fprintf(f, "%-11s %5s %11s %8s %4s %5zu %6s %7.2g\n", r->algorithm, b[0], b[1],
                     b[2], r->converged ? "yes" : "no", r->iterations, b[3], r->seconds);
     }
     if (mdp)
-        fputs("\nlogZ|bound: exact log-evidence; variational ELBO, map log score (lower"
-              "\n  bounds); KL: mean KL(policy || exact policy) under the exact posterior"
-              "\n  state marginals; return: expected reward of the policy under the true"
+        fputs("\nlogZ|bound: exact log-evidence; variational and meanfield ELBO, map log"
+              "\n  score (lower bounds); loopy: Bethe estimate (exact on this chain);"
+              "\n  meanfield's policy is its q(a_t) at every state (an open-loop plan);"
+              "\n  KL: mean KL(policy || exact policy) under the exact posterior state"
+              "\n  marginals; return: expected reward of the policy under the true"
               "\n  dynamics; goal: P(reach G); mem: inference state held (messages, scratch)\n",
               f);
     else
@@ -458,9 +554,10 @@ int cmd_compare(const cai_model *m, const cli_options *opt)
     size_t n_algs = compare_split(abuf, algs, COMPARE_MAX_ALGORITHMS);
     for (size_t k = 0; k < n_algs; k++)
         if (strcmp(algs[k], "exact") != 0 && strcmp(algs[k], "variational") != 0
-            && strcmp(algs[k], "map") != 0)
+            && strcmp(algs[k], "map") != 0 && strcmp(algs[k], "loopy") != 0
+            && strcmp(algs[k], "meanfield") != 0)
             return cli_usage_error("--algorithms: unknown algorithm '%s' for an MDP (expected "
-                                   "exact, variational or map)", algs[k]);
+                                   "exact, variational, loopy, meanfield or map)", algs[k]);
     double temps[COMPARE_MAX_TEMPERATURES];
     size_t n_temps = 0;
     int rc = compare_temperatures(opt, cai_mdp_temperature(mdp), true, temps, &n_temps);
@@ -477,7 +574,7 @@ int cmd_compare(const cai_model *m, const cli_options *opt)
     cai_status st = CAI_OK;
     double t0 = cli_now();
     for (size_t i = 0; i < n_temps && st == CAI_OK; i++)
-        st = compare_at(mdp, opt, algs, n_algs, temps[i], rows + i * n_algs, &trace, &err);
+        st = compare_at(m, opt, algs, n_algs, temps[i], rows + i * n_algs, &trace, &err);
     rc = compare_output(m, opt, st, &err, rows, n_algs * n_temps, cli_now() - t0, &trace);
     free(trace.rec);
     free(rows);

@@ -110,6 +110,13 @@ double cai_infer_log_z(const cai_infer *inf);
 cai_status cai_infer_marginal(const cai_infer *inf, size_t var, double *out,
                               cai_error *err);
 
+/* Sum-product, exact and loopy: the (approximate) joint belief over factor
+ * f's scope, in the scope's order, row-major with the last variable fastest
+ * (as cai_query_factor_belief). CAI_ERR_STATE for max-product and for mean
+ * field (whose q is a product over blocks: take the marginals). */
+cai_status cai_infer_factor_belief(const cai_infer *inf, size_t f, double *out,
+                                   cai_error *err);
+
 /* Max-product (exact, loopy): the assignment and its log score; mean field:
  * the argmax of each q_i, with *out_log_score NaN. out and out_log_score may
  * be NULL. CAI_ERR_STATE for sum-product exact or loopy. */

@@ -194,6 +194,19 @@ cai_status cai_infer_marginal(const cai_infer *inf, size_t var, double *out, cai
                      : cai_jtree_marginal(inf->jt, var, out, err);
 }
 
+cai_status cai_infer_factor_belief(const cai_infer *inf, size_t f, double *out,
+                                   cai_error *err)
+{
+    if (inf == NULL)
+        return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0, "NULL argument");
+    if (inf->algorithm != CAI_SUM_PRODUCT || inf->mf != NULL)
+        return cai_error_set(err, CAI_ERR_STATE, NULL, 0, 0,
+                             "factor beliefs need a sum-product plan of the exact or loopy "
+                             "method");
+    return inf->lp ? cai_loopy_factor_belief(inf->lp, f, out, err)
+                   : cai_jtree_factor_belief(inf->jt, f, out, err);
+}
+
 cai_status cai_infer_map(const cai_infer *inf, size_t *out, double *out_log_score,
                          cai_error *err)
 {
