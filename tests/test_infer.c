@@ -299,7 +299,7 @@ static void test_message_bytes(void)
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(r, 804);
     size_t prev[3] = {0, 0, 0};
-    for (size_t n = 6; n <= 24; n += 6) {
+    for (size_t n = 4; n <= TM_MAXV; n += 4) {
         tm_model m;
         cai_graph *g = ring(&m, r, n);
         cai_infer *inf[3] = {make(g, CAI_METHOD_EXACT, CAI_SUM_PRODUCT),
