@@ -896,8 +896,8 @@ static void test_large(void)
     X(grid_unknown_key, "kind: gridworld\nmap: SG\nhorizon: 5\nslipp: 0\n",   \
       CAI_ERR_MODEL, 4, 1, "unknown key 'slipp' in the model")                \
     X(unknown_kind, "kind: pomdp\n", CAI_ERR_MODEL, 1, 7,                     \
-      "unknown kind 'pomdp' (expected factor_graph, mdp, gridworld or "     \
-      "factored_mdp)")
+      "unknown kind 'pomdp' (expected factor_graph, mdp, gridworld, "       \
+      "factored_mdp or lqr)")
 
 ERROR_CASES(CAI_TEST_DEFINE_ERROR_CASE)
 

@@ -28,6 +28,7 @@
 
 #include "bench.h"
 #include "bench_model.h"
+#include "bench_lqr.h"
 
 #define SELF "/proc/self/exe"
 
@@ -35,6 +36,7 @@ static const double AGREEMENT = 1e-10;     /* relative, on V_0 */
 static const size_t SCALING_FROM = 100000; /* the thread comparison at S >= this */
 static const size_t YAML_STATES = 50000;   /* x 4 actions x 5 successors = 10^6 entries */
 static const size_t YAML_REPS = 3;
+enum { LQR_N = 12, LQR_M = 4, LQR_T = 10000 }; /* the LQR row */
 
 /* The run's options and the failures so far (one Markdown item each). */
 typedef struct runner {
@@ -314,6 +316,8 @@ typedef struct results {
     int grid_done;
     bench_yaml_run yaml;
     int yaml_done;
+    bench_lqr_run lqr;
+    int lqr_done;
     double load_start;
 } results;
 
@@ -334,6 +338,8 @@ static char *render(const runner *run, const results *res, int final, size_t *ou
         bench_report_grid(f, o, res->grid);
     if (res->yaml_done)
         bench_report_yaml(f, &res->yaml);
+    if (res->lqr_done)
+        bench_report_lqr(f, &res->lqr);
     fprintf(f, "Load average (1 min): %.2f at the start, %.2f %s; other work on the machine "
                "slows the runs, the 2-thread ones most.\n\n",
             res->load_start, bench_load_average(), final ? "at the end" : "now");
@@ -403,6 +409,14 @@ int main(int argc, char **argv)
     publish(&run, &res, 0);
     run_yaml(&run, &res.yaml);
     res.yaml_done = 1;
+    publish(&run, &res, 0);
+    bench_run_lqr(&res.lqr, LQR_N, LQR_M, LQR_T, o.reps, o.seed);
+    res.lqr_done = 1;
+    if (res.lqr.message[0])
+        failed(&run, "LQR: %s", res.lqr.message);
+    else if (!(res.lqr.diff <= AGREEMENT))
+        failed(&run, "LQR: cai and the hand-written Riccati recursion differ by %.3g "
+               "(relative, P_0 and K_0)", res.lqr.diff);
     int rc = publish(&run, &res, 1) == 0 && run.n_failures == 0 ? 0 : 1;
     for (size_t i = 0; i < o.n_sizes; i++)
         free_size_run(&res.runs[i]);

@@ -650,7 +650,12 @@ static int run_command(cli_command cmd, const char *name, unsigned mask, int arg
     if (st != CAI_OK)
         return cli_report(&err, opt.model, cli_input_status(st));
     cai_model_kind kind = cai_model_get_kind(m);
-    if (kind == CAI_MODEL_FACTORED_MDP || opt.flatten) {
+    if (kind == CAI_MODEL_LQR) {
+        rc = cmd == CLI_SOLVE ? cmd_lqr_solve(m, &opt) /* cmd_lqr.c */
+                              : cli_usage_error("%s needs a discrete model; %s is an lqr "
+                                                "model (solve and check apply)", name,
+                                                opt.model);
+    } else if (kind == CAI_MODEL_FACTORED_MDP || opt.flatten) {
         rc = cmd_factored_run(m, &opt); /* cmd_factored.c */
     } else if (cmd == CLI_COMPARE) {
         rc = cmd_compare(m, &opt);
@@ -676,9 +681,11 @@ static int check_one(const char *path)
     cai_status st = cai_model_load(path, &m, &err);
     if (st != CAI_OK)
         return cli_report(&err, path, cli_input_status(st));
-    int rc = cai_model_get_kind(m) == CAI_MODEL_FACTORED_MDP ? cmd_factored_check(m, path)
-             : is_mdp_kind(cai_model_get_kind(m))             ? cmd_mdp_check(m, path)
-                                                              : cmd_factor_graph_check(m, path);
+    cai_model_kind kind = cai_model_get_kind(m);
+    int rc = kind == CAI_MODEL_FACTORED_MDP ? cmd_factored_check(m, path)
+             : kind == CAI_MODEL_LQR        ? cmd_lqr_check(m, path)
+             : is_mdp_kind(kind)            ? cmd_mdp_check(m, path)
+                                            : cmd_factor_graph_check(m, path);
     cai_model_free(m);
     return rc;
 }

@@ -135,6 +135,10 @@ extern const char cli_usage_text[];
 /* factor_graph: solve (exact and map); the MDP options are usage errors. */
 int cmd_factor_graph_solve(const cai_model *m, const cli_options *opt);
 
+/* lqr models: solve (exact or variational) and check (cmd_lqr.c). */
+int cmd_lqr_solve(const cai_model *m, const cli_options *opt);
+int cmd_lqr_check(const cai_model *m, const char *path);
+
 /* The options, with the model's `inference:` defaults (algorithm, schedule,
  * damping, tol, max_iterations) where the command line gives none. */
 cli_options cli_with_inference_defaults(const cai_model *m, const cli_options *given);

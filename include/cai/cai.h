@@ -12,6 +12,8 @@
 #include "cai/jtree.h"
 #include "cai/meanfield.h"
 #include "cai/infer.h"
+#include "cai/gauss.h"
+#include "cai/lqr.h"
 #include "cai/mdp.h"
 #include "cai/factored.h"
 #include "cai/model.h"

@@ -97,6 +97,26 @@
  * entries of one specificity for the same pair are an error. The full rules
  * are at the top of lib/io/mdp.c and lib/io/gridworld.c.
  *
+ * kind: lqr (linear-quadratic control as inference, cai/lqr.h; the model
+ * has no discrete graph: cai_model_graph is NULL)
+ *
+ *     kind: lqr
+ *     name: double integrator        # optional
+ *     A: [[1, 0.1], [0, 1]]          # n x n, rows; n is A's row count
+ *     B: [[0.005], [0.1]]            # n x m; m is B's column count
+ *     c: [0, 0]                      # optional, default 0
+ *     noise: [[0, 0], [0, 0.01]]     # Sigma, optional, default 0 (symmetric PSD)
+ *     Q: [[1, 0], [0, 0.1]]          # n x n symmetric
+ *     R: [[0.01]]                    # m x m symmetric positive definite
+ *     QT: [[10, 0], [0, 1]]          # optional, default Q
+ *     x0: [1, 0]                     # start mean
+ *     x0_cov: [[0, 0], [0, 0]]       # optional, default 0 (a known start)
+ *     horizon: 50                    # or discount: gamma in (0, 1] (infinite horizon)
+ *     temperature: 1                 # default 1, must be > 0
+ *
+ * Every matrix is a sequence of rows of numbers; errors name the matrix
+ * and, for symmetry and definiteness, the entry or pivot at fault.
+ *
  * Messages number variables, factors, states and table entries from 0, as
  * the graph does ("factor 2" is cai_graph factor 2, the third in the file,
  * the same factor the planner's messages name); the line and column are
@@ -110,6 +130,7 @@
 #include "cai/error.h"
 #include "cai/factored.h"
 #include "cai/graph.h"
+#include "cai/lqr.h"
 #include "cai/mdp.h"
 
 #ifdef __cplusplus
@@ -122,7 +143,8 @@ typedef enum cai_model_kind {
     CAI_MODEL_FACTOR_GRAPH = 1, /* kind: factor_graph */
     CAI_MODEL_MDP = 2,          /* kind: mdp */
     CAI_MODEL_GRIDWORLD = 3,    /* kind: gridworld */
-    CAI_MODEL_FACTORED_MDP = 4  /* kind: factored_mdp */
+    CAI_MODEL_FACTORED_MDP = 4, /* kind: factored_mdp */
+    CAI_MODEL_LQR = 5           /* kind: lqr */
 } cai_model_kind;
 
 /* Read and check the model at path. *out_model is written only on success;
@@ -189,6 +211,10 @@ const cai_mdp *cai_model_mdp(const cai_model *m);
 /* The factored MDP of a factored_mdp model, NULL for other kinds. Owned by
  * m, valid until cai_model_free(). */
 const cai_factored_mdp *cai_model_factored(const cai_model *m);
+
+/* The linear-quadratic problem of an lqr model, NULL for other kinds.
+ * Owned by m, valid until cai_model_free(). */
+const cai_lqr *cai_model_lqr(const cai_model *m);
 
 /* factored_mdp models: build the flat MDP (cai_factored_flatten with
  * max_states; <= 0: the default 1e6) so that cai_model_mdp() returns it.

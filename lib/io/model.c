@@ -24,6 +24,7 @@ static const struct kind_entry {
     {"mdp", CAI_MODEL_MDP, model_load_mdp},
     {"gridworld", CAI_MODEL_GRIDWORLD, model_load_gridworld},
     {"factored_mdp", CAI_MODEL_FACTORED_MDP, model_load_factored},
+    {"lqr", CAI_MODEL_LQR, model_load_lqr},
 };
 
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
@@ -163,6 +164,7 @@ void cai_model_free(cai_model *m)
     cai_graph_free(m->graph);
     cai_mdp_free(m->mdp);
     cai_factored_free(m->factored);
+    cai_lqr_free(m->lqr);
     free(m->inference.blocks);
     free(m->name);
     free(m);
@@ -245,6 +247,11 @@ const cai_graph *cai_model_graph(const cai_model *m)
 const cai_mdp *cai_model_mdp(const cai_model *m)
 {
     return m->mdp;
+}
+
+const cai_lqr *cai_model_lqr(const cai_model *m)
+{
+    return m->lqr;
 }
 
 const cai_factored_mdp *cai_model_factored(const cai_model *m)

@@ -21,6 +21,7 @@ struct cai_model {
     cai_graph *graph;    /* factor_graph models; owned */
     cai_mdp *mdp;        /* mdp and gridworld models, flattened factored_mdp; owned */
     cai_factored_mdp *factored; /* factored_mdp models; owned */
+    cai_lqr *lqr;        /* lqr models; owned */
     cai_model_inference inference; /* factor_graph: `inference:` defaults */
 };
 
@@ -42,6 +43,9 @@ cai_status model_load_gridworld(const yr_loader *L, yaml_node_t *root,
 
 /* kind: factored_mdp (lib/io/factored.c); the graph is the unrolled DBN */
 cai_status model_load_factored(const yr_loader *L, yaml_node_t *root, cai_model *m);
+
+/* kind: lqr (lib/io/lqr.c) */
+cai_status model_load_lqr(const yr_loader *L, yaml_node_t *root, cai_model *m);
 
 /* ---- key readers shared by the kinds (lib/io/model.c) ---- */
 
