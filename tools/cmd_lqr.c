@@ -128,8 +128,14 @@ static cai_status write_json(FILE *out, const cai_model *m, const cli_options *o
     return st;
 }
 
+/* A matrix (a vector: one row) of at most 6 columns row by row, within 80
+ * columns; a wider one is only named (--json has every entry). */
 static void print_matrix(FILE *f, const char *name, const double *a, size_t rows, size_t cols)
 {
+    if (cols > 6) {
+        fprintf(f, "  %-10s %zu x %zu (see --json)\n", name, rows, cols);
+        return;
+    }
     for (size_t r = 0; r < rows; r++) {
         fprintf(f, "  %-10s [", r == 0 ? name : "");
         for (size_t c = 0; c < cols; c++)
@@ -144,12 +150,12 @@ static cai_status write_text(FILE *f, const cai_model *m, const cli_options *opt
     const cai_lqr *l = cai_model_lqr(m);
     size_t n = cai_lqr_n(l), mm = cai_lqr_m(l), T = cai_lqr_solution_horizon(sol);
     const char *name = cai_model_name(m);
-    fprintf(f, "model: %s (lqr, n = %zu, m = %zu, ", name[0] ? name : "(unnamed)", n, mm);
+    fprintf(f, "model: %s (lqr, n = %zu, m = %zu)\n", name[0] ? name : "(unnamed)", n, mm);
     if (T)
         fprintf(f, "horizon %zu", T);
     else
         fprintf(f, "infinite horizon, discount %g", cai_lqr_discount(l));
-    fprintf(f, ", temperature %g)\nalgorithm: %s\n", cai_lqr_solution_temperature(sol),
+    fprintf(f, ", temperature %g\nalgorithm: %s\n", cai_lqr_solution_temperature(sol),
             opt->algorithm);
     if (T == 0)
         fprintf(f, "stationary Riccati fixed point: %zu iterations, %s\n",
@@ -168,11 +174,11 @@ static cai_status write_text(FILE *f, const cai_model *m, const cli_options *opt
     if (st == CAI_OK) {
         fprintf(f, "\npolicy at t = 0: u ~ N(K x + k, policy_cov)\n");
         print_matrix(f, "K", K, mm, n);
-        print_matrix(f, "k", k, mm, 1);
+        print_matrix(f, "k", k, 1, mm);
         print_matrix(f, "policy_cov", S, mm, mm);
         fprintf(f, "\ncost-to-go at t = 0: V(x) = -1/2 x'Px + p'x + const\n");
         print_matrix(f, "P", P, n, n);
-        print_matrix(f, "p", p, n, 1);
+        print_matrix(f, "p", p, 1, n);
     }
     free(buf);
     return st;
