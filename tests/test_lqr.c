@@ -672,6 +672,17 @@ static void test_api_errors(void)
     CU_ASSERT(cai_lqr_solution_policy(sol, 7, P, NULL, NULL, &err) == CAI_ERR_RANGE);
     cai_lqr_solution_free(sol);
     cai_lqr_free(l);
+    /* a convex reward (Q negative definite) with cheap control: R + B'P~B
+     * stops being positive definite at some step; the error names the step */
+    double Qneg[4] = {-5, 0, 0, -5}, A2[4] = {1, 0.1, 0, 1}, B2[2] = {0.005, 0.1}, R2 = 0.01;
+    cai_lqr_spec neg = {.n = 2, .m = 1, .A = A2, .B = B2, .Q = Qneg, .R = &R2, .horizon = 20,
+                        .temperature = 1};
+    CU_ASSERT_FATAL(cai_lqr_create(&neg, &l, &err) == CAI_OK);
+    sol = NULL;
+    CU_ASSERT(cai_lqr_solve(l, NULL, &sol, &err) == CAI_ERR_NUMERIC && sol == NULL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "variable 'u19'"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.message, "R + B'P~B"));
+    cai_lqr_free(l);
     cai_lqr_free(NULL);
     cai_lqr_solution_free(NULL);
     gsl_rng_free(r);
