@@ -152,3 +152,13 @@ void cai_test_permutation(gsl_rng *r, size_t *perm, size_t n)
         perm[v] = v;
     cai_test_shuffle(r, perm, n);
 }
+
+void cai_test_check_columns(const char *text, size_t max)
+{
+    for (const char *line = text; *line;) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        CU_ASSERT(len <= max);
+        line += len + (nl != NULL);
+    }
+}

@@ -87,6 +87,9 @@ void cai_test_check_error(const char *text, cai_status code, size_t line,
 
 /* ---- random generators -------------------------------------------------- */
 
+/* Assert that every line of text has at most max characters. */
+void cai_test_check_columns(const char *text, size_t max);
+
 /* Shuffle a[0..n-1] in place (Fisher-Yates, drawing from r). */
 void cai_test_shuffle(gsl_rng *r, size_t *a, size_t n);
 

@@ -1557,12 +1557,7 @@ static void test_compare(void)
     o = cai_test_run("compare %s/models/gridworld.yaml", CAI_SOURCE_ROOT);
     CU_ASSERT_EQUAL(o.status, 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(o.out, "algorithm   alpha  logZ|bound"));
-    for (const char *line = o.out; *line;) { /* 80 columns */
-        const char *nl = strchr(line, '\n');
-        size_t len = nl ? (size_t)(nl - line) : strlen(line);
-        CU_ASSERT(len <= 80);
-        line += len + (nl != NULL);
-    }
+    cai_test_check_columns(o.out, 80); /* 80 columns */
     cai_test_outcome_free(&o);
 
     /* a discounted model's iterations in the trace: one line per iteration,
