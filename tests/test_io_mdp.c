@@ -897,7 +897,7 @@ static void test_large(void)
       CAI_ERR_MODEL, 4, 1, "unknown key 'slipp' in the model")                \
     X(unknown_kind, "kind: pomdp\n", CAI_ERR_MODEL, 1, 7,                     \
       "unknown kind 'pomdp' (expected factor_graph, mdp, gridworld, "       \
-      "factored_mdp or lqr)")
+      "factored_mdp, lqr or lgssm)")
 
 ERROR_CASES(CAI_TEST_DEFINE_ERROR_CASE)
 

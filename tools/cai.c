@@ -45,6 +45,10 @@ const char cli_usage_text[] =
     "        factored_mdp: its unrolled dynamic Bayes net as a factor graph\n"
     "        (junction tree, --algorithm loopy or meanfield); with --flatten the\n"
     "        joint state space as an mdp (sample and evaluate need it).\n"
+    "        lgssm: Kalman smoothing as inference: the log-likelihood and the\n"
+    "        smoothed means (JSON: log_likelihood, smoothed_mean [T][n],\n"
+    "        smoothed_cov [T][n][n], filtered_mean and filtered_cov, null when\n"
+    "        not offered; the arrays when T*n*n <= 1e6 or with --full).\n"
     "  sample MODEL [--seed N] [--count K] [--max-steps N] [--json] [-o FILE]\n"
     "        and solve's --algorithm, --temperature, --horizon, --tol,\n"
     "        --max-iterations and --threads\n"
@@ -655,6 +659,11 @@ static int run_command(cli_command cmd, const char *name, unsigned mask, int arg
                               : cli_usage_error("%s needs a discrete model; %s is an lqr "
                                                 "model (solve and check apply)", name,
                                                 opt.model);
+    } else if (kind == CAI_MODEL_LGSSM) {
+        rc = cmd == CLI_SOLVE ? cmd_lgssm_solve(m, &opt) /* cmd_lgssm.c */
+                              : cli_usage_error("%s needs a discrete model; %s is an lgssm "
+                                                "model (solve and check apply)", name,
+                                                opt.model);
     } else if (kind == CAI_MODEL_FACTORED_MDP || opt.flatten) {
         rc = cmd_factored_run(m, &opt); /* cmd_factored.c */
     } else if (cmd == CLI_COMPARE) {
@@ -684,6 +693,7 @@ static int check_one(const char *path)
     cai_model_kind kind = cai_model_get_kind(m);
     int rc = kind == CAI_MODEL_FACTORED_MDP ? cmd_factored_check(m, path)
              : kind == CAI_MODEL_LQR        ? cmd_lqr_check(m, path)
+             : kind == CAI_MODEL_LGSSM      ? cmd_lgssm_check(m, path)
              : is_mdp_kind(kind)            ? cmd_mdp_check(m, path)
                                             : cmd_factor_graph_check(m, path);
     cai_model_free(m);

@@ -139,6 +139,11 @@ int cmd_factor_graph_solve(const cai_model *m, const cli_options *opt);
 int cmd_lqr_solve(const cai_model *m, const cli_options *opt);
 int cmd_lqr_check(const cai_model *m, const char *path);
 
+/* lgssm models: solve (Kalman smoothing, exact only) and check
+ * (cmd_lgssm.c). */
+int cmd_lgssm_solve(const cai_model *m, const cli_options *opt);
+int cmd_lgssm_check(const cai_model *m, const char *path);
+
 /* The options, with the model's `inference:` defaults (algorithm, schedule,
  * damping, tol, max_iterations) where the command line gives none. */
 cli_options cli_with_inference_defaults(const cai_model *m, const cli_options *given);

@@ -150,6 +150,11 @@ int cmd_export(int argc, char **argv)
             goto done;
         }
         g = cai_model_graph(m);
+        if (g == NULL) { /* lqr, lgssm: Gaussian models have no discrete graph */
+            rc = cli_usage_error("export needs a discrete model; %s is an %s model", o.model,
+                                 cai_model_kind_name(cai_model_get_kind(m)));
+            goto done;
+        }
     } else {
         st = cai_mdp_export_graph(mdp, o.temperature, o.horizon, &owned, &err);
         if (st != CAI_OK) {

@@ -13,6 +13,7 @@
 #include "cai/meanfield.h"
 #include "cai/infer.h"
 #include "cai/gauss.h"
+#include "cai/lgssm.h"
 #include "cai/lqr.h"
 #include "cai/mdp.h"
 #include "cai/factored.h"

@@ -117,6 +117,27 @@
  * Every matrix is a sequence of rows of numbers; errors name the matrix
  * and, for symmetry and definiteness, the entry or pivot at fault.
  *
+ * kind: lgssm (a linear-Gaussian state-space model with observations,
+ * Kalman smoothing as inference, cai/lgssm.h; cai_model_graph is NULL)
+ *
+ *     kind: lgssm
+ *     name: random walk              # optional
+ *     A: [[1, 1], [0, 1]]            # n x n dynamics, rows; n is A's row count
+ *     c: [0, 0]                      # optional, default 0
+ *     Q: [[0, 0], [0, 0.01]]         # process noise, n x n symmetric PSD (may be singular)
+ *     C: [[1, 0]]                    # p x n observation matrix; p is C's row count
+ *     d: [0]                         # optional, default 0
+ *     R: [[0.25]]                    # observation noise, p x p symmetric positive definite
+ *     x0: [0, 1]                     # mean of x_0
+ *     x0_cov: [[1, 0], [0, 1]]       # covariance of x_0, symmetric PSD (0: known)
+ *     observations:                  # y_0 .. y_T-1: T >= 1 rows of p numbers
+ *       - [0.9]
+ *       - [2.2]
+ *
+ * x_t+1 = A x_t + c + w_t, w_t ~ N(0, Q); y_t = C x_t + d + v_t,
+ * v_t ~ N(0, R). Matrices as for lqr; a row of the wrong length, an empty
+ * `observations` or a non-finite number is an error at that node.
+ *
  * Messages number variables, factors, states and table entries from 0, as
  * the graph does ("factor 2" is cai_graph factor 2, the third in the file,
  * the same factor the planner's messages name); the line and column are
@@ -130,6 +151,7 @@
 #include "cai/error.h"
 #include "cai/factored.h"
 #include "cai/graph.h"
+#include "cai/lgssm.h"
 #include "cai/lqr.h"
 #include "cai/mdp.h"
 
@@ -144,7 +166,8 @@ typedef enum cai_model_kind {
     CAI_MODEL_MDP = 2,          /* kind: mdp */
     CAI_MODEL_GRIDWORLD = 3,    /* kind: gridworld */
     CAI_MODEL_FACTORED_MDP = 4, /* kind: factored_mdp */
-    CAI_MODEL_LQR = 5           /* kind: lqr */
+    CAI_MODEL_LQR = 5,          /* kind: lqr */
+    CAI_MODEL_LGSSM = 6         /* kind: lgssm */
 } cai_model_kind;
 
 /* Read and check the model at path. *out_model is written only on success;
@@ -215,6 +238,10 @@ const cai_factored_mdp *cai_model_factored(const cai_model *m);
 /* The linear-quadratic problem of an lqr model, NULL for other kinds.
  * Owned by m, valid until cai_model_free(). */
 const cai_lqr *cai_model_lqr(const cai_model *m);
+
+/* The state-space model of an lgssm model, NULL for other kinds. Owned by
+ * m, valid until cai_model_free(). */
+const cai_lgssm *cai_model_lgssm(const cai_model *m);
 
 /* factored_mdp models: build the flat MDP (cai_factored_flatten with
  * max_states; <= 0: the default 1e6) so that cai_model_mdp() returns it.

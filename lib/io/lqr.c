@@ -1,6 +1,6 @@
 /* lib/io/lqr.c — the `kind: lqr` loader (format in cai/model.h): matrices
- * as sequences of rows, vectors as sequences; every size, symmetry and
- * definiteness problem is reported at the offending node before
+ * as sequences of rows, vectors as sequences (lib/io/matrix.c); every size,
+ * symmetry and definiteness problem is reported at the offending node before
  * cai_lqr_create (which checks again, without positions). */
 #include "model_impl.h"
 
@@ -14,89 +14,6 @@
 
 enum { L_KIND, L_NAME, L_A, L_B, L_C, L_NOISE, L_Q, L_R, L_QT, L_X0, L_X0COV, L_HOR, L_DISC,
        L_TEMP, N_L };
-
-/* A rows x cols matrix (rows == 0: take the node's row count; cols == 0:
- * the first row's length) into a fresh array *out; sizes in *out_rows,
- * *out_cols. */
-static cai_status read_matrix(const yr_loader *L, const yr_field *f, size_t rows, size_t cols,
-                              const char *shape, double **out, size_t *out_rows,
-                              size_t *out_cols)
-{
-    yaml_node_t *n = f->value;
-    if (n->type != YAML_SEQUENCE_NODE || yr_seq_len(n) == 0)
-        return yr_fail_got(L, n, "'%s' must be a matrix: a non-empty sequence of rows, "
-                           "each a sequence of numbers", f->key);
-    size_t r = yr_seq_len(n);
-    if (rows != 0 && r != rows)
-        return yr_fail_at(L, n, "'%s' has %zu rows, expected %zu (%s)", f->key, r, rows, shape);
-    yaml_node_t *first = yr_seq_item(L, n, 0);
-    if (first == NULL || first->type != YAML_SEQUENCE_NODE || yr_seq_len(first) == 0)
-        return yr_fail_got(L, first ? first : n, "'%s' row 0 must be a non-empty sequence "
-                           "of numbers", f->key);
-    size_t c = cols ? cols : yr_seq_len(first);
-    if (r > CAI_LQR_MAX_DIM || c > CAI_LQR_MAX_DIM)
-        return yr_fail_at(L, n, "'%s' is %zu x %zu, larger than %d x %d", f->key, r, c,
-                          CAI_LQR_MAX_DIM, CAI_LQR_MAX_DIM);
-    double *m = malloc(r * c * sizeof *m);
-    if (m == NULL)
-        return yr_nomem(L);
-    for (size_t i = 0; i < r; i++) {
-        yaml_node_t *row = yr_seq_item(L, n, i);
-        char what[48];
-        snprintf(what, sizeof what, "%s row %zu", f->key, i);
-        if (row == NULL || row->type != YAML_SEQUENCE_NODE || yr_seq_len(row) != c) {
-            free(m);
-            if (row != NULL && row->type == YAML_SEQUENCE_NODE)
-                return yr_fail_at(L, row, "'%s' has %zu entries, expected %zu (%s)", what,
-                                  yr_seq_len(row), c, shape);
-            return yr_fail_got(L, row ? row : n, "'%s' must be a sequence of %zu numbers",
-                               what, c);
-        }
-        cai_status st = yr_read_doubles(L, row, NULL, what, c, m + i * c);
-        if (st != CAI_OK) {
-            free(m);
-            return st;
-        }
-    }
-    *out = m;
-    if (out_rows)
-        *out_rows = r;
-    if (out_cols)
-        *out_cols = c;
-    return CAI_OK;
-}
-
-/* An n x n matrix with the properties check asks for (cai_gauss_matrix_check),
- * or NULL when the key is absent. */
-static cai_status read_square(const yr_loader *L, const yr_field *f, size_t n, unsigned check,
-                              const char *shape, double **out)
-{
-    *out = NULL;
-    if (f->value == NULL)
-        return CAI_OK;
-    cai_status st = read_matrix(L, f, n, n, shape, out, NULL, NULL);
-    if (st != CAI_OK || check == 0)
-        return st;
-    cai_error e;
-    cai_error_clear(&e);
-    if (cai_gauss_matrix_check(*out, n, check, f->key, &e) != CAI_OK)
-        return yr_fail_at(L, f->value, "%s", e.message);
-    return CAI_OK;
-}
-
-/* A vector of n numbers, or NULL when the key is absent. */
-static cai_status read_vector(const yr_loader *L, const yr_field *f, size_t n, double **out)
-{
-    *out = NULL;
-    if (f->value == NULL)
-        return CAI_OK;
-    if (f->value->type != YAML_SEQUENCE_NODE || yr_seq_len(f->value) != n)
-        return yr_fail_got(L, f->value, "'%s' must be a sequence of %zu numbers (the rows "
-                           "of A)", f->key, n);
-    if ((*out = malloc(n * sizeof **out)) == NULL)
-        return yr_nomem(L);
-    return yr_read_doubles(L, f->value, NULL, f->key, n, *out);
-}
 
 /* Exactly one of horizon (an integer >= 1) and discount (in (0, 1]). */
 static cai_status read_time(const yr_loader *L, const yaml_node_t *root, const yr_field *f,
@@ -142,29 +59,31 @@ cai_status model_load_lqr(const yr_loader *L, yaml_node_t *root, cai_model *m)
     for (size_t j = 0; j < sizeof required / sizeof required[0] && st == CAI_OK; j++)
         st = yr_require(L, root, "the model", &f[required[j]]);
     if (st == CAI_OK)
-        st = read_matrix(L, &f[L_A], 0, 0, "A is n x n", &A, &n, &rows);
+        st = model_read_matrix(L, &f[L_A], 0, 0, CAI_LQR_MAX_DIM, CAI_LQR_MAX_DIM, "A is n x n",
+                               &A, &n, &rows);
     if (st == CAI_OK && rows != n)
         st = yr_fail_at(L, f[L_A].value, "'A' must be square, got %zu x %zu", n, rows);
     if (st == CAI_OK)
-        st = read_matrix(L, &f[L_B], n, 0, "B is n x m, n the rows of A", &B, NULL, &m_dim);
+        st = model_read_matrix(L, &f[L_B], n, 0, CAI_LQR_MAX_DIM, CAI_LQR_MAX_DIM,
+                               "B is n x m, n the rows of A", &B, NULL, &m_dim);
     char shape_n[64], shape_m[64];
     snprintf(shape_n, sizeof shape_n, "%zu x %zu, n = %zu the rows of A", n, n, n);
     snprintf(shape_m, sizeof shape_m, "%zu x %zu, m = %zu the columns of B", m_dim, m_dim,
              m_dim);
     if (st == CAI_OK)
-        st = read_square(L, &f[L_Q], n, CAI_GAUSS_SYMMETRIC, shape_n, &Q);
+        st = model_read_square(L, &f[L_Q], n, CAI_GAUSS_SYMMETRIC, shape_n, &Q);
     if (st == CAI_OK)
-        st = read_square(L, &f[L_R], m_dim, CAI_GAUSS_PD, shape_m, &R);
+        st = model_read_square(L, &f[L_R], m_dim, CAI_GAUSS_PD, shape_m, &R);
     if (st == CAI_OK)
-        st = read_square(L, &f[L_QT], n, CAI_GAUSS_SYMMETRIC, shape_n, &QT);
+        st = model_read_square(L, &f[L_QT], n, CAI_GAUSS_SYMMETRIC, shape_n, &QT);
     if (st == CAI_OK)
-        st = read_square(L, &f[L_NOISE], n, CAI_GAUSS_PSD, shape_n, &noise);
+        st = model_read_square(L, &f[L_NOISE], n, CAI_GAUSS_PSD, shape_n, &noise);
     if (st == CAI_OK)
-        st = read_square(L, &f[L_X0COV], n, CAI_GAUSS_PSD, shape_n, &x0_cov);
+        st = model_read_square(L, &f[L_X0COV], n, CAI_GAUSS_PSD, shape_n, &x0_cov);
     if (st == CAI_OK)
-        st = read_vector(L, &f[L_C], n, &c);
+        st = model_read_vector(L, &f[L_C], n, "the rows of A", &c);
     if (st == CAI_OK)
-        st = read_vector(L, &f[L_X0], n, &x0);
+        st = model_read_vector(L, &f[L_X0], n, "the rows of A", &x0);
     if (st == CAI_OK)
         st = read_time(L, root, f, &s);
     if (st == CAI_OK)

@@ -25,6 +25,7 @@ static const struct kind_entry {
     {"gridworld", CAI_MODEL_GRIDWORLD, model_load_gridworld},
     {"factored_mdp", CAI_MODEL_FACTORED_MDP, model_load_factored},
     {"lqr", CAI_MODEL_LQR, model_load_lqr},
+    {"lgssm", CAI_MODEL_LGSSM, model_load_lgssm},
 };
 
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
@@ -165,6 +166,7 @@ void cai_model_free(cai_model *m)
     cai_mdp_free(m->mdp);
     cai_factored_free(m->factored);
     cai_lqr_free(m->lqr);
+    cai_lgssm_free(m->lgssm);
     free(m->inference.blocks);
     free(m->name);
     free(m);
@@ -252,6 +254,11 @@ const cai_mdp *cai_model_mdp(const cai_model *m)
 const cai_lqr *cai_model_lqr(const cai_model *m)
 {
     return m->lqr;
+}
+
+const cai_lgssm *cai_model_lgssm(const cai_model *m)
+{
+    return m->lgssm;
 }
 
 const cai_factored_mdp *cai_model_factored(const cai_model *m)

@@ -22,6 +22,7 @@ struct cai_model {
     cai_mdp *mdp;        /* mdp and gridworld models, flattened factored_mdp; owned */
     cai_factored_mdp *factored; /* factored_mdp models; owned */
     cai_lqr *lqr;        /* lqr models; owned */
+    cai_lgssm *lgssm;    /* lgssm models; owned */
     cai_model_inference inference; /* factor_graph: `inference:` defaults */
 };
 
@@ -46,6 +47,9 @@ cai_status model_load_factored(const yr_loader *L, yaml_node_t *root, cai_model 
 
 /* kind: lqr (lib/io/lqr.c) */
 cai_status model_load_lqr(const yr_loader *L, yaml_node_t *root, cai_model *m);
+
+/* kind: lgssm (lib/io/lgssm.c) */
+cai_status model_load_lgssm(const yr_loader *L, yaml_node_t *root, cai_model *m);
 
 /* ---- key readers shared by the kinds (lib/io/model.c) ---- */
 
@@ -78,5 +82,28 @@ cai_status model_read_number(const yr_loader *L, const yr_field *f,
 /* `temperature`: a finite number >= 0, 1 when absent. */
 cai_status model_read_temperature(const yr_loader *L, const yr_field *f,
                                   double *out);
+
+/* ---- matrices and vectors of the linear-Gaussian kinds (lib/io/matrix.c) ---- */
+
+/* f->value (present) as a matrix, a non-empty sequence of rows of numbers,
+ * into a fresh array *out (row-major; free() it). rows == 0: any number of
+ * rows up to max_rows, else exactly rows; cols == 0: the first row's length
+ * (up to max_cols), else exactly cols. shape ends the size errors ("'B' has
+ * 3 rows, expected 2 (SHAPE)"). *out_rows and *out_cols (may be NULL) get
+ * the size. */
+cai_status model_read_matrix(const yr_loader *L, const yr_field *f, size_t rows, size_t cols,
+                             size_t max_rows, size_t max_cols, const char *shape,
+                             double **out, size_t *out_rows, size_t *out_cols);
+
+/* An n x n matrix into a fresh *out with the properties check asks for
+ * (cai_gauss_matrix_check flags, 0 = none; its message at the node), or
+ * *out = NULL when f is absent. */
+cai_status model_read_square(const yr_loader *L, const yr_field *f, size_t n, unsigned check,
+                             const char *shape, double **out);
+
+/* A sequence of n numbers into a fresh *out, or *out = NULL when f is
+ * absent; what_n says where n comes from ("the rows of A"). */
+cai_status model_read_vector(const yr_loader *L, const yr_field *f, size_t n,
+                             const char *what_n, double **out);
 
 #endif
