@@ -7,6 +7,7 @@
 #include "cai/lgssm.h"
 
 #include "cai/gauss.h"
+#include "spec.h"
 #include "cai/logmath.h"
 
 #include <math.h>
@@ -29,20 +30,6 @@ struct cai_lgssm_result {
     char no_filter[160];                        /* why filtered is not offered */
 };
 
-static cai_status nomem(cai_error *err)
-{
-    return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
-}
-
-/* A copy of n doubles (n zeros when src is NULL); NULL when out of memory. */
-static double *copy_or_zero(const double *src, size_t n)
-{
-    double *d = calloc(n ? n : 1, sizeof *d);
-    if (d != NULL && src != NULL)
-        memcpy(d, src, n * sizeof *d);
-    return d;
-}
-
 void cai_lgssm_free(cai_lgssm *lg)
 {
     if (lg == NULL)
@@ -50,15 +37,6 @@ void cai_lgssm_free(cai_lgssm *lg)
     free(lg->A); free(lg->c); free(lg->Q); free(lg->C); free(lg->d); free(lg->R);
     free(lg->x0); free(lg->x0_cov); free(lg->y);
     free(lg);
-}
-
-static cai_status check_finite(const double *x, size_t n, const char *name, cai_error *err)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i]))
-            return cai_error_set(err, CAI_ERR_NUMERIC, NULL, 0, 0,
-                                 "%s: entry %zu is %g, not a finite number", name, i, x[i]);
-    return CAI_OK;
 }
 
 /* The observations: y[t][i] named as such. */
@@ -88,49 +66,37 @@ cai_status cai_lgssm_create(const cai_lgssm_spec *s, cai_lgssm **out, cai_error 
         return cai_error_set(err, CAI_ERR_RANGE, NULL, 0, 0,
                              "the number of observations T = %zu must be in 1..%d", T,
                              CAI_LGSSM_MAX_STEPS);
-    const struct {
-        const double *v;
-        size_t dim, size;
-        const char *name;
-        unsigned check; /* 0: finite entries only */
-    } mats[] = {{s->A, n, n * n, "A", 0},
-                {s->c, n, n, "c", 0},
-                {s->Q, n, n * n, "Q", CAI_GAUSS_PSD},
-                {s->C, n, p * n, "C", 0},
-                {s->d, p, p, "d", 0},
-                {s->R, p, p * p, "R", CAI_GAUSS_PD},
-                {s->x0, n, n, "x0", 0},
-                {s->x0_cov, n, n * n, "x0_cov", CAI_GAUSS_PSD}};
-    for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++) {
-        if (mats[i].v == NULL)
-            continue;
-        cai_status st = mats[i].check
-                            ? cai_gauss_matrix_check(mats[i].v, mats[i].dim, mats[i].check,
-                                                     mats[i].name, err)
-                            : check_finite(mats[i].v, mats[i].size, mats[i].name, err);
-        if (st != CAI_OK)
-            return st;
-    }
-    cai_status st = check_observations(s->y, T, p, err);
+    const spec_matrix mats[] = {{s->A, n, n * n, "A", 0},
+                                {s->c, n, n, "c", 0},
+                                {s->Q, n, n * n, "Q", CAI_GAUSS_PSD},
+                                {s->C, n, p * n, "C", 0},
+                                {s->d, p, p, "d", 0},
+                                {s->R, p, p * p, "R", CAI_GAUSS_PD},
+                                {s->x0, n, n, "x0", 0},
+                                {s->x0_cov, n, n * n, "x0_cov", CAI_GAUSS_PSD}};
+    cai_status st = spec_check(mats, sizeof mats / sizeof mats[0], err);
+    if (st != CAI_OK)
+        return st;
+    st = check_observations(s->y, T, p, err);
     if (st != CAI_OK)
         return st;
     cai_lgssm *lg = calloc(1, sizeof *lg);
     if (lg == NULL)
-        return nomem(err);
+        return spec_nomem(err);
     *lg = (cai_lgssm){.n = n, .p = p, .T = T};
-    lg->A = copy_or_zero(s->A, n * n);
-    lg->c = copy_or_zero(s->c, n);
-    lg->Q = copy_or_zero(s->Q, n * n);
-    lg->C = copy_or_zero(s->C, p * n);
-    lg->d = copy_or_zero(s->d, p);
-    lg->R = copy_or_zero(s->R, p * p);
-    lg->x0 = copy_or_zero(s->x0, n);
-    lg->x0_cov = copy_or_zero(s->x0_cov, n * n);
-    lg->y = copy_or_zero(s->y, Tp);
+    lg->A = spec_copy(s->A, n * n);
+    lg->c = spec_copy(s->c, n);
+    lg->Q = spec_copy(s->Q, n * n);
+    lg->C = spec_copy(s->C, p * n);
+    lg->d = spec_copy(s->d, p);
+    lg->R = spec_copy(s->R, p * p);
+    lg->x0 = spec_copy(s->x0, n);
+    lg->x0_cov = spec_copy(s->x0_cov, n * n);
+    lg->y = spec_copy(s->y, Tp);
     if (!lg->A || !lg->c || !lg->Q || !lg->C || !lg->d || !lg->R || !lg->x0 || !lg->x0_cov
         || !lg->y) {
         cai_lgssm_free(lg);
-        return nomem(err);
+        return spec_nomem(err);
     }
     *out = lg;
     return CAI_OK;
@@ -252,12 +218,12 @@ cai_status cai_lgssm_smooth(const cai_lgssm *lg, cai_lgssm_result **out, cai_err
         return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0, "NULL argument");
     cai_lgssm_result *r = calloc(1, sizeof *r);
     if (r == NULL)
-        return nomem(err);
+        return spec_nomem(err);
     r->n = lg->n;
     r->T = lg->T;
     lgssm_pots p = {0};
     cai_gauss_graph *g = NULL;
-    cai_status st = (r->xv = calloc(lg->T, sizeof *r->xv)) ? CAI_OK : nomem(err);
+    cai_status st = (r->xv = calloc(lg->T, sizeof *r->xv)) ? CAI_OK : spec_nomem(err);
     if (st == CAI_OK)
         st = make_pots(lg, &p, err);
     if (st == CAI_OK)
@@ -317,7 +283,7 @@ cai_status cai_lgssm_result_filtered(const cai_lgssm_result *r, size_t t, double
     size_t n = r->n;
     double *J = malloc((n * n + n) * sizeof *J);
     cai_gauss_message *m = NULL;
-    st = J ? cai_gauss_message_create(n, &m, err) : nomem(err);
+    st = J ? cai_gauss_message_create(n, &m, err) : spec_nomem(err);
     double c;
     if (st == CAI_OK)
         st = cai_gauss_query_upward(r->filter_ws, r->xv[t], J, J + n * n, &c, err);

@@ -6,6 +6,7 @@
 #include "cai/lqr.h"
 
 #include "cai/gauss.h"
+#include "spec.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -32,21 +33,6 @@ struct cai_lqr_solution {
     double objective, log_evidence;
 };
 
-static cai_status nomem(cai_error *err)
-{
-    return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
-}
-
-/* A copy of n doubles (or n zeros when src is NULL); NULL when out of
- * memory. */
-static double *copy_or_zero(const double *src, size_t n)
-{
-    double *d = calloc(n ? n : 1, sizeof *d);
-    if (d != NULL && src != NULL)
-        memcpy(d, src, n * sizeof *d);
-    return d;
-}
-
 void cai_lqr_free(cai_lqr *l)
 {
     if (l == NULL)
@@ -54,15 +40,6 @@ void cai_lqr_free(cai_lqr *l)
     free(l->A); free(l->B); free(l->c); free(l->noise); free(l->Q); free(l->R);
     free(l->QT); free(l->x0); free(l->x0_cov);
     free(l);
-}
-
-static cai_status check_finite(const double *x, size_t n, const char *name, cai_error *err)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i]))
-            return cai_error_set(err, CAI_ERR_NUMERIC, NULL, 0, 0,
-                                 "%s: entry %zu is %g, not a finite number", name, i, x[i]);
-    return CAI_OK;
 }
 
 cai_status cai_lqr_create(const cai_lqr_spec *s, cai_lqr **out, cai_error *err)
@@ -86,48 +63,33 @@ cai_status cai_lqr_create(const cai_lqr_spec *s, cai_lqr **out, cai_error *err)
     if (!(s->temperature > 0) || !isfinite(s->temperature))
         return cai_error_set(err, CAI_ERR_RANGE, NULL, 0, 0,
                              "temperature %g must be finite and > 0", s->temperature);
-    const struct {
-        const double *v;
-        size_t size;
-        const char *name;
-        int kind; /* 0 any, 1 symmetric, 2 positive semidefinite, 3 positive definite */
-    } mats[] = {{s->A, n * n, "A", 0},       {s->B, n * m, "B", 0},
-                {s->c, n, "c", 0},           {s->noise, n * n, "noise", 2},
-                {s->Q, n * n, "Q", 1},       {s->R, m * m, "R", 3},
-                {s->QT, n * n, "QT", 1},     {s->x0, n, "x0", 0},
-                {s->x0_cov, n * n, "x0_cov", 2}};
-    for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++) {
-        if (mats[i].v == NULL)
-            continue;
-        cai_status st = check_finite(mats[i].v, mats[i].size, mats[i].name, err);
-        size_t dim = mats[i].size == m * m && mats[i].kind == 3 ? m : n;
-        if (st == CAI_OK && mats[i].kind > 0)
-            st = cai_gauss_matrix_check(mats[i].v, dim,
-                                        mats[i].kind == 1   ? CAI_GAUSS_SYMMETRIC
-                                        : mats[i].kind == 2 ? CAI_GAUSS_PSD
-                                                            : CAI_GAUSS_PD,
-                                        mats[i].name, err);
-        if (st != CAI_OK)
-            return st;
-    }
+    const spec_matrix mats[] = {
+        {s->A, n, n * n, "A", 0},          {s->B, n, n * m, "B", 0},
+        {s->c, n, n, "c", 0},              {s->noise, n, n * n, "noise", CAI_GAUSS_PSD},
+        {s->Q, n, n * n, "Q", CAI_GAUSS_SYMMETRIC}, {s->R, m, m * m, "R", CAI_GAUSS_PD},
+        {s->QT, n, n * n, "QT", CAI_GAUSS_SYMMETRIC}, {s->x0, n, n, "x0", 0},
+        {s->x0_cov, n, n * n, "x0_cov", CAI_GAUSS_PSD}};
+    cai_status st = spec_check(mats, sizeof mats / sizeof mats[0], err);
+    if (st != CAI_OK)
+        return st;
     cai_lqr *l = calloc(1, sizeof *l);
     if (l == NULL)
-        return nomem(err);
+        return spec_nomem(err);
     *l = (cai_lqr){.n = n, .m = m, .T = s->horizon, .alpha = s->temperature,
                    .gamma = s->horizon ? NAN : s->discount};
-    l->A = copy_or_zero(s->A, n * n);
-    l->B = copy_or_zero(s->B, n * m);
-    l->c = copy_or_zero(s->c, n);
-    l->noise = copy_or_zero(s->noise, n * n);
-    l->Q = copy_or_zero(s->Q, n * n);
-    l->R = copy_or_zero(s->R, m * m);
-    l->QT = copy_or_zero(s->QT ? s->QT : s->Q, n * n);
-    l->x0 = copy_or_zero(s->x0, n);
-    l->x0_cov = copy_or_zero(s->x0_cov, n * n);
+    l->A = spec_copy(s->A, n * n);
+    l->B = spec_copy(s->B, n * m);
+    l->c = spec_copy(s->c, n);
+    l->noise = spec_copy(s->noise, n * n);
+    l->Q = spec_copy(s->Q, n * n);
+    l->R = spec_copy(s->R, m * m);
+    l->QT = spec_copy(s->QT ? s->QT : s->Q, n * n);
+    l->x0 = spec_copy(s->x0, n);
+    l->x0_cov = spec_copy(s->x0_cov, n * n);
     if (!l->A || !l->B || !l->c || !l->noise || !l->Q || !l->R || !l->QT || !l->x0
         || !l->x0_cov) {
         cai_lqr_free(l);
-        return nomem(err);
+        return spec_nomem(err);
     }
     *out = l;
     return CAI_OK;
@@ -178,7 +140,7 @@ static cai_status make_pots(const cai_lqr *l, double alpha, lqr_pots *p, cai_err
     size_t n = l->n, m = l->m, d = n + m, dims[2] = {n, m};
     double *AB = calloc(n * d, sizeof *AB), *H = calloc(d * d, sizeof *H),
            *HT = calloc(n * n, sizeof *HT);
-    cai_status st = AB && H && HT ? CAI_OK : nomem(err);
+    cai_status st = AB && H && HT ? CAI_OK : spec_nomem(err);
     for (size_t i = 0; i < n && st == CAI_OK; i++) {
         memcpy(AB + i * d, l->A + i * n, n * sizeof *AB);
         memcpy(AB + i * d + n, l->B + i * m, m * sizeof *AB);
@@ -213,7 +175,7 @@ static cai_status build(cai_lqr_solution *sol, const lqr_pots *p, bool marginals
     sol->xv = calloc(steps + 1, sizeof *sol->xv);
     sol->uv = calloc(steps, sizeof *sol->uv);
     if (sol->xv == NULL || sol->uv == NULL)
-        return nomem(err);
+        return spec_nomem(err);
     cai_status st = cai_gauss_graph_create(&sol->g, err);
     for (size_t t = 0; t <= steps && st == CAI_OK; t++) {
         char name[32];
@@ -273,7 +235,7 @@ static cai_status iterate(cai_lqr_solution *sol, const cai_lqr_options *o, doubl
     size_t n = l->n, nn = n * n;
     double *Jn = malloc((nn + n) * sizeof *Jn), *hn = Jn ? Jn + nn : NULL;
     if (Jn == NULL)
-        return nomem(err);
+        return spec_nomem(err);
     memset(J, 0, nn * sizeof *J);
     memset(h, 0, n * sizeof *h);
     *c = 0;
@@ -327,14 +289,14 @@ cai_status cai_lqr_solve(const cai_lqr *l, const cai_lqr_options *opt,
                              "the tolerance and the iteration cap must be positive");
     cai_lqr_solution *sol = calloc(1, sizeof *sol);
     if (sol == NULL)
-        return nomem(err);
+        return spec_nomem(err);
     *sol = (cai_lqr_solution){.lqr = l, .alg = o.algorithm, .alpha = alpha,
                               .T = o.horizon ? o.horizon : l->T, .objective = NAN,
                               .log_evidence = NAN, .marginals = o.state_marginals};
     lqr_pots p = {0};
     size_t n = l->n;
     double *J = malloc((n * n + n) * sizeof *J), c;
-    cai_status st = J ? make_pots(l, alpha, &p, err) : nomem(err);
+    cai_status st = J ? make_pots(l, alpha, &p, err) : spec_nomem(err);
     if (st == CAI_OK)
         st = build(sol, &p, o.state_marginals, err);
     if (st == CAI_OK && sol->T > 0) {
@@ -387,7 +349,7 @@ cai_status cai_lqr_solution_value(const cai_lqr_solution *sol, size_t t, double 
     size_t n = sol->lqr->n;
     double *J = malloc((n * n + n) * sizeof *J);
     if (J == NULL)
-        return nomem(err);
+        return spec_nomem(err);
     st = cai_gauss_query_upward(sol->ws, sol->xv[t], J, J + n * n, NULL, err);
     double scale = sol->alpha; /* V_t / alpha is x_t's upward message */
     for (size_t i = 0; i < n * n && st == CAI_OK; i++) {
