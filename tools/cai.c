@@ -294,6 +294,22 @@ void cli_json_begin_solution(cai_json *j, const cai_model *m, const char *algori
     cai_json_string(j, algorithm);
 }
 
+void cli_json_rows(cai_json *j, const double *buf, size_t rows, size_t cols)
+{
+    cai_json_begin_array(j);
+    for (size_t r = 0; r < rows; r++) {
+        if (cols == 0) {
+            cai_json_number(j, buf[r] + 0.0);
+            continue;
+        }
+        cai_json_begin_array(j);
+        for (size_t c = 0; c < cols; c++)
+            cai_json_number(j, buf[r * cols + c] + 0.0);
+        cai_json_end_array(j);
+    }
+    cai_json_end_array(j);
+}
+
 void cli_json_seconds(cai_json *j, double load, double solve)
 {
     cai_json_key(j, "seconds_load");

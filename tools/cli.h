@@ -127,6 +127,10 @@ void cli_json_begin_solution(cai_json *j, const cai_model *m, const char *algori
  * the input), "seconds_solve" (the computation) and "seconds", their sum. */
 void cli_json_seconds(cai_json *j, double load, double solve);
 
+/* buf as one JSON value: an array of rows numbers (cols == 0) or of rows
+ * arrays of cols numbers (row-major); -0 is written as 0. */
+void cli_json_rows(cai_json *j, const double *buf, size_t rows, size_t cols);
+
 /* The command-line help, printed by --help. */
 extern const char cli_usage_text[];
 

@@ -29,18 +29,7 @@ static cai_status json_pair(cai_json *j, const cai_lgssm_result *r, lgssm_query 
         for (size_t t = 0; t < T && st == CAI_OK; t++) {
             if ((st = query(r, t, cov ? NULL : buf, cov ? buf : NULL, err)) != CAI_OK)
                 break;
-            cai_json_begin_array(j);
-            for (size_t i = 0; i < n; i++) {
-                if (!cov) { /* + 0.0: no "-0" */
-                    cai_json_number(j, buf[i] + 0.0);
-                    continue;
-                }
-                cai_json_begin_array(j);
-                for (size_t k = 0; k < n; k++)
-                    cai_json_number(j, buf[i * n + k] + 0.0);
-                cai_json_end_array(j);
-            }
-            cai_json_end_array(j);
+            cli_json_rows(j, buf, n, cov ? n : 0);
         }
         cai_json_end_array(j);
     }

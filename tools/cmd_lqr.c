@@ -43,18 +43,7 @@ static cai_status json_array(cai_json *j, const cai_lqr_solution *sol, const cha
     for (size_t t = 0; t < times && st == CAI_OK; t++) {
         if ((st = query(sol, a, t, buf, err)) != CAI_OK)
             break;
-        cai_json_begin_array(j);
-        for (size_t r = 0; r < rows; r++) {
-            if (cols == 0) {
-                cai_json_number(j, buf[r]);
-                continue;
-            }
-            cai_json_begin_array(j);
-            for (size_t c = 0; c < cols; c++)
-                cai_json_number(j, buf[r * cols + c]);
-            cai_json_end_array(j);
-        }
-        cai_json_end_array(j);
+        cli_json_rows(j, buf, rows, cols);
     }
     cai_json_end_array(j);
     return st;
