@@ -43,20 +43,24 @@ size_t cluster_row_state(const cai_plan *plan, const cluster *c, size_t r, size_
     return (r / stride) % c->p->cards[i];
 }
 
-/* Local terms of v: its one-variable factors and its evidence. */
-static void local_terms(const cai_plan *plan, const cai_workspace *ws, size_t v, double *out)
+/* Local terms of v: its one-variable factors and its evidence; returns
+ * their max. */
+static double local_terms(const cai_plan *plan, const cai_workspace *ws, size_t v, double *out)
 {
     const plan_var *pv = &plan->vars[v];
     size_t ev = ws->evidence[v];
     const double *soft = ws->soft[v];
     size_t card = pv->card;
-    CAI_PARALLEL_FOR(card)
+    double m = -INFINITY;
+    CAI_PARALLEL_MAX(card, m)
     for (size_t x = 0; x < card; x++) {
         double s = soft ? soft[x] : 0.0;
         for (size_t u = 0; u < pv->n_unary; u++)
             s += potential_log_value_sr(pv->unary[u], 0, x, pv->unary_sr[u]);
         out[x] = ev != CAI_NONE && x != ev ? -INFINITY : s;
+        m = out[x] > m ? out[x] : m;
     }
+    return m;
 }
 
 /* How the rows of cluster c line up for its up variable at position u < k-1:
@@ -121,59 +125,109 @@ static const double *inner_terms(const cai_plan *plan, const cai_workspace *ws, 
     return any ? buf : NULL;
 }
 
+/* sum_j a[j] b[j] v[j] over one state's n rows; a or b NULL for ones.
+ * Inlined with constant flags, so each case is a plain loop. */
+static inline double group_lin(const double *a, const double *b, const double *v, size_t n,
+                               bool has_a, bool has_b)
+{
+    double s = 0.0;
+    for (size_t j = 0; j < n; j++)
+        s += (has_a ? a[j] : 1.0) * (has_b ? b[j] : 1.0) * v[j];
+    return s;
+}
+
+static double group_lin_any(const double *a, const double *b, const double *v, size_t n)
+{
+    if (a && b)
+        return group_lin(a, b, v, n, true, true);
+    if (a)
+        return group_lin(a, b, v, n, true, false);
+    if (b)
+        return group_lin(a, b, v, n, false, true);
+    return group_lin(a, b, v, n, false, false);
+}
+
+/* (+)_j of o + a[j] + b[j] + v[j] over one state's n rows (a term whose
+ * a + b is -inf is left out): the max, or log-sum-exp in two passes (one
+ * exp per row, one log per state). a or b NULL for zeros. */
+static double group_log(double o, const double *a, const double *b, const double *v, size_t n,
+                        bool max)
+{
+    double t[ROW_BLOCK], m = -INFINITY;
+    for (size_t j = 0; j < n; j++) {
+        double ab = (a ? a[j] : 0.0) + (b ? b[j] : 0.0);
+        t[j] = ab > -INFINITY ? o + ab + v[j] : -INFINITY;
+        if (isnan(t[j]))
+            return NAN;
+        m = t[j] > m ? t[j] : m;
+    }
+    if (max || !(m > -INFINITY && m < INFINITY))
+        return m;
+    double sum = 0.0;
+    for (size_t j = 0; j < n; j++)
+        sum += exp(t[j] - m);
+    return m + log(sum);
+}
+
 /* Up states x0 <= x < x1 (at most ROW_BLOCK of them) of cluster c, over
- * their rows in blocks: scaled, out[x - x0] = sum of row weight * row value;
- * log, out = (+) of row terms + row value ((+) = max when `max`). The rows of
- * each state are taken in one fixed order, whoever runs the block. */
+ * their rows in blocks of whole states (or a state's rows in blocks when it
+ * has more than ROW_BLOCK): scaled, out[x - x0] = sum of row weight * row
+ * value; log, out = (+) of row terms + row value ((+) = max when `max`).
+ * The rows of each state are taken in one fixed order, whoever runs the
+ * block. */
 static void up_states(const row_layout *L, const cluster *c, size_t x0, size_t x1,
                       const double *col_in, semiring sr, bool max, double *out)
 {
     const cai_potential *p = c->p;
-    size_t ns = x1 - x0;
+    size_t ns = x1 - x0, g = L->stride;
+    bool lin = L->lin, one_run = L->runs == 1;
     double buf[ROW_BLOCK];
     cai_lse acc[ROW_BLOCK];
-    double mx[ROW_BLOCK];
     for (size_t s = 0; s < ns; s++) {
-        out[s] = 0.0;
-        mx[s] = -INFINITY;
+        out[s] = lin ? 0.0 : -INFINITY;
         cai_lse_init(&acc[s]);
     }
+    /* whole states per block of rows, or one state in pieces */
+    size_t per = g <= ROW_BLOCK ? ROW_BLOCK / g : 1, piece = g <= ROW_BLOCK ? g : ROW_BLOCK;
     for (size_t q = 0; q < L->runs; q++) {
         double o = outer_term(L, c, q);
-        if (L->lin ? o == 0.0 : o == -INFINITY)
+        if (lin ? o == 0.0 : o == -INFINITY)
             continue;
-        size_t rb = (q * L->card_u + x0) * L->stride, re = (q * L->card_u + x1) * L->stride;
-        size_t j = 0, s = 0; /* offset in the run, state - x0 */
-        for (size_t r = rb; r < re;) {
-            size_t n = re - r < ROW_BLOCK ? re - r : ROW_BLOCK;
-            if (L->lin)
-                p->ops->rows_lin(p, r, n, col_in, buf, sr);
-            else
-                p->ops->rows_log(p, r, n, col_in, buf, sr);
-            for (size_t i = 0; i < n; i++, r++) {
-                double a = L->rowc ? L->rowc[r] : L->lin ? 1.0 : 0.0;
-                double b = L->inner ? L->inner[j] : L->lin ? 1.0 : 0.0;
-                if (L->lin) {
-                    out[s] += o * (a * b * buf[i]);
-                } else if (a + b > -INFINITY) {
-                    double v = o + a + b + buf[i];
-                    if (max)
-                        mx[s] = v > mx[s] ? v : mx[s];
+        size_t rq = (q * L->card_u + x0) * g;
+        for (size_t s0 = 0; s0 < ns; s0 += per) {
+            size_t s1 = s0 + per < ns ? s0 + per : ns;
+            for (size_t j0 = 0; j0 < g; j0 += piece) {
+                /* rows (s, j0 .. j0+n-1) for s0 <= s < s1: one block */
+                size_t n = g - j0 < piece ? g - j0 : piece, r = rq + s0 * g + j0;
+                size_t nr = g <= ROW_BLOCK ? (s1 - s0) * g : n;
+                if (lin)
+                    p->ops->rows_lin(p, r, nr, col_in, buf, sr);
+                else
+                    p->ops->rows_log(p, r, nr, col_in, buf, sr);
+                for (size_t s = s0; s < s1; s++, r += g) {
+                    const double *v = buf + (s - s0) * g;
+                    const double *a = L->rowc ? L->rowc + r : NULL;
+                    const double *b = L->inner ? L->inner + j0 : NULL;
+                    if (lin) {
+                        out[s] += o * group_lin_any(a, b, v, n);
+                        continue;
+                    }
+                    double x = group_log(o, a, b, v, n, max);
+                    if (one_run && n == g)
+                        out[s] = x;
+                    else if (max)
+                        out[s] = x > out[s] || isnan(x) ? x : out[s];
                     else
-                        cai_lse_add(&acc[s], v);
-                }
-                if (++j == L->stride) {
-                    j = 0;
-                    s++;
+                        cai_lse_add(&acc[s], x);
                 }
             }
         }
     }
     for (size_t s = 0; s < ns; s++)
-        if (!L->lin)
-            out[s] = max ? mx[s] : cai_lse_result(&acc[s]);
-        else /* NaN marks a sum too near underflow to trust */
+        if (lin) /* NaN marks a sum too near underflow to trust */
             out[s] = out[s] >= SCALED_GROUP_MIN ? L->scale + log(out[s]) : NAN;
+        else if (!max && !(one_run && g <= ROW_BLOCK))
+            out[s] = cai_lse_result(&acc[s]);
 }
 
 /* Every up state of cluster c, in blocks of whole states split among
@@ -191,6 +245,34 @@ static void up_all_states(const row_layout *L, const cluster *c, const double *c
     }
 }
 
+/* The scaled messages of every up state of cluster c (blocks split among
+ * threads as above) into M, each added into U_up at once unless it is NaN
+ * (a sum near underflow, left for the log domain). Returns how many were
+ * left; *umax gets the max of U_up over the entries added. */
+static size_t up_all_scaled_add(const row_layout *L, const cluster *c, const double *w,
+                                semiring sr, double *M, double *U_up, double *umax)
+{
+    size_t per = L->stride >= ROW_BLOCK ? 1 : ROW_BLOCK / L->stride;
+    size_t n_blocks = (L->card_u + per - 1) / per, R = c->p->n_rows, left = 0;
+    double m = -INFINITY;
+    (void)R;
+    CAI_PARALLEL_MAX_COUNT(R, m, left)
+    for (size_t b = 0; b < n_blocks; b++) {
+        size_t x0 = b * per, x1 = x0 + per < L->card_u ? x0 + per : L->card_u;
+        up_states(L, c, x0, x1, w, sr, false, M + x0);
+        for (size_t x = x0; x < x1; x++) {
+            if (isnan(M[x])) {
+                left++;
+                continue;
+            }
+            U_up[x] += M[x];
+            m = U_up[x] > m ? U_up[x] : m;
+        }
+    }
+    *umax = m;
+    return left;
+}
+
 /* The layout of cluster c for its up variable, in the log domain. */
 static row_layout log_layout(const cai_plan *plan, cai_workspace *ws, const cluster *c)
 {
@@ -205,26 +287,28 @@ static row_layout log_layout(const cai_plan *plan, cai_workspace *ws, const clus
 }
 
 /* Sum-product message of cluster c to its up variable (a parent) in the
- * scaled linear domain: one exp per state of each neighbour, one pass over
- * the potential's rows (a sparse matrix-vector product fused with the row
- * weights and the sum per up state), one log per up state -- against an exp
- * and a log per row in the log domain. A sum near underflow is recomputed in
- * the log domain, so the result is the same to rounding. */
+ * scaled linear domain, added into that variable's U: one exp per state of
+ * each neighbour, one pass over the potential's rows (a sparse
+ * matrix-vector product fused with the row weights, the sum per up state
+ * and the add), one log per up state -- against an exp and a log per row in
+ * the log domain. A sum near underflow is recomputed in the log domain, so
+ * the result is the same to rounding. */
 static void upward_scaled(const cai_plan *plan, cai_workspace *ws, const cluster *c, double *M)
 {
     const cai_potential *p = c->p;
     size_t kp = c->k - 1, u = c->up, K = p->n_cols;
+    size_t up_var = c->vars[u];
+    double *U_up = ws->U + plan->vars[up_var].off;
     semiring sr = cluster_sr(plan, c);
     const double *U_child = ws->U + plan->vars[c->vars[kp]].off;
     double *w = ws->col_a;
     /* the child's message, scaled: w = exp(U - max U) */
-    double scale = -INFINITY;
-    CAI_PARALLEL_MAX(K, scale)
-    for (size_t k = 0; k < K; k++)
-        scale = U_child[k] > scale ? U_child[k] : scale;
-    CAI_PARALLEL_FOR(K)
-    for (size_t k = 0; k < K; k++)
-        w[k] = exp(U_child[k] - scale);
+    double scale = ws->umax[c->vars[kp]];
+    if (scale > -INFINITY) {
+        CAI_PARALLEL_FOR(K)
+        for (size_t k = 0; k < K; k++)
+            w[k] = exp(U_child[k] - scale);
+    }
     scale += c->xmax + potential_lin_shift(p, sr);
     /* the outer parents' messages, scaled */
     const double **outer = ws->vecs + c->k;
@@ -232,9 +316,7 @@ static void upward_scaled(const cai_plan *plan, cai_workspace *ws, const cluster
     for (size_t i = 0, e_off = 0; i < u; i++) {
         size_t card = p->cards[i];
         const double *Ui = ws->U + plan->vars[c->vars[i]].off;
-        double mi = -INFINITY;
-        for (size_t x = 0; x < card; x++)
-            mi = Ui[x] > mi ? Ui[x] : mi;
+        double mi = ws->umax[c->vars[i]];
         scale += mi;
         for (size_t x = 0; x < card; x++)
             E[e_off + x] = exp(Ui[x] - mi);
@@ -256,8 +338,13 @@ static void upward_scaled(const cai_plan *plan, cai_workspace *ws, const cluster
     }
     size_t card_u = L.card_u;
     if (!(scale > -INFINITY)) { /* some neighbour has no mass at all */
-        for (size_t x = 0; x < card_u; x++)
-            M[x] = -INFINITY;
+        double m = -INFINITY;
+        CAI_PARALLEL_MAX(card_u, m)
+        for (size_t x = 0; x < card_u; x++) {
+            U_up[x] += M[x] = -INFINITY;
+            m = U_up[x] > m ? U_up[x] : m;
+        }
+        ws->umax[up_var] = m;
         return;
     }
     row_layout S = L;
@@ -265,17 +352,18 @@ static void upward_scaled(const cai_plan *plan, cai_workspace *ws, const cluster
     S.outer = outer;
     S.lin = true;
     S.scale = scale;
-    up_all_states(&S, c, w, sr, false, M);
-    bool fallback = false;
-    for (size_t x = 0; x < card_u; x++)
-        fallback |= isnan(M[x]);
-    if (!fallback)
-        return;
+    double umax;
+    size_t left = up_all_scaled_add(&S, c, w, sr, M, U_up, &umax);
     /* the sums near underflow, exactly, in the log domain */
     L.inner = xin;
-    for (size_t x = 0; x < card_u; x++)
-        if (isnan(M[x]))
+    for (size_t x = 0; left > 0 && x < card_u; x++)
+        if (isnan(M[x])) {
             up_states(&L, c, x, x + 1, U_child, sr, false, M + x);
+            U_up[x] += M[x];
+            umax = U_up[x] > umax ? U_up[x] : umax;
+            left--;
+        }
+    ws->umax[up_var] = umax;
 }
 
 /* M of cluster c toward its up variable, added into U of that variable. */
@@ -288,17 +376,22 @@ static void upward(const cai_plan *plan, cai_workspace *ws, const cluster *c)
     double *M = ws->M ? ws->M + c->m_off : ws->mbuf;
     if (u < kp && !max && !c->expect) {
         upward_scaled(plan, ws, c, M);
-    } else if (u < kp) {
+        return;
+    }
+    if (u < kp) {
         row_layout L = log_layout(plan, ws, c);
         up_all_states(&L, c, ws->U + plan->vars[c->vars[kp]].off, cluster_sr(plan, c), max, M);
     } else {
         cluster_row_in(plan, ws->U, c, CAI_NONE, ws->row_a);
         p->ops->rows_to_col(p, ws->row_a, M, cluster_sr_plain(plan, c), ws->col_a);
     }
-    double *U_up = ws->U + plan->vars[up_var].off;
-    CAI_PARALLEL_FOR(card_u)
-    for (size_t x = 0; x < card_u; x++)
+    double *U_up = ws->U + plan->vars[up_var].off, m = -INFINITY;
+    CAI_PARALLEL_MAX(card_u, m)
+    for (size_t x = 0; x < card_u; x++) {
         U_up[x] += M[x];
+        m = U_up[x] > m ? U_up[x] : m;
+    }
+    ws->umax[up_var] = m;
 }
 
 /* Normalise a log vector in place; NaN everywhere if it has no mass. */
@@ -436,7 +529,7 @@ cai_status cai_plan_execute(const cai_plan *plan, cai_workspace *ws, cai_error *
                              "the workspace belongs to another plan");
     bool max = plan->alg == CAI_MAX_PRODUCT;
     for (size_t v = 0; v < plan->n_vars; v++)
-        local_terms(plan, ws, v, ws->U + plan->vars[v].off);
+        ws->umax[v] = local_terms(plan, ws, v, ws->U + plan->vars[v].off);
     for (size_t i = plan->n_clusters; i-- > 0;)
         upward(plan, ws, &plan->clusters[i]);
 

@@ -100,6 +100,7 @@ struct cai_workspace {
     size_t *evidence;
     double **soft;         /* per variable: soft evidence (card logs) or NULL */
     double *U, *q, *M;
+    double *umax;          /* per variable: the max of its U, kept by execute */
     size_t *assign;
     double log_z;
     bool executed;

@@ -108,9 +108,14 @@ static inline double potential_log_value_sr(const cai_potential *p, size_t r, si
 /* The same with v the maximum over the loop (exact, so order-free). */
 #define CAI_PARALLEL_MAX(n, v) \
     CAI_PRAGMA(omp parallel for schedule(static) reduction(max : v) if ((n) >= 65536))
+/* ... and k the sum of a count over the loop. */
+#define CAI_PARALLEL_MAX_COUNT(n, v, k)                                              \
+    CAI_PRAGMA(omp parallel for schedule(static) reduction(max : v) reduction(+ : k) \
+                   if ((n) >= 65536))
 #else
 #define CAI_PARALLEL_FOR(n)
 #define CAI_PARALLEL_MAX(n, v)
+#define CAI_PARALLEL_MAX_COUNT(n, v, k)
 #endif
 
 /* Check cards and fill the shared fields of a new potential (one

@@ -40,7 +40,7 @@ void cai_workspace_free(cai_workspace *ws)
         for (size_t v = 0; v < ws->plan->n_vars; v++)
             free(ws->soft[v]);
     free(ws->soft);
-    free(ws->evidence); big_free(ws->U); big_free(ws->q); big_free(ws->M); free(ws->assign);
+    free(ws->evidence); free(ws->umax); big_free(ws->U); big_free(ws->q); big_free(ws->M); free(ws->assign);
     big_free(ws->row_a); big_free(ws->row_b); big_free(ws->col_a); big_free(ws->col_b);
     free(ws->acc); free(ws->idx); free(ws->vbuf); free(ws->mbuf);
     free(ws->inner); free(ws->vecs);
@@ -58,7 +58,8 @@ cai_status cai_workspace_create(const cai_plan *plan, cai_workspace **out_ws, ca
     ws->evidence = alloc_array(plan->n_vars, sizeof(size_t));
     ws->soft = alloc_array(plan->n_vars, sizeof(double *));
     ws->assign = alloc_array(plan->n_vars, sizeof(size_t));
-    ws->U = big_alloc(plan->var_total, sizeof(double));
+    ws->umax = alloc_array(plan->n_vars, sizeof(double));
+    ws->U = big_alloc_uninit(plan->var_total, sizeof(double));
     bool down = !plan->upward_only;
     ws->q = down ? big_alloc(plan->var_total, sizeof(double)) : NULL;
     ws->M = down ? big_alloc(plan->msg_total, sizeof(double)) : NULL;
@@ -74,7 +75,7 @@ cai_status cai_workspace_create(const cai_plan *plan, cai_workspace **out_ws, ca
     ws->acc = alloc_array(plan->max_parent_cards, sizeof(cai_lse));
     ws->idx = alloc_array(3 * plan->max_k, sizeof(size_t));
     ws->vbuf = alloc_array(plan->max_card, sizeof(double));
-    if (!ws->soft || !ws->vbuf || !ws->mbuf || !ws->evidence || !ws->assign || !ws->U
+    if (!ws->soft || !ws->umax || !ws->vbuf || !ws->mbuf || !ws->evidence || !ws->assign || !ws->U
         || (down && (!ws->q || !ws->M)) || (rows && (!ws->row_a || !ws->row_b))
         || !ws->inner || !ws->vecs
         || !ws->col_a || !ws->col_b || !ws->acc || !ws->idx) {
