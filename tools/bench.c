@@ -9,11 +9,14 @@
  * by cai (exact and variational), by the hand-written loops of
  * bench_kernels.c, and multiplied by a vector T times (the floor: one pass
  * over the CSR per step). Then a 1000 x 1000 gridworld, and the load speed
- * of a YAML model with 10^6 transition entries. Every measurement runs in
- * its own process (bench_child.c). The Markdown report (bench_report.c)
- * goes to stdout and --out (rewritten after each stage while running). Exits 1 when cai and the hand-written code
- * disagree on V_0 by more than 1e-10 relative, when one and two threads do
- * not give identical V_0, or when a measurement fails; 2 on bad usage.
+ * of a YAML model with 10^6 transition entries. A size's times come from
+ * one process running the methods' repetitions interleaved (bench_suite.c),
+ * its peak memory from one process per method (bench_child.c), as do the
+ * gridworld and the YAML loading. The Markdown report (bench_report.c)
+ * goes to stdout and --out (rewritten after each stage while running).
+ * Exits 1 when cai and the hand-written code disagree on V_0 by more than
+ * 1e-10 relative, when one and two threads do not give identical V_0, or
+ * when a measurement fails; 2 on bad usage.
  *
  * --quick: 3 repetitions, sizes up to 1e5 and a 316 x 316 gridworld.
  * --marginals: solve with the API default state_marginals = true. */
@@ -29,6 +32,7 @@
 #include "bench.h"
 #include "bench_model.h"
 #include "bench_lqr.h"
+#include "bench_suite.h"
 
 #define SELF "/proc/self/exe"
 
@@ -177,28 +181,6 @@ static int run_job(runner *run, bench_method m, size_t size, unsigned threads, c
     return -1;
 }
 
-/* The worst |a - b| / max(|a|, |b|) over n values (inf on NaN). */
-static double worst_relative(const double *a, const double *b, size_t n)
-{
-    double worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs(a[i] - b[i]);
-        double rel = d == 0 ? 0 : d / fmax(fabs(a[i]), fabs(b[i]));
-        if (isnan(rel))
-            return INFINITY;
-        worst = fmax(worst, rel);
-    }
-    return worst;
-}
-
-static double compare(const bench_result *cai, const bench_result *hand)
-{
-    if (!cai->ok || !hand->ok || cai->values == NULL || hand->values == NULL
-        || cai->n_values != hand->n_values)
-        return NAN;
-    return worst_relative(cai->values, hand->values, cai->n_values);
-}
-
 /* Bytes the largest child (cai: its inputs, its copy, V) may need, generously. */
 static double estimate_bytes(size_t S, size_t T)
 {
@@ -207,34 +189,17 @@ static double estimate_bytes(size_t S, size_t T)
     return 2.5 * model + 2.0 * (double)(T + 1) * (double)S * 8;
 }
 
-/* Exact with 1 and 2 threads, reusing the main run when it had one of those. */
-static void run_threads(runner *run, bench_size_run *z)
+/* The suite's times into r (from the memory run of the same method). */
+static void take_times(bench_result *r, const bench_suite *su, int e)
 {
-    const bench_options *o = run->o;
-    const double *v[2];
-    for (unsigned k = 0; k < 2; k++) {
-        unsigned threads = k + 1;
-        bench_result *c = &z->cai_t[k], *h = &z->hand_t[k];
-        if (threads == o->threads) {
-            *c = z->r[BENCH_CAI_EXACT];
-            *h = z->r[BENCH_HAND_EXACT];
-            c->values = h->values = NULL; /* owned by z->r */
-            v[k] = z->r[BENCH_CAI_EXACT].values;
-        } else {
-            run_job(run, BENCH_CAI_EXACT, z->S, threads, NULL, o->reps, c);
-            run_job(run, BENCH_HAND_EXACT, z->S, threads, NULL, o->reps, h);
-            v[k] = c->values;
-        }
-    }
-    z->scaled = 1;
-    z->identical = v[0] && v[1] && z->cai_t[0].n_values == z->cai_t[1].n_values
-                   && memcmp(v[0], v[1], z->cai_t[0].n_values * sizeof *v[0]) == 0;
-    if (!z->identical && z->cai_t[0].ok && z->cai_t[1].ok)
-        failed(run, "S = %zu: cai exact V_0 differs between 1 and 2 threads (worst %.3g "
-                    "relative)",
-               z->S, worst_relative(v[0], v[1], z->cai_t[0].n_values));
+    if (e < 0)
+        return;
+    r->reps = su->r[e].reps;
+    memcpy(r->seconds, su->r[e].seconds, sizeof r->seconds);
 }
 
+/* One size: the timing suite (every method in one process, repetitions
+ * interleaved), then one process per method for its peak memory. */
 static void run_size(runner *run, bench_size_run *z)
 {
     const bench_options *o = run->o;
@@ -245,20 +210,51 @@ static void run_size(runner *run, bench_size_run *z)
         fprintf(stderr, "cai-bench: S = %zu %s\n", z->S, z->skip);
         return;
     }
-    for (int m = BENCH_SPMV; m <= BENCH_CAI_VARIATIONAL; m++)
-        run_job(run, (bench_method)m, z->S, o->threads, NULL, o->reps, &z->r[m]);
-    z->diff[0] = compare(&z->r[BENCH_CAI_EXACT], &z->r[BENCH_HAND_EXACT]);
-    z->diff[1] = compare(&z->r[BENCH_CAI_VARIATIONAL], &z->r[BENCH_HAND_VARIATIONAL]);
-    for (int k = 0; k < 2; k++)
-        if (!isnan(z->diff[k]) && !(z->diff[k] <= AGREEMENT))
+    char c[32];
+    bench_fmt_count(z->S, c, sizeof c);
+    bench_job job = {.size = z->S, .horizon = o->horizon, .reps = o->reps, .seed = o->seed,
+                     .threads = o->threads, .marginals = o->marginals};
+    int scaling = z->S >= SCALING_FROM;
+    bench_suite su;
+    fprintf(stderr, "cai-bench: timing suite size %-6s threads %u ... ", c, o->threads);
+    if (bench_run_suite(SELF, &job, scaling, &su) != 0) {
+        memset(&su, 0, sizeof su);
+        snprintf(su.message, sizeof su.message, "cannot start a child: %s", strerror(errno));
+    }
+    fprintf(stderr, su.ok ? "done\n" : "failed\n");
+    if (!su.ok) {
+        failed(run, "timing suite, size %s: %s", c, su.message);
+        for (int m = BENCH_SPMV; m <= BENCH_CAI_VARIATIONAL; m++)
+            snprintf(z->r[m].message, sizeof z->r[m].message, "%s", su.message);
+        return;
+    }
+    for (int m = BENCH_SPMV; m <= BENCH_CAI_VARIATIONAL; m++) {
+        run_job(run, (bench_method)m, z->S, o->threads, NULL, 1, &z->r[m]);
+        take_times(&z->r[m], &su, bench_suite_entry(&su, (bench_method)m, o->threads));
+        free(z->r[m].values); /* the suite compared V_0 */
+        z->r[m].values = NULL;
+    }
+    for (int k = 0; k < 2; k++) {
+        z->diff[k] = su.diff[k];
+        if (!(z->diff[k] <= AGREEMENT))
             failed(run, "S = %zu, %s: cai and hand-written V_0 differ by %.3g relative "
                         "(limit %.0e)",
                    z->S, k ? "variational" : "exact", z->diff[k], AGREEMENT);
-    if (z->S >= SCALING_FROM)
-        run_threads(run, z);
-    free(z->r[BENCH_HAND_VARIATIONAL].values); /* what the report does not need */
-    free(z->r[BENCH_CAI_VARIATIONAL].values);
-    z->r[BENCH_HAND_VARIATIONAL].values = z->r[BENCH_CAI_VARIATIONAL].values = NULL;
+    }
+    if (!scaling)
+        return;
+    for (unsigned k = 0; k < 2; k++) {
+        int ce = bench_suite_entry(&su, BENCH_CAI_EXACT, k + 1);
+        int he = bench_suite_entry(&su, BENCH_HAND_EXACT, k + 1);
+        if (ce >= 0)
+            z->cai_t[k] = su.r[ce];
+        if (he >= 0)
+            z->hand_t[k] = su.r[he];
+    }
+    z->scaled = 1;
+    z->identical = su.identical;
+    if (!z->identical)
+        failed(run, "S = %zu: cai exact V_0 differs between 1 and 2 threads", z->S);
 }
 
 static void free_size_run(bench_size_run *z)
@@ -385,6 +381,8 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--child") == 0)
         return bench_child_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "--suite") == 0)
+        return bench_suite_main(argc - 1, argv + 1);
     gsl_set_error_handler_off();
     bench_options o;
     if (!parse_options(argc, argv, &o))

@@ -53,7 +53,7 @@ double bench_median(const bench_result *r)
 
 /* ---- measuring inside the child ---- */
 
-static double now(void)
+double bench_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -61,7 +61,7 @@ static double now(void)
 }
 
 /* A numeric field of /proc/self/status (kB for Vm*), or -1. */
-static long status_field(const char *name)
+long bench_status_field(const char *name)
 {
     FILE *f = fopen("/proc/self/status", "r");
     if (f == NULL)
@@ -127,10 +127,10 @@ static int time_cai_solves(const cai_mdp *mdp, cai_control_algorithm alg,
     res->n_values = S;
     for (size_t k = 0; k < reps; k++) {
         cai_solution *sol = NULL;
-        double t0 = now();
+        double t0 = bench_now();
         if (cai_mdp_solve(mdp, &opt, &sol, &err) != CAI_OK)
             return fail_cai(res, "cai_mdp_solve", &err);
-        res->seconds[k] = now() - t0;
+        res->seconds[k] = bench_now() - t0;
         cai_status st = k + 1 == reps ? cai_solution_value(sol, 0, *values, &err) : CAI_OK;
         cai_solution_free(sol);
         if (st != CAI_OK)
@@ -139,33 +139,38 @@ static int time_cai_solves(const cai_mdp *mdp, cai_control_algorithm alg,
     return 0;
 }
 
+cai_status bench_cai_mdp(const bench_csr *m, size_t horizon, cai_mdp **out, cai_error *err)
+{
+    size_t *next = malloc(m->nnz * sizeof *next);
+    double *rho = calloc(m->n_states, sizeof *rho);
+    cai_status st = CAI_ERR_NOMEM;
+    if (next == NULL || rho == NULL) {
+        cai_error_set(err, st, NULL, 0, 0, "out of memory");
+    } else {
+        for (size_t j = 0; j < m->nnz; j++)
+            next[j] = m->col[j];
+        rho[0] = 1;
+        cai_mdp_spec spec = {
+            .n_states = m->n_states, .n_actions = m->n_actions, .initial = rho,
+            .row_ptr = m->row_ptr, .next = next, .prob = m->prob, .reward = m->reward,
+            .horizon = horizon, .temperature = 1.0,
+        };
+        st = cai_mdp_create(&spec, out, err);
+    }
+    free(next); /* cai_mdp_create copied everything */
+    free(rho);
+    return st;
+}
+
 /* The random model through cai_mdp_create, as a user would build it. */
 static int run_cai_random(const bench_job *job, bench_result *res, double **values)
 {
     bench_csr m;
     if (bench_csr_random(job->size, BENCH_ACTIONS, BENCH_SUCCESSORS, job->seed, &m) != 0)
         return fail(res, "cannot generate the model (out of memory?)");
-    size_t *next = malloc(m.nnz * sizeof *next);
-    double *rho = calloc(m.n_states, sizeof *rho);
-    if (next == NULL || rho == NULL) {
-        free(next);
-        free(rho);
-        bench_csr_free(&m);
-        return fail(res, "out of memory");
-    }
-    for (size_t j = 0; j < m.nnz; j++)
-        next[j] = m.col[j];
-    rho[0] = 1;
-    cai_mdp_spec spec = {
-        .n_states = m.n_states, .n_actions = m.n_actions, .initial = rho,
-        .row_ptr = m.row_ptr, .next = next, .prob = m.prob, .reward = m.reward,
-        .horizon = job->horizon, .temperature = 1.0,
-    };
     cai_mdp *mdp = NULL;
     cai_error err;
-    cai_status st = cai_mdp_create(&spec, &mdp, &err);
-    free(next); /* cai_mdp_create copied everything */
-    free(rho);
+    cai_status st = bench_cai_mdp(&m, job->horizon, &mdp, &err);
     bench_csr_free(&m);
     if (st != CAI_OK)
         return fail_cai(res, "cai_mdp_create", &err);
@@ -223,7 +228,7 @@ static int run_hand(const bench_job *job, bench_result *res, double **values)
             goto done;
     }
     for (size_t k = 0; k < job->reps; k++) {
-        double t0 = now();
+        double t0 = bench_now();
         if (job->method == BENCH_SPMV)
             for (size_t t = 0; t < T; t++)
                 bench_spmv(&m, x.v, y.v);
@@ -231,7 +236,7 @@ static int run_hand(const bench_job *job, bench_result *res, double **values)
             bench_soft_vi_exact(&m, T, 1.0, V.v, w.v, c.v);
         else
             bench_soft_vi_variational(&m, T, 1.0, V.v);
-        res->seconds[k] = now() - t0;
+        res->seconds[k] = bench_now() - t0;
     }
     if (V.v != NULL) { /* V_0 is its first row */
         if ((*values = malloc(S * sizeof **values)) == NULL)
@@ -257,10 +262,10 @@ static int run_yaml(const bench_job *job, bench_result *res)
     for (size_t k = 0; k < job->reps; k++) {
         cai_model *model = NULL;
         cai_error err;
-        double t0 = now();
+        double t0 = bench_now();
         if (cai_model_load(job->path, &model, &err) != CAI_OK)
             return fail_cai(res, "cai_model_load", &err);
-        res->seconds[k] = now() - t0;
+        res->seconds[k] = bench_now() - t0;
         const cai_mdp *mdp = cai_model_mdp(model);
         res->n_states = mdp ? cai_mdp_n_states(mdp) : 0;
         res->n_rows = mdp ? res->n_states * cai_mdp_n_actions(mdp) : 0;
@@ -270,7 +275,7 @@ static int run_yaml(const bench_job *job, bench_result *res)
     return 0;
 }
 
-static int write_full(int fd, const void *buf, size_t n)
+int bench_write_full(int fd, const void *buf, size_t n)
 {
     const char *p = buf;
     while (n > 0) {
@@ -285,7 +290,7 @@ static int write_full(int fd, const void *buf, size_t n)
     return 0;
 }
 
-static int read_full(int fd, void *buf, size_t n)
+int bench_read_full(int fd, void *buf, size_t n)
 {
     char *p = buf;
     while (n > 0) {
@@ -320,7 +325,7 @@ int bench_child_main(int argc, char **argv)
         return 2;
     bench_result res = {.ok = 1, .reps = job.reps};
     double *values = NULL;
-    long base_kb = status_field("VmRSS");
+    long base_kb = bench_status_field("VmRSS");
     int rc;
     switch (job.method) {
     case BENCH_CAI_EXACT:
@@ -338,35 +343,27 @@ int bench_child_main(int argc, char **argv)
         rc = run_hand(&job, &res, &values);
         break;
     }
-    long hwm_kb = status_field("VmHWM");
+    long hwm_kb = bench_status_field("VmHWM");
     res.peak_bytes = hwm_kb >= 0 && base_kb >= 0 ? 1024.0 * (double)(hwm_kb - base_kb) : NAN;
-    res.threads_seen = status_field("Threads");
+    res.threads_seen = bench_status_field("Threads");
     if (rc != 0)
         res.n_values = 0;
-    if (write_full(fd, &res, sizeof res) != 0
-        || (res.n_values > 0 && write_full(fd, values, res.n_values * sizeof *values) != 0))
+    if (bench_write_full(fd, &res, sizeof res) != 0
+        || (res.n_values > 0 && bench_write_full(fd, values, res.n_values * sizeof *values) != 0))
         rc = -1;
     free(values);
     return rc == 0 ? 0 : 1;
 }
 
-int bench_run(const char *self, const bench_job *job, bench_result *out)
+pid_t bench_spawn(const char *self, char **argv, size_t fd_slot, unsigned threads, int *out_fd)
 {
     int fds[2];
     if (pipe(fds) != 0)
         return -1;
-    char args[7][32];
-    snprintf(args[0], sizeof args[0], "%d", (int)job->method);
-    snprintf(args[1], sizeof args[1], "%zu", job->size);
-    snprintf(args[2], sizeof args[2], "%zu", job->horizon);
-    snprintf(args[3], sizeof args[3], "%zu", job->reps);
-    snprintf(args[4], sizeof args[4], "%lu", job->seed);
-    snprintf(args[5], sizeof args[5], "%d", job->marginals ? 1 : 0);
-    snprintf(args[6], sizeof args[6], "%d", fds[1]);
-    char threads[32];
-    snprintf(threads, sizeof threads, "%u", job->threads);
-    char *argv[] = {"cai-bench", "--child", args[0], args[1], args[2], args[3], args[4],
-                    args[5], args[6], (char *)job->path, NULL};
+    char fd_arg[32], threads_arg[32];
+    snprintf(fd_arg, sizeof fd_arg, "%d", fds[1]);
+    snprintf(threads_arg, sizeof threads_arg, "%u", threads);
+    argv[fd_slot] = fd_arg;
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
@@ -376,32 +373,59 @@ int bench_run(const char *self, const bench_job *job, bench_result *out)
     }
     if (pid == 0) {
         close(fds[0]);
-        setenv("OMP_NUM_THREADS", threads, 1);
+        setenv("OMP_NUM_THREADS", threads_arg, 1);
         execv(self, argv);
         _exit(127);
     }
     close(fds[1]);
+    *out_fd = fds[0];
+    return pid;
+}
+
+int bench_reap(pid_t pid, int got, int ok, char *message, size_t size)
+{
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (got && WIFEXITED(status) && (!ok || WEXITSTATUS(status) == 0))
+        return 0;
+    if (WIFSIGNALED(status))
+        snprintf(message, size, "the child died of signal %d (out of memory?)",
+                 WTERMSIG(status));
+    else
+        snprintf(message, size, "the child exited with status %d", WEXITSTATUS(status));
+    return -1;
+}
+
+int bench_run(const char *self, const bench_job *job, bench_result *out)
+{
+    char args[6][32];
+    snprintf(args[0], sizeof args[0], "%d", (int)job->method);
+    snprintf(args[1], sizeof args[1], "%zu", job->size);
+    snprintf(args[2], sizeof args[2], "%zu", job->horizon);
+    snprintf(args[3], sizeof args[3], "%zu", job->reps);
+    snprintf(args[4], sizeof args[4], "%lu", job->seed);
+    snprintf(args[5], sizeof args[5], "%d", job->marginals ? 1 : 0);
+    char *argv[] = {"cai-bench", "--child", args[0], args[1], args[2], args[3], args[4],
+                    args[5], NULL /* the fd */, (char *)job->path, NULL};
+    int fd;
+    pid_t pid = bench_spawn(self, argv, 8, job->threads, &fd);
+    if (pid < 0)
+        return -1;
     memset(out, 0, sizeof *out);
-    int got = read_full(fds[0], out, sizeof *out) == 0;
+    int got = bench_read_full(fd, out, sizeof *out) == 0;
     out->values = NULL;
     if (got && out->n_values > 0) {
         out->values = malloc(out->n_values * sizeof *out->values);
         got = out->values != NULL
-              && read_full(fds[0], out->values, out->n_values * sizeof *out->values) == 0;
+              && bench_read_full(fd, out->values, out->n_values * sizeof *out->values) == 0;
     }
-    close(fds[0]);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (!got || !WIFEXITED(status) || (out->ok && WEXITSTATUS(status) != 0)) {
+    close(fd);
+    char message[sizeof out->message];
+    if (bench_reap(pid, got, out->ok, message, sizeof message) != 0) {
         free(out->values);
         memset(out, 0, sizeof *out);
-        if (WIFSIGNALED(status))
-            snprintf(out->message, sizeof out->message,
-                     "the child died of signal %d (out of memory?)", WTERMSIG(status));
-        else
-            snprintf(out->message, sizeof out->message,
-                     "the child exited with status %d", WEXITSTATUS(status));
+        memcpy(out->message, message, sizeof message);
     }
     return 0;
 }

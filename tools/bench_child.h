@@ -10,6 +10,11 @@
 #define CAI_BENCH_CHILD_H
 
 #include <stddef.h>
+#include <sys/types.h>
+
+#include <cai/cai.h>
+
+#include "bench_model.h"
 
 #define BENCH_MAX_REPS 64
 #define BENCH_ACTIONS 4
@@ -60,8 +65,30 @@ typedef struct bench_result {
  * started; free out->values with free(). */
 int bench_run(const char *self, const bench_job *job, bench_result *out);
 
+/* Fork and execute self with argv (NULL-terminated) and OMP_NUM_THREADS =
+ * threads; argv[fd_slot] is set to the write end of a new pipe whose read
+ * end goes to *out_fd. Returns the child's pid, or -1. */
+pid_t bench_spawn(const char *self, char **argv, size_t fd_slot, unsigned threads, int *out_fd);
+
+/* Wait for the child pid; got = its result was read whole, ok = it says it
+ * succeeded. 0 when all is well, else -1 with message saying what died. */
+int bench_reap(pid_t pid, int got, int ok, char *message, size_t size);
+
+/* The cai model of the generated arrays m (rho = state 0, alpha = 1). */
+cai_status bench_cai_mdp(const bench_csr *m, size_t horizon, cai_mdp **out, cai_error *err);
+
 /* The median of out->seconds. */
 double bench_median(const bench_result *r);
+
+/* Seconds on the monotonic clock. */
+double bench_now(void);
+
+/* A numeric field of /proc/self/status (kB for Vm*), or -1. */
+long bench_status_field(const char *name);
+
+/* Write or read exactly n bytes (retrying short transfers); 0 or -1. */
+int bench_write_full(int fd, const void *buf, size_t n);
+int bench_read_full(int fd, void *buf, size_t n);
 
 /* The child's main: argv[0] is "--child". Returns the exit status. */
 int bench_child_main(int argc, char **argv);

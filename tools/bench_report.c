@@ -101,9 +101,10 @@ void bench_report_header(FILE *f, const bench_options *o)
             have_uname ? u.sysname : "", have_uname ? u.release : "");
     fprintf(f, "- Compiler: %s; meson build type %s (optimization %s)\n", COMPILER,
             BENCH_BUILD_TYPE, BENCH_OPTIMIZATION);
-    fprintf(f, "- Threads: OMP_NUM_THREADS=%u for every run, cai and the hand-written loops "
-               "alike (%s); the `threads` column counts the threads alive in the run's "
-               "process afterwards\n",
+    fprintf(f, "- Threads: %u for every run, cai and the hand-written loops alike (%s); the "
+               "thread table's 1 and 2 threads are set per method with omp_set_num_threads; "
+               "the `threads` column counts the threads alive in the memory run's process "
+               "afterwards\n",
             o->threads,
 #ifdef _OPENMP
             "the hand-written loops are OpenMP `parallel for` over states or rows"
@@ -115,23 +116,28 @@ void bench_report_header(FILE *f, const bench_options *o)
                "successors per (s,a), rewards U[-1,0), uniform action prior, rho = state 0, "
                "T = %zu, alpha = 1\n",
             o->seed, BENCH_ACTIONS, BENCH_SUCCESSORS, o->horizon);
-    fprintf(f, "- Each method runs in its own process; times are the median of %zu runs "
-               "divided by T (cai: the whole cai_mdp_solve, graph building included, with "
-               "state_marginals = %s)\n",
+    fprintf(f, "- Timing: for each size one process generates the model once and runs the "
+               "methods in rounds, repetition k of every method (and of the thread table's "
+               "runs) before repetition k + 1 of any, each round starting at the next method, "
+               "so every ratio compares runs made within the same minute on this shared VM; "
+               "times are the median of %zu repetitions divided by T (cai: the whole "
+               "cai_mdp_solve, graph building included, with state_marginals = %s)\n",
             o->reps, o->marginals ? "true, the API default" : "false: V only, as the "
                                                               "hand-written code keeps");
     fprintf(f, "- Hand-written exact: one exp per state and step, a dot product per row, one "
                "log per state (rows combined with pi0 exp(r/alpha)); variational: a dot "
                "product per row and a log-sum-exp over actions; both keep V[T+1][S]. "
                "SpMV floor: y = P x over the S*A rows, T times. The hand-written vectors "
-               "(V, w, x, y) are allocated once per process and get transparent huge pages, "
-               "as cai's engine gives its message vectors; cai allocates its workspace in "
-               "every solve\n");
+               "(V, w, x, y) are allocated once and get transparent huge pages, as cai's "
+               "engine gives its message vectors; cai's engine keeps released message "
+               "buffers for the next solve (lib/engine/bigmem.c), so from the second solve "
+               "on neither pays page faults\n");
     fprintf(f, "- GB/s = (CSR bytes 8(SA+1) + 12 nnz, plus 8S for V_{t+1} and 8SA for the "
                "row vector) / time per step, the same numerator for every method\n");
-    fprintf(f, "- Peak = the process's VmHWM minus its VmRSS at start; for cai the peak is "
-               "restarted (clear_refs) after cai_mdp_create, once the caller's input arrays "
-               "are freed. peak/(CSR+V) divides it by CSR bytes + (T+1) S 8 (target <= 1.3)\n\n");
+    fprintf(f, "- Peak memory: one more process per method runs one repetition alone; peak = "
+               "its VmHWM minus its VmRSS at start; for cai the peak is restarted "
+               "(clear_refs) after cai_mdp_create, once the caller's input arrays are freed. "
+               "peak/(CSR+V) divides it by CSR bytes + (T+1) S 8 (target <= 1.3)\n\n");
 }
 
 /* Peak MB; marked when cai's peak could not be restarted after the model was

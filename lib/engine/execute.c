@@ -246,11 +246,13 @@ static void up_all_states(const row_layout *L, const cluster *c, const double *c
 }
 
 /* The scaled messages of every up state of cluster c (blocks split among
- * threads as above) into M, each added into U_up at once unless it is NaN
- * (a sum near underflow, left for the log domain). Returns how many were
- * left; *umax gets the max of U_up over the entries added. */
+ * threads as above) into M, each added into U_up (or written, when assign)
+ * at once unless it is NaN (a sum near underflow, left for the log domain).
+ * Returns how many were left; *umax gets the max of U_up over the entries
+ * added. */
 static size_t up_all_scaled_add(const row_layout *L, const cluster *c, const double *w,
-                                semiring sr, double *M, double *U_up, double *umax)
+                                semiring sr, double *M, double *U_up, bool assign,
+                                double *umax)
 {
     size_t per = L->stride >= ROW_BLOCK ? 1 : ROW_BLOCK / L->stride;
     size_t n_blocks = (L->card_u + per - 1) / per, R = c->p->n_rows, left = 0;
@@ -265,7 +267,7 @@ static size_t up_all_scaled_add(const row_layout *L, const cluster *c, const dou
                 left++;
                 continue;
             }
-            U_up[x] += M[x];
+            U_up[x] = assign ? M[x] : U_up[x] + M[x];
             m = U_up[x] > m ? U_up[x] : m;
         }
     }
@@ -286,6 +288,13 @@ static row_layout log_layout(const cai_plan *plan, cai_workspace *ws, const clus
     return L;
 }
 
+/* Whether cluster c writes its message into U of its up variable instead
+ * of adding it: the first message of a variable without local terms. */
+static bool assigns(const cai_plan *plan, const cai_workspace *ws, const cluster *c)
+{
+    return ws->first_in[c - plan->clusters] && ws->fresh[c->vars[c->up]];
+}
+
 /* Sum-product message of cluster c to its up variable (a parent) in the
  * scaled linear domain, added into that variable's U: one exp per state of
  * each neighbour, one pass over the potential's rows (a sparse
@@ -299,6 +308,7 @@ static void upward_scaled(const cai_plan *plan, cai_workspace *ws, const cluster
     size_t kp = c->k - 1, u = c->up, K = p->n_cols;
     size_t up_var = c->vars[u];
     double *U_up = ws->U + plan->vars[up_var].off;
+    bool assign = assigns(plan, ws, c);
     semiring sr = cluster_sr(plan, c);
     const double *U_child = ws->U + plan->vars[c->vars[kp]].off;
     double *w = ws->col_a;
@@ -341,7 +351,8 @@ static void upward_scaled(const cai_plan *plan, cai_workspace *ws, const cluster
         double m = -INFINITY;
         CAI_PARALLEL_MAX(card_u, m)
         for (size_t x = 0; x < card_u; x++) {
-            U_up[x] += M[x] = -INFINITY;
+            M[x] = -INFINITY;
+            U_up[x] = assign ? M[x] : U_up[x] + M[x];
             m = U_up[x] > m ? U_up[x] : m;
         }
         ws->umax[up_var] = m;
@@ -353,13 +364,13 @@ static void upward_scaled(const cai_plan *plan, cai_workspace *ws, const cluster
     S.lin = true;
     S.scale = scale;
     double umax;
-    size_t left = up_all_scaled_add(&S, c, w, sr, M, U_up, &umax);
+    size_t left = up_all_scaled_add(&S, c, w, sr, M, U_up, assign, &umax);
     /* the sums near underflow, exactly, in the log domain */
     L.inner = xin;
     for (size_t x = 0; left > 0 && x < card_u; x++)
         if (isnan(M[x])) {
             up_states(&L, c, x, x + 1, U_child, sr, false, M + x);
-            U_up[x] += M[x];
+            U_up[x] = assign ? M[x] : U_up[x] + M[x];
             umax = U_up[x] > umax ? U_up[x] : umax;
             left--;
         }
@@ -386,9 +397,10 @@ static void upward(const cai_plan *plan, cai_workspace *ws, const cluster *c)
         p->ops->rows_to_col(p, ws->row_a, M, cluster_sr_plain(plan, c), ws->col_a);
     }
     double *U_up = ws->U + plan->vars[up_var].off, m = -INFINITY;
+    bool assign = assigns(plan, ws, c);
     CAI_PARALLEL_MAX(card_u, m)
     for (size_t x = 0; x < card_u; x++) {
-        U_up[x] += M[x];
+        U_up[x] = assign ? M[x] : U_up[x] + M[x];
         m = U_up[x] > m ? U_up[x] : m;
     }
     ws->umax[up_var] = m;
@@ -528,8 +540,13 @@ cai_status cai_plan_execute(const cai_plan *plan, cai_workspace *ws, cai_error *
         return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0,
                              "the workspace belongs to another plan");
     bool max = plan->alg == CAI_MAX_PRODUCT;
-    for (size_t v = 0; v < plan->n_vars; v++)
-        ws->umax[v] = local_terms(plan, ws, v, ws->U + plan->vars[v].off);
+    for (size_t v = 0; v < plan->n_vars; v++) {
+        /* a variable without local terms gets U from its first message */
+        ws->fresh[v] = ws->has_in[v] && plan->vars[v].n_unary == 0 && ws->soft[v] == NULL
+                       && ws->evidence[v] == CAI_NONE;
+        if (!ws->fresh[v])
+            ws->umax[v] = local_terms(plan, ws, v, ws->U + plan->vars[v].off);
+    }
     for (size_t i = plan->n_clusters; i-- > 0;)
         upward(plan, ws, &plan->clusters[i]);
 

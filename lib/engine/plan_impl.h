@@ -101,6 +101,10 @@ struct cai_workspace {
     double **soft;         /* per variable: soft evidence (card logs) or NULL */
     double *U, *q, *M;
     double *umax;          /* per variable: the max of its U, kept by execute */
+    bool *first_in;        /* per cluster: the first, upward, to send to its up variable */
+    bool *has_in;          /* per variable: some cluster sends to it upward */
+    bool *fresh;           /* per variable: no local terms and a message coming, so
+                            * execute leaves U to the first message (written, not added) */
     size_t *assign;
     double log_z;
     bool executed;
