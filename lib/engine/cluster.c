@@ -310,6 +310,36 @@ static const double *table_as_rows(const cluster *c)
     return potential_table_logv(c->abs[0].p);
 }
 
+/* Rows per piece of the row terms (each piece starts its own odometer). */
+#define ROW_TERM_CHUNK ((size_t)4096)
+
+/* x[r] = the constant log terms of row r of c (absorbed factors, erow) for
+ * r0 <= r < r0 + n; idx holds k - 1 indices. */
+static void row_terms(const cluster *c, size_t r0, size_t n, size_t *idx, double *x)
+{
+    size_t kp = c->k - 1;
+    for (size_t j = kp, q = r0; j-- > 0;) { /* the parents' states at row r0 */
+        idx[j] = q % c->p->cards[j];
+        q /= c->p->cards[j];
+    }
+    for (size_t r = r0; r < r0 + n; r++) {
+        double s = c->erow ? c->erow[r] : 0.0;
+        for (size_t a = 0; a < c->n_abs; a++) {
+            const absorbed *ab = &c->abs[a];
+            size_t row = 0;
+            for (size_t j = 0; j + 1 < ab->k; j++)
+                row = row * ab->p->cards[j] + idx[ab->pos[j]];
+            s += potential_log_value_sr(ab->p, row, idx[ab->pos[ab->k - 1]], ab->sr);
+        }
+        x[r] = s;
+        for (size_t j = kp; j-- > 0;) { /* odometer over the parents */
+            if (++idx[j] < c->p->cards[j])
+                break;
+            idx[j] = 0;
+        }
+    }
+}
+
 /* Each cluster's constant log row terms (absorbed factors, erow) as one
  * array, and its exponential for the scaled kernels (sum-product clusters
  * not in expectation mode only): computed once per run of alike clusters, so
@@ -333,28 +363,20 @@ cai_status plan_build_row_terms(cai_plan *plan, cai_error *err)
         double mx = -INFINITY;
         double *x = NULL;
         if (c->xrow == NULL && (c->xrow = table_as_rows(c)) == NULL) {
-            size_t *idx = alloc_array(c->k, sizeof(size_t));
+            size_t n_chunks = (R + ROW_TERM_CHUNK - 1) / ROW_TERM_CHUNK, n_idx;
+            size_t *idx = cai_size_mul(n_chunks, kp ? kp : 1, &n_idx)
+                              ? alloc_array(n_idx, sizeof(size_t)) : NULL;
             x = alloc_array(R, sizeof(double));
             if (x == NULL || idx == NULL) {
                 free(x);
                 free(idx);
                 return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
             }
-            for (size_t r = 0; r < R; r++) {
-                double s = c->erow ? c->erow[r] : 0.0;
-                for (size_t a = 0; a < c->n_abs; a++) {
-                    const absorbed *ab = &c->abs[a];
-                    size_t row = 0;
-                    for (size_t j = 0; j + 1 < ab->k; j++)
-                        row = row * ab->p->cards[j] + idx[ab->pos[j]];
-                    s += potential_log_value_sr(ab->p, row, idx[ab->pos[ab->k - 1]], ab->sr);
-                }
-                x[r] = s;
-                for (size_t j = kp; j-- > 0;) { /* odometer over the parents */
-                    if (++idx[j] < c->p->cards[j])
-                        break;
-                    idx[j] = 0;
-                }
+            CAI_PARALLEL_FOR(R)
+            for (size_t b = 0; b < n_chunks; b++) {
+                size_t r0 = b * ROW_TERM_CHUNK;
+                size_t n = R - r0 < ROW_TERM_CHUNK ? R - r0 : ROW_TERM_CHUNK;
+                row_terms(c, r0, n, idx + b * kp, x);
             }
             free(idx);
             plan->bufs[plan->n_bufs++] = x;
