@@ -3,6 +3,7 @@
 #include "plan_impl.h"
 
 #include "cai/logmath.h"
+#include "vecmath.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -80,6 +81,9 @@ typedef struct row_layout {
 /* Rows per call of a potential's row kernels: enough for the gathers of a
  * block to overlap, small enough for the stack. */
 enum { ROW_BLOCK = 256 };
+
+/* Entries per array call of the exps of a message split among threads. */
+enum { EXP_PIECE = 4096 };
 
 static size_t up_stride(const cluster *c)
 {
@@ -169,6 +173,39 @@ static double group_log(double o, const double *a, const double *b, const double
     return m + log(sum);
 }
 
+/* out[s] = log-sum-exp over j < g of o + a[s g + j] + b[j] + v[s g + j]
+ * for ns whole states (ns g <= ROW_BLOCK), as group_log does one state, but
+ * with the exps and logs of the block in two array calls. */
+static void block_log_sum(double o, const double *a, const double *b, const double *v,
+                          size_t ns, size_t g, double *out)
+{
+    double t[ROW_BLOCK], m[ROW_BLOCK], sum[ROW_BLOCK];
+    for (size_t s = 0; s < ns; s++) {
+        double ms = -INFINITY;
+        bool nan = false;
+        for (size_t j = 0, i = s * g; j < g; j++, i++) {
+            double ab = (a ? a[i] : 0.0) + (b ? b[j] : 0.0);
+            t[i] = ab > -INFINITY ? o + ab + v[i] : -INFINITY;
+            nan |= isnan(t[i]);
+            ms = t[i] > ms ? t[i] : ms;
+        }
+        m[s] = nan ? NAN : ms;
+        double shift = ms > -INFINITY && ms < INFINITY ? ms : 0.0;
+        for (size_t j = 0, i = s * g; j < g; j++, i++)
+            t[i] -= shift;
+    }
+    vm_exp_shift(t, t, 0.0, ns * g);
+    for (size_t s = 0; s < ns; s++) {
+        double z = 0.0;
+        for (size_t j = 0, i = s * g; j < g; j++, i++)
+            z += t[i];
+        sum[s] = z;
+    }
+    vm_log(sum, sum, ns);
+    for (size_t s = 0; s < ns; s++)
+        out[s] = m[s] > -INFINITY && m[s] < INFINITY ? m[s] + sum[s] : m[s];
+}
+
 /* Up states x0 <= x < x1 (at most ROW_BLOCK of them) of cluster c, over
  * their rows in blocks of whole states (or a state's rows in blocks when it
  * has more than ROW_BLOCK): scaled, out[x - x0] = sum of row weight * row
@@ -204,6 +241,11 @@ static void up_states(const row_layout *L, const cluster *c, size_t x0, size_t x
                     p->ops->rows_lin(p, r, nr, col_in, buf, sr);
                 else
                     p->ops->rows_log(p, r, nr, col_in, buf, sr);
+                if (!lin && !max && one_run && g <= ROW_BLOCK) {
+                    block_log_sum(o, L->rowc ? L->rowc + r : NULL, L->inner, buf, s1 - s0, g,
+                                  out + s0);
+                    continue;
+                }
                 for (size_t s = s0; s < s1; s++, r += g) {
                     const double *v = buf + (s - s0) * g;
                     const double *a = L->rowc ? L->rowc + r : NULL;
@@ -223,11 +265,14 @@ static void up_states(const row_layout *L, const cluster *c, size_t x0, size_t x
             }
         }
     }
-    for (size_t s = 0; s < ns; s++)
-        if (lin) /* NaN marks a sum too near underflow to trust */
-            out[s] = out[s] >= SCALED_GROUP_MIN ? L->scale + log(out[s]) : NAN;
-        else if (!max && !(one_run && g <= ROW_BLOCK))
+    if (lin) { /* NaN marks a sum too near underflow to trust */
+        vm_log(buf, out, ns);
+        for (size_t s = 0; s < ns; s++)
+            out[s] = out[s] >= SCALED_GROUP_MIN ? L->scale + buf[s] : NAN;
+    } else if (!max && !(one_run && g <= ROW_BLOCK)) {
+        for (size_t s = 0; s < ns; s++)
             out[s] = cai_lse_result(&acc[s]);
+    }
 }
 
 /* Every up state of cluster c, in blocks of whole states split among
@@ -315,9 +360,12 @@ static void upward_scaled(const cai_plan *plan, cai_workspace *ws, const cluster
     /* the child's message, scaled: w = exp(U - max U) */
     double scale = ws->umax[c->vars[kp]];
     if (scale > -INFINITY) {
+        size_t n_pieces = (K + EXP_PIECE - 1) / EXP_PIECE;
         CAI_PARALLEL_FOR(K)
-        for (size_t k = 0; k < K; k++)
-            w[k] = exp(U_child[k] - scale);
+        for (size_t b = 0; b < n_pieces; b++) {
+            size_t k0 = b * EXP_PIECE, n = K - k0 < EXP_PIECE ? K - k0 : EXP_PIECE;
+            vm_exp_shift(w + k0, U_child + k0, scale, n);
+        }
     }
     scale += c->xmax + potential_lin_shift(p, sr);
     /* the outer parents' messages, scaled */
