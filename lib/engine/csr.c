@@ -140,10 +140,17 @@ static void csr_rows_log(const cai_potential *p, size_t r0, size_t n, const doub
     const csr_potential *c = as_csr(p);
     bool support = sr & SR_SUPPORT;
     if ((sr & SR_BASE) == SR_EXPECT) {
+        const size_t *rp = c->row_ptr;
+        const uint32_t *col = c->col;
+        const double *pr = c->prob;
         for (size_t i = 0; i < n; i++) {
             double s = 0.0;
-            for (size_t j = c->row_ptr[r0 + i]; j < c->row_ptr[r0 + i + 1]; j++)
-                s += (support ? 1.0 : c->prob[j]) * col_in[c->col[j]];
+            if (support)
+                for (size_t j = rp[r0 + i]; j < rp[r0 + i + 1]; j++)
+                    s += col_in[col[j]];
+            else
+                for (size_t j = rp[r0 + i]; j < rp[r0 + i + 1]; j++)
+                    s += pr[j] * col_in[col[j]];
             out[i] = s;
         }
         return;

@@ -175,21 +175,21 @@ static double group_log(double o, const double *a, const double *b, const double
 
 /* out[s] = log-sum-exp over j < g of o + a[s g + j] + b[j] + v[s g + j]
  * for ns whole states (ns g <= ROW_BLOCK), as group_log does one state, but
- * with the exps and logs of the block in two array calls. */
+ * with the exps and logs of the block in two array calls. A NaN term makes
+ * its state's sum NaN (through the exps), which the last loop keeps. */
 static void block_log_sum(double o, const double *a, const double *b, const double *v,
                           size_t ns, size_t g, double *out)
 {
-    double t[ROW_BLOCK], m[ROW_BLOCK], sum[ROW_BLOCK];
+    double t[ROW_BLOCK], m[ROW_BLOCK], lz[ROW_BLOCK];
     for (size_t s = 0; s < ns; s++) {
         double ms = -INFINITY;
-        bool nan = false;
         for (size_t j = 0, i = s * g; j < g; j++, i++) {
             double ab = (a ? a[i] : 0.0) + (b ? b[j] : 0.0);
-            t[i] = ab > -INFINITY ? o + ab + v[i] : -INFINITY;
-            nan |= isnan(t[i]);
-            ms = t[i] > ms ? t[i] : ms;
+            double x = ab > -INFINITY ? o + ab + v[i] : -INFINITY;
+            t[i] = x;
+            ms = x > ms ? x : ms;
         }
-        m[s] = nan ? NAN : ms;
+        m[s] = ms;
         double shift = ms > -INFINITY && ms < INFINITY ? ms : 0.0;
         for (size_t j = 0, i = s * g; j < g; j++, i++)
             t[i] -= shift;
@@ -199,11 +199,13 @@ static void block_log_sum(double o, const double *a, const double *b, const doub
         double z = 0.0;
         for (size_t j = 0, i = s * g; j < g; j++, i++)
             z += t[i];
-        sum[s] = z;
+        lz[s] = z;
     }
-    vm_log(sum, sum, ns);
+    vm_log(lz, lz, ns);
     for (size_t s = 0; s < ns; s++)
-        out[s] = m[s] > -INFINITY && m[s] < INFINITY ? m[s] + sum[s] : m[s];
+        out[s] = isnan(lz[s])                            ? NAN
+                 : m[s] > -INFINITY && m[s] < INFINITY ? m[s] + lz[s]
+                                                        : m[s];
 }
 
 /* Up states x0 <= x < x1 (at most ROW_BLOCK of them) of cluster c, over
