@@ -1,0 +1,189 @@
+/* tests/test_bigmem.c — the engine's large buffers: zeroed when asked for
+ * even when a released mapping comes back, released mappings reused (best
+ * fit, at most a quarter too large), and a solve whose message array comes
+ * back dirty from an earlier solve giving the bits of one on fresh memory. */
+#include "harness.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cai/cai.h"
+
+#include "../lib/engine/bigmem.h"
+
+/* Doubles of a buffer big enough to be a mapping (BIG_MIN is 4 MiB). */
+#define BIG_N ((size_t)1 << 20) /* 8 MiB */
+
+static int all_zero(const double *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i] != 0.0)
+            return 0;
+    return 1;
+}
+
+static void fill(double *v, size_t n, double x)
+{
+    for (size_t i = 0; i < n; i++)
+        v[i] = x + (double)i;
+}
+
+static void test_zeroed_after_reuse(void)
+{
+    double *a = big_alloc(BIG_N, sizeof(double));
+    CU_ASSERT_FATAL(a != NULL);
+    CU_ASSERT(all_zero(a, BIG_N));
+    fill(a, BIG_N, 7.0);
+    big_free(a);
+    /* the same mapping comes back (dirty), and big_alloc zeroes it */
+    double *b = big_alloc(BIG_N, sizeof(double));
+    CU_ASSERT_FATAL(b != NULL);
+    CU_ASSERT(b == a);
+    CU_ASSERT(all_zero(b, BIG_N));
+    fill(b, BIG_N, 3.0);
+    big_free(b);
+    /* uninitialised: the same mapping, every byte writable */
+    double *c = big_alloc_uninit(BIG_N, sizeof(double));
+    CU_ASSERT_FATAL(c != NULL);
+    CU_ASSERT(c == a);
+    fill(c, BIG_N, 1.0);
+    CU_ASSERT(c[BIG_N - 1] == 1.0 + (double)(BIG_N - 1));
+    big_free(c);
+    /* small buffers come from calloc, zeroed */
+    double *s = big_alloc(1000, sizeof(double));
+    CU_ASSERT_FATAL(s != NULL);
+    CU_ASSERT(all_zero(s, 1000));
+    big_free(s);
+    big_free(NULL);
+    CU_ASSERT(big_alloc(SIZE_MAX / 4, 8) == NULL); /* n * elem overflows */
+}
+
+static void test_best_fit(void)
+{
+    /* sizes 8, 10, 16 and 32 MiB released; requests pick the smallest that
+     * fits within a quarter */
+    size_t n[4] = {BIG_N, BIG_N + BIG_N / 4, 2 * BIG_N, 4 * BIG_N};
+    double *p[4];
+    for (int i = 0; i < 4; i++) {
+        p[i] = big_alloc(n[i], sizeof(double));
+        CU_ASSERT_FATAL(p[i] != NULL);
+    }
+    for (int i = 0; i < 4; i++)
+        big_free(p[i]);
+    double *q = big_alloc_uninit(2 * BIG_N, sizeof(double));
+    CU_ASSERT(q == p[2]);
+    double *r = big_alloc_uninit(BIG_N + BIG_N / 8, sizeof(double)); /* 9 MiB: the 10 */
+    CU_ASSERT(r == p[1]);
+    double *t = big_alloc(3 * BIG_N, sizeof(double)); /* 24 MiB: 32 is too large */
+    CU_ASSERT(t != p[3] && t != NULL);
+    CU_ASSERT(all_zero(t, 3 * BIG_N));
+    big_free(q);
+    big_free(r);
+    big_free(t);
+    /* more releases than the cache keeps: every buffer still works */
+    double *many[8];
+    for (int i = 0; i < 8; i++) {
+        many[i] = big_alloc(BIG_N + (size_t)i * 4096, sizeof(double));
+        CU_ASSERT_FATAL(many[i] != NULL);
+        fill(many[i], BIG_N, (double)i);
+    }
+    for (int i = 0; i < 8; i++)
+        big_free(many[i]);
+    for (int i = 0; i < 8; i++) {
+        many[i] = big_alloc(BIG_N + (size_t)i * 4096, sizeof(double));
+        CU_ASSERT_FATAL(many[i] != NULL);
+        CU_ASSERT(all_zero(many[i], BIG_N + (size_t)i * 4096));
+    }
+    for (int i = 0; i < 8; i++)
+        big_free(many[i]);
+}
+
+/* A random MDP with 2^16 states (its V is 11 x 2^16 doubles, a mapping). */
+static cai_mdp *random_mdp(void)
+{
+    enum { S = 1 << 16, A = 2, B = 2, T = 10 };
+    size_t *row_ptr = malloc((S * A + 1) * sizeof *row_ptr);
+    size_t *next = malloc(S * A * B * sizeof *next);
+    double *prob = malloc(S * A * B * sizeof *prob);
+    double *reward = malloc(S * A * sizeof *reward);
+    double *rho = calloc(S, sizeof *rho);
+    cai_mdp *m = NULL;
+    if (row_ptr && next && prob && reward && rho) {
+        uint64_t x = 12345;
+        for (size_t r = 0; r < S * A; r++) {
+            x = x * 6364136223846793005u + 1442695040888963407u;
+            size_t s0 = (size_t)(x >> 33) % (S - 1);
+            row_ptr[r] = r * B;
+            next[r * B] = s0;
+            next[r * B + 1] = s0 + 1 + (size_t)(x >> 20) % (S - 1 - s0);
+            prob[r * B] = 0.25 + 0.5 * (double)((x >> 11) & 1023) / 1023.0;
+            prob[r * B + 1] = 1.0 - prob[r * B];
+            reward[r] = -(double)((x >> 40) & 255) / 64.0;
+        }
+        row_ptr[S * A] = S * A * B;
+        rho[0] = 1.0;
+        cai_mdp_spec spec = {.n_states = S, .n_actions = A, .initial = rho,
+                             .row_ptr = row_ptr, .next = next, .prob = prob,
+                             .reward = reward, .horizon = T, .temperature = 1.0};
+        cai_error err;
+        if (cai_mdp_create(&spec, &m, &err) != CAI_OK)
+            m = NULL;
+    }
+    free(row_ptr);
+    free(next);
+    free(prob);
+    free(reward);
+    free(rho);
+    return m;
+}
+
+static cai_solution *solve(const cai_mdp *m, double alpha)
+{
+    cai_solve_options o = cai_solve_options_default();
+    o.temperature = alpha;
+    o.state_marginals = false;
+    cai_solution *sol = NULL;
+    cai_error err;
+    return cai_mdp_solve(m, &o, &sol, &err) == CAI_OK ? sol : NULL;
+}
+
+static void test_dirty_messages(void)
+{
+    cai_mdp *m = random_mdp();
+    CU_ASSERT_FATAL(m != NULL);
+    size_t S = cai_mdp_n_states(m);
+    double *v1 = malloc(S * sizeof *v1), *v2 = malloc(S * sizeof *v2);
+    double *v3 = malloc(S * sizeof *v3);
+    CU_ASSERT_FATAL(v1 && v2 && v3);
+    cai_error err;
+    /* alpha 1, released: its messages stay in the mapping */
+    cai_solution *a = solve(m, 1.0);
+    CU_ASSERT_FATAL(a != NULL);
+    CU_ASSERT(cai_solution_value(a, 0, v1, &err) == CAI_OK);
+    cai_solution_free(a);
+    /* alpha 0.5 on that dirty mapping, then on fresh memory alongside it */
+    cai_solution *b = solve(m, 0.5);
+    cai_solution *c = solve(m, 0.5);
+    CU_ASSERT_FATAL(b != NULL && c != NULL);
+    CU_ASSERT(cai_solution_value(b, 0, v2, &err) == CAI_OK);
+    CU_ASSERT(cai_solution_value(c, 0, v3, &err) == CAI_OK);
+    CU_ASSERT(memcmp(v2, v3, S * sizeof *v2) == 0);
+    CU_ASSERT(memcmp(v1, v2, S * sizeof *v1) != 0); /* the two solves differ */
+    cai_solution_free(b);
+    cai_solution_free(c);
+    free(v1);
+    free(v2);
+    free(v3);
+    cai_mdp_free(m);
+}
+
+void cai_test_register(void)
+{
+    CU_pSuite s = CU_add_suite("bigmem", NULL, NULL);
+    CU_add_test(s, "zeroed after reuse; uninitialised reuse; small buffers",
+                test_zeroed_after_reuse);
+    CU_add_test(s, "released mappings reused best fit, within a quarter", test_best_fit);
+    CU_add_test(s, "a solve on a dirty message mapping = on fresh memory",
+                test_dirty_messages);
+}
