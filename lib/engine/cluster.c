@@ -4,6 +4,7 @@
 #include "analysis.h"
 
 #include "cai/logmath.h"
+#include "vecmath.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -395,9 +396,13 @@ cai_status plan_build_row_terms(cai_plan *plan, cai_error *err)
         double *w = alloc_array(R, sizeof(double));
         if (w == NULL)
             return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+        size_t n_chunks = (R + ROW_TERM_CHUNK - 1) / ROW_TERM_CHUNK;
         CAI_PARALLEL_FOR(R)
-        for (size_t r = 0; r < R; r++)
-            w[r] = exp(xr[r] - mx);
+        for (size_t b = 0; b < n_chunks; b++) {
+            size_t r0 = b * ROW_TERM_CHUNK;
+            vm_exp_shift(w + r0, xr + r0, mx,
+                         R - r0 < ROW_TERM_CHUNK ? R - r0 : ROW_TERM_CHUNK);
+        }
         plan->bufs[plan->n_bufs++] = w;
         c->wrow = w;
     }
