@@ -128,7 +128,8 @@ void bench_report_header(FILE *f, const bench_options *o)
                "log per state (rows combined with pi0 exp(r/alpha)); variational: a dot "
                "product per row and a log-sum-exp over actions; both keep V[T+1][S]. "
                "SpMV floor: y = P x over the S*A rows, T times. The hand-written vectors "
-               "(V, w, x, y) are allocated once and get transparent huge pages, as cai's "
+               "(V, w, x, y) are allocated and touched once, before the timed runs, and get "
+               "transparent huge pages, as cai's "
                "engine gives its message vectors; cai's engine keeps released message "
                "buffers for the next solve (lib/engine/bigmem.c), so from the second solve "
                "on neither pays page faults\n");
