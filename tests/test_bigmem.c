@@ -1,7 +1,8 @@
-/* tests/test_bigmem.c — the engine's large buffers: zeroed when asked for
- * even when a released mapping comes back, released mappings reused (best
- * fit, at most a quarter too large), and a solve whose message array comes
- * back dirty from an earlier solve giving the bits of one on fresh memory. */
+/* tests/test_bigmem.c — the engine's large buffers: zeroed when asked for;
+ * a buffer cache giving its kept buffer back for a size it fits (at most a
+ * quarter too large) and releasing the one it displaces; and a model's
+ * solve whose message array comes back dirty from its earlier solve giving
+ * the bits of a solve on fresh memory. */
 #include "harness.h"
 
 #include <stdint.h>
@@ -29,27 +30,18 @@ static void fill(double *v, size_t n, double x)
         v[i] = x + (double)i;
 }
 
-static void test_zeroed_after_reuse(void)
+static void test_alloc(void)
 {
     double *a = big_alloc(BIG_N, sizeof(double));
     CU_ASSERT_FATAL(a != NULL);
     CU_ASSERT(all_zero(a, BIG_N));
     fill(a, BIG_N, 7.0);
+    CU_ASSERT(a[BIG_N - 1] == 7.0 + (double)(BIG_N - 1));
     big_free(a);
-    /* the same mapping comes back (dirty), and big_alloc zeroes it */
-    double *b = big_alloc(BIG_N, sizeof(double));
-    CU_ASSERT_FATAL(b != NULL);
-    CU_ASSERT(b == a);
-    CU_ASSERT(all_zero(b, BIG_N));
-    fill(b, BIG_N, 3.0);
-    big_free(b);
-    /* uninitialised: the same mapping, every byte writable */
-    double *c = big_alloc_uninit(BIG_N, sizeof(double));
-    CU_ASSERT_FATAL(c != NULL);
-    CU_ASSERT(c == a);
-    fill(c, BIG_N, 1.0);
-    CU_ASSERT(c[BIG_N - 1] == 1.0 + (double)(BIG_N - 1));
-    big_free(c);
+    double *u = big_alloc_uninit(BIG_N, sizeof(double));
+    CU_ASSERT_FATAL(u != NULL);
+    fill(u, BIG_N, 1.0);
+    big_free(u);
     /* small buffers come from calloc, zeroed */
     double *s = big_alloc(1000, sizeof(double));
     CU_ASSERT_FATAL(s != NULL);
@@ -59,44 +51,47 @@ static void test_zeroed_after_reuse(void)
     CU_ASSERT(big_alloc(SIZE_MAX / 4, 8) == NULL); /* n * elem overflows */
 }
 
-static void test_best_fit(void)
+static void test_cache(void)
 {
-    /* sizes 8, 10, 16 and 32 MiB released; requests pick the smallest that
-     * fits within a quarter */
-    size_t n[4] = {BIG_N, BIG_N + BIG_N / 4, 2 * BIG_N, 4 * BIG_N};
-    double *p[4];
-    for (int i = 0; i < 4; i++) {
-        p[i] = big_alloc(n[i], sizeof(double));
-        CU_ASSERT_FATAL(p[i] != NULL);
-    }
-    for (int i = 0; i < 4; i++)
-        big_free(p[i]);
-    double *q = big_alloc_uninit(2 * BIG_N, sizeof(double));
-    CU_ASSERT(q == p[2]);
-    double *r = big_alloc_uninit(BIG_N + BIG_N / 8, sizeof(double)); /* 9 MiB: the 10 */
-    CU_ASSERT(r == p[1]);
-    double *t = big_alloc(3 * BIG_N, sizeof(double)); /* 24 MiB: 32 is too large */
-    CU_ASSERT(t != p[3] && t != NULL);
-    CU_ASSERT(all_zero(t, 3 * BIG_N));
-    big_free(q);
-    big_free(r);
-    big_free(t);
-    /* more releases than the cache keeps: every buffer still works */
-    double *many[8];
-    for (int i = 0; i < 8; i++) {
-        many[i] = big_alloc(BIG_N + (size_t)i * 4096, sizeof(double));
-        CU_ASSERT_FATAL(many[i] != NULL);
-        fill(many[i], BIG_N, (double)i);
-    }
-    for (int i = 0; i < 8; i++)
-        big_free(many[i]);
-    for (int i = 0; i < 8; i++) {
-        many[i] = big_alloc(BIG_N + (size_t)i * 4096, sizeof(double));
-        CU_ASSERT_FATAL(many[i] != NULL);
-        CU_ASSERT(all_zero(many[i], BIG_N + (size_t)i * 4096));
-    }
-    for (int i = 0; i < 8; i++)
-        big_free(many[i]);
+    cai_buffer_cache *c = NULL;
+    cai_error err;
+    CU_ASSERT_FATAL(cai_buffer_cache_create(&c, &err) == CAI_OK);
+    double *a = big_alloc(BIG_N, sizeof(double));
+    CU_ASSERT_FATAL(a != NULL);
+    fill(a, BIG_N, 7.0);
+    big_cache_put(c, a);
+    /* the same buffer comes back, dirty, for the same size or a quarter less */
+    double *b = big_cache_take(c, BIG_N - BIG_N / 5, sizeof(double));
+    CU_ASSERT(b == a);
+    CU_ASSERT(b[0] == 7.0);
+    big_cache_put(c, b);
+    /* too small for twice the size, too large for a third of it: new
+     * buffers, the kept one stays */
+    double *big = big_cache_take(c, 2 * BIG_N, sizeof(double));
+    double *small = big_cache_take(c, BIG_N / 3, sizeof(double));
+    CU_ASSERT_FATAL(big != NULL && small != NULL);
+    CU_ASSERT(big != a && small != a);
+    fill(big, 2 * BIG_N, 2.0);
+    fill(small, BIG_N / 3, 3.0);
+    double *again = big_cache_take(c, BIG_N, sizeof(double));
+    CU_ASSERT(again == a);
+    CU_ASSERT(big_cache_take(c, BIG_N, sizeof(double)) != a); /* taken: gone */
+    /* putting one releases the one kept before */
+    big_cache_put(c, again);
+    big_cache_put(c, big);
+    CU_ASSERT(big_cache_take(c, 2 * BIG_N, sizeof(double)) == big);
+    big_cache_put(c, big);
+    big_cache_put(c, small); /* a calloc'd buffer is freed, not kept */
+    CU_ASSERT(big_cache_take(c, 2 * BIG_N, sizeof(double)) == big);
+    big_cache_put(c, big);
+    big_cache_put(c, NULL);
+    cai_buffer_cache_free(c); /* releases big */
+    cai_buffer_cache_free(NULL);
+    /* no cache: plain allocation and release */
+    double *n = big_cache_take(NULL, BIG_N, sizeof(double));
+    CU_ASSERT_FATAL(n != NULL);
+    fill(n, BIG_N, 4.0);
+    big_cache_put(NULL, n);
 }
 
 /* A random MDP with 2^16 states (its V is 11 x 2^16 doubles, a mapping). */
@@ -181,9 +176,8 @@ static void test_dirty_messages(void)
 void cai_test_register(void)
 {
     CU_pSuite s = CU_add_suite("bigmem", NULL, NULL);
-    CU_add_test(s, "zeroed after reuse; uninitialised reuse; small buffers",
-                test_zeroed_after_reuse);
-    CU_add_test(s, "released mappings reused best fit, within a quarter", test_best_fit);
+    CU_add_test(s, "zeroed, uninitialised and small buffers", test_alloc);
+    CU_add_test(s, "a cache keeps one buffer for a size within a quarter", test_cache);
     CU_add_test(s, "a solve on a dirty message mapping = on fresh memory",
                 test_dirty_messages);
 }

@@ -130,9 +130,9 @@ void bench_report_header(FILE *f, const bench_options *o)
                "SpMV floor: y = P x over the S*A rows, T times. The hand-written vectors "
                "(V, w, x, y) are allocated and touched once, before the timed runs, and get "
                "transparent huge pages, as cai's "
-               "engine gives its message vectors; cai's engine keeps released message "
-               "buffers for the next solve (lib/engine/bigmem.c), so from the second solve "
-               "on neither pays page faults\n");
+               "engine gives its message vectors; a cai model keeps the message array of its "
+               "last solve for the next (cai_buffer_cache), so from the second solve on "
+               "neither pays page faults\n");
     fprintf(f, "- GB/s = (CSR bytes 8(SA+1) + 12 nnz, plus 8S for V_{t+1} and 8SA for the "
                "row vector) / time per step, the same numerator for every method\n");
     fprintf(f, "- Peak memory: one more process per method runs one repetition alone; peak = "

@@ -157,7 +157,8 @@ typedef struct cai_solution cai_solution;
  * exact inference with a discount when some reward is > 0 (the backup is a
  * contraction only when every p(O=1|s,a) <= 1), map with a discount, and
  * overrides that do not fit the model. The solution borrows m, which must
- * outlive it. */
+ * outlive it. m keeps the message array of a freed solution for its next
+ * solve of the same size (cai_buffer_cache), released by cai_mdp_free. */
 cai_status cai_mdp_solve(const cai_mdp *m, const cai_solve_options *opt,
                          cai_solution **out_sol, cai_error *err);
 

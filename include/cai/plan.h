@@ -95,6 +95,26 @@ cai_status cai_workspace_create(const cai_plan *plan, cai_workspace **out_ws,
 /* Accepts NULL. */
 void cai_workspace_free(cai_workspace *ws);
 
+/* A place to keep the message array of a freed workspace for the next one
+ * of about the same size (at most a quarter larger): repeated solves of one
+ * model then pay no page faults for it (a fresh array of 10^7 doubles is
+ * zeroed by the kernel one page at a time). The kept memory is given back to
+ * the kernel lazily, so it is reclaimed under memory pressure; it is
+ * released for good by cai_buffer_cache_free. Safe to share between threads.
+ * No library state lives outside such caches. */
+typedef struct cai_buffer_cache cai_buffer_cache;
+
+cai_status cai_buffer_cache_create(cai_buffer_cache **out_cache, cai_error *err);
+
+/* Accepts NULL. */
+void cai_buffer_cache_free(cai_buffer_cache *cache);
+
+/* cai_workspace_create, its message array taken from cache when the one
+ * kept there fits, and given back to it by cai_workspace_free; cache (NULL:
+ * none) must outlive the workspace. */
+cai_status cai_workspace_create_cached(const cai_plan *plan, cai_buffer_cache *cache,
+                                       cai_workspace **out_ws, cai_error *err);
+
 /* Clamp var to state for the next execute, or clear with CAI_NONE. The plan
  * is reused as it is. */
 cai_status cai_workspace_set_evidence(cai_workspace *ws, size_t var,

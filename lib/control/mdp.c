@@ -30,6 +30,7 @@ void cai_mdp_free(cai_mdp *m)
     free(m->terminal);
     free(m->prior);
     free(m->grid);
+    cai_buffer_cache_free(m->msg_cache);
     free(m);
 }
 
@@ -245,7 +246,8 @@ cai_status cai_mdp_create(const cai_mdp_spec *sp, cai_mdp **out_mdp, cai_error *
     m->T = sp->horizon;
     m->gamma = sp->discount;
     m->alpha = sp->temperature;
-    if ((st = copy_names(sp->state_names, S, "state", &m->states, err)) != CAI_OK
+    if ((st = cai_buffer_cache_create(&m->msg_cache, err)) != CAI_OK
+        || (st = copy_names(sp->state_names, S, "state", &m->states, err)) != CAI_OK
         || (st = copy_names(sp->action_names, A, "action", &m->actions, err)) != CAI_OK)
         goto fail;
     size_t pcards[2] = {S, A};

@@ -35,6 +35,7 @@ struct cai_mdp {
     double gamma;
     double alpha;
     char *grid;        /* rows * cols map characters, or NULL */
+    cai_buffer_cache *msg_cache; /* the message array of the last solve, for the next */
     size_t grid_rows, grid_cols;
 };
 

@@ -324,7 +324,8 @@ cai_status cai_mdp_solve(const cai_mdp *m, const cai_solve_options *opt, cai_sol
     po.root = sol->c.s[0];
     po.upward_only = upward_only;
     if ((st = cai_plan_create(sol->c.g, &po, &sol->plan, err)) != CAI_OK
-        || (st = cai_workspace_create(sol->plan, &sol->ws, err)) != CAI_OK)
+        || (st = cai_workspace_create_cached(sol->plan, m->msg_cache, &sol->ws, err))
+               != CAI_OK)
         goto fail;
     size_t S = m->S;
     double *V0 = malloc(S * sizeof *V0);

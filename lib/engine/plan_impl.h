@@ -100,6 +100,7 @@ struct cai_workspace {
     size_t *evidence;
     double **soft;         /* per variable: soft evidence (card logs) or NULL */
     double *U, *q, *M;
+    cai_buffer_cache *u_cache; /* where U goes back when the workspace is freed, or NULL */
     double *umax;          /* per variable: the max of its U, kept by execute */
     bool *first_in;        /* per cluster: the first, upward, to send to its up variable */
     bool *has_in;          /* per variable: some cluster sends to it upward */

@@ -42,7 +42,7 @@ void cai_workspace_free(cai_workspace *ws)
     free(ws->soft);
     free(ws->evidence); free(ws->assign);
     free(ws->umax); free(ws->first_in); free(ws->has_in); free(ws->fresh);
-    big_free(ws->U); big_free(ws->q); big_free(ws->M);
+    big_cache_put(ws->u_cache, ws->U); big_free(ws->q); big_free(ws->M);
     big_free(ws->row_a); big_free(ws->row_b); big_free(ws->col_a); big_free(ws->col_b);
     free(ws->acc); free(ws->idx); free(ws->vbuf); free(ws->mbuf);
     free(ws->inner); free(ws->vecs);
@@ -50,6 +50,30 @@ void cai_workspace_free(cai_workspace *ws)
 }
 
 cai_status cai_workspace_create(const cai_plan *plan, cai_workspace **out_ws, cai_error *err)
+{
+    return cai_workspace_create_cached(plan, NULL, out_ws, err);
+}
+
+cai_status cai_buffer_cache_create(cai_buffer_cache **out_cache, cai_error *err)
+{
+    if (out_cache == NULL)
+        return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0, "NULL argument");
+    cai_buffer_cache *c = calloc(1, sizeof *c); /* empty */
+    if (c == NULL)
+        return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+    atomic_flag_clear(&c->lock);
+    *out_cache = c;
+    return CAI_OK;
+}
+
+void cai_buffer_cache_free(cai_buffer_cache *cache)
+{
+    big_cache_clear(cache);
+    free(cache);
+}
+
+cai_status cai_workspace_create_cached(const cai_plan *plan, cai_buffer_cache *cache,
+                                       cai_workspace **out_ws, cai_error *err)
 {
     if (plan == NULL || out_ws == NULL)
         return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0, "NULL argument");
@@ -64,7 +88,8 @@ cai_status cai_workspace_create(const cai_plan *plan, cai_workspace **out_ws, ca
     ws->fresh = alloc_array(plan->n_vars, sizeof(bool));
     ws->has_in = alloc_array(plan->n_vars, sizeof(bool));
     ws->first_in = alloc_array(plan->n_clusters, sizeof(bool));
-    ws->U = big_alloc_uninit(plan->var_total, sizeof(double));
+    ws->u_cache = cache;
+    ws->U = big_cache_take(cache, plan->var_total, sizeof(double)); /* execute writes it whole */
     bool down = !plan->upward_only;
     ws->q = down ? big_alloc(plan->var_total, sizeof(double)) : NULL;
     ws->M = down ? big_alloc(plan->msg_total, sizeof(double)) : NULL;
