@@ -78,8 +78,7 @@ static cai_status reward_potential(const cai_mdp *m, double alpha, cai_potential
         return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
     double uniform = log(1.0 / (double)m->A); /* the prior's log when it is not stored */
     for (size_t i = 0; i < SA; i++) {
-        double pi0 = m->prior ? m->prior[i] : 0.0;
-        double lp = m->prior == NULL ? uniform : pi0 > 0 ? log(pi0) : -INFINITY;
+        double lp = m->prior == NULL ? uniform : m->prior[i] > 0 ? log(m->prior[i]) : -INFINITY;
         v[i] = alpha > 0 ? m->reward[i] / alpha + lp : lp > -INFINITY ? m->reward[i] : -INFINITY;
     }
     cai_status st = cai_potential_table_create(2, cards, v, out, err);

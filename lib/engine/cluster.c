@@ -4,7 +4,6 @@
 #include "analysis.h"
 
 #include "cai/logmath.h"
-#include "vecmath.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -396,13 +395,7 @@ cai_status plan_build_row_terms(cai_plan *plan, cai_error *err)
         double *w = alloc_array(R, sizeof(double));
         if (w == NULL)
             return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
-        size_t n_chunks = (R + ROW_TERM_CHUNK - 1) / ROW_TERM_CHUNK;
-        CAI_PARALLEL_FOR(R)
-        for (size_t b = 0; b < n_chunks; b++) {
-            size_t r0 = b * ROW_TERM_CHUNK;
-            vm_exp_shift(w + r0, xr + r0, mx,
-                         R - r0 < ROW_TERM_CHUNK ? R - r0 : ROW_TERM_CHUNK);
-        }
+        exp_shift_threads(w, xr, mx, R);
         plan->bufs[plan->n_bufs++] = w;
         c->wrow = w;
     }

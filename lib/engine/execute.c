@@ -44,6 +44,19 @@ size_t cluster_row_state(const cai_plan *plan, const cluster *c, size_t r, size_
     return (r / stride) % c->p->cards[i];
 }
 
+/* Entries per array call when exps are split among threads. */
+enum { EXP_PIECE = 4096 };
+
+void exp_shift_threads(double *out, const double *x, double shift, size_t n)
+{
+    size_t n_pieces = (n + EXP_PIECE - 1) / EXP_PIECE;
+    CAI_PARALLEL_FOR(n)
+    for (size_t b = 0; b < n_pieces; b++) {
+        size_t i0 = b * EXP_PIECE;
+        vm_exp_shift(out + i0, x + i0, shift, n - i0 < EXP_PIECE ? n - i0 : EXP_PIECE);
+    }
+}
+
 /* Local terms of v: its one-variable factors and its evidence; returns
  * their max. */
 static double local_terms(const cai_plan *plan, const cai_workspace *ws, size_t v, double *out)
@@ -82,8 +95,6 @@ typedef struct row_layout {
  * block to overlap, small enough for the stack. */
 enum { ROW_BLOCK = 256 };
 
-/* Entries per array call of the exps of a message split among threads. */
-enum { EXP_PIECE = 4096 };
 
 static size_t up_stride(const cluster *c)
 {
@@ -151,33 +162,27 @@ static double group_lin_any(const double *a, const double *b, const double *v, s
     return group_lin(a, b, v, n, false, false);
 }
 
-/* (+)_j of o + a[j] + b[j] + v[j] over one state's n rows (a term whose
- * a + b is -inf is left out): the max, or log-sum-exp in two passes (one
- * exp per row, one log per state). a or b NULL for zeros. */
-static double group_log(double o, const double *a, const double *b, const double *v, size_t n,
-                        bool max)
+/* The max over one state's n rows of o + a[j] + b[j] + v[j] (a term whose
+ * a + b is -inf is left out; NaN if a term is NaN). a or b NULL for zeros. */
+static double group_max(double o, const double *a, const double *b, const double *v, size_t n)
 {
-    double t[ROW_BLOCK], m = -INFINITY;
+    double m = -INFINITY;
     for (size_t j = 0; j < n; j++) {
         double ab = (a ? a[j] : 0.0) + (b ? b[j] : 0.0);
-        t[j] = ab > -INFINITY ? o + ab + v[j] : -INFINITY;
-        if (isnan(t[j]))
+        double t = ab > -INFINITY ? o + ab + v[j] : -INFINITY;
+        if (isnan(t))
             return NAN;
-        m = t[j] > m ? t[j] : m;
+        m = t > m ? t : m;
     }
-    if (max || !(m > -INFINITY && m < INFINITY))
-        return m;
-    double sum = 0.0;
-    for (size_t j = 0; j < n; j++)
-        sum += exp(t[j] - m);
-    return m + log(sum);
+    return m;
 }
 
 /* out[s] = log-sum-exp over j < g of o + a[s g + j] + b[j] + v[s g + j]
- * for ns whole states (ns g <= ROW_BLOCK), as group_log does one state, but
- * with the exps and logs of the block in two array calls. A NaN term makes
- * its state's sum NaN (through the exps), which the last loop keeps. */
-static void block_log_sum(double o, const double *a, const double *b, const double *v,
+ * for ns whole states (ns g <= ROW_BLOCK; a term whose a + b is -inf is left
+ * out; a or b NULL for zeros), in two passes with the exps and the logs of
+ * the block in two array calls. A NaN term makes its state's sum NaN
+ * (through the exps), which the last loop keeps. */
+static inline void block_log_sum(double o, const double *a, const double *b, const double *v,
                           size_t ns, size_t g, double *out)
 {
     double t[ROW_BLOCK], m[ROW_BLOCK], lz[ROW_BLOCK];
@@ -256,7 +261,11 @@ static void up_states(const row_layout *L, const cluster *c, size_t x0, size_t x
                         out[s] += o * group_lin_any(a, b, v, n);
                         continue;
                     }
-                    double x = group_log(o, a, b, v, n, max);
+                    double x;
+                    if (max)
+                        x = group_max(o, a, b, v, n);
+                    else
+                        block_log_sum(o, a, b, v, 1, n, &x);
                     if (one_run && n == g)
                         out[s] = x;
                     else if (max)
@@ -337,9 +346,9 @@ static row_layout log_layout(const cai_plan *plan, cai_workspace *ws, const clus
 
 /* Whether cluster c writes its message into U of its up variable instead
  * of adding it: the first message of a variable without local terms. */
-static bool assigns(const cai_plan *plan, const cai_workspace *ws, const cluster *c)
+static bool assigns(const cai_workspace *ws, const cluster *c)
 {
-    return ws->first_in[c - plan->clusters] && ws->fresh[c->vars[c->up]];
+    return c->first_in && ws->fresh[c->vars[c->up]];
 }
 
 /* Sum-product message of cluster c to its up variable (a parent) in the
@@ -355,19 +364,14 @@ static void upward_scaled(const cai_plan *plan, cai_workspace *ws, const cluster
     size_t kp = c->k - 1, u = c->up, K = p->n_cols;
     size_t up_var = c->vars[u];
     double *U_up = ws->U + plan->vars[up_var].off;
-    bool assign = assigns(plan, ws, c);
+    bool assign = assigns(ws, c);
     semiring sr = cluster_sr(plan, c);
     const double *U_child = ws->U + plan->vars[c->vars[kp]].off;
     double *w = ws->col_a;
     /* the child's message, scaled: w = exp(U - max U) */
     double scale = ws->umax[c->vars[kp]];
     if (scale > -INFINITY) {
-        size_t n_pieces = (K + EXP_PIECE - 1) / EXP_PIECE;
-        CAI_PARALLEL_FOR(K)
-        for (size_t b = 0; b < n_pieces; b++) {
-            size_t k0 = b * EXP_PIECE, n = K - k0 < EXP_PIECE ? K - k0 : EXP_PIECE;
-            vm_exp_shift(w + k0, U_child + k0, scale, n);
-        }
+        exp_shift_threads(w, U_child, scale, K);
     }
     scale += c->xmax + potential_lin_shift(p, sr);
     /* the outer parents' messages, scaled */
@@ -447,7 +451,7 @@ static void upward(const cai_plan *plan, cai_workspace *ws, const cluster *c)
         p->ops->rows_to_col(p, ws->row_a, M, cluster_sr_plain(plan, c), ws->col_a);
     }
     double *U_up = ws->U + plan->vars[up_var].off, m = -INFINITY;
-    bool assign = assigns(plan, ws, c);
+    bool assign = assigns(ws, c);
     CAI_PARALLEL_MAX(card_u, m)
     for (size_t x = 0; x < card_u; x++) {
         U_up[x] = assign ? M[x] : U_up[x] + M[x];
@@ -592,7 +596,7 @@ cai_status cai_plan_execute(const cai_plan *plan, cai_workspace *ws, cai_error *
     bool max = plan->alg == CAI_MAX_PRODUCT;
     for (size_t v = 0; v < plan->n_vars; v++) {
         /* a variable without local terms gets U from its first message */
-        ws->fresh[v] = ws->has_in[v] && plan->vars[v].n_unary == 0 && ws->soft[v] == NULL
+        ws->fresh[v] = plan->vars[v].has_in && plan->vars[v].n_unary == 0 && ws->soft[v] == NULL
                        && ws->evidence[v] == CAI_NONE;
         if (!ws->fresh[v])
             ws->umax[v] = local_terms(plan, ws, v, ws->U + plan->vars[v].off);

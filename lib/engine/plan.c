@@ -445,6 +445,13 @@ cai_status cai_plan_create(const cai_graph *g, const cai_plan_options *opt,
             pv->unary[pv->n_unary++] = p;
         }
     }
+    /* upward runs the clusters from the last: the first to reach a variable */
+    for (size_t i = plan->n_clusters; i-- > 0;) {
+        cluster *c = &plan->clusters[i];
+        plan_var *pv = &plan->vars[c->vars[c->up]];
+        c->first_in = !pv->has_in;
+        pv->has_in = true;
+    }
     analysis_free(&a);
     *out_plan = plan;
     return CAI_OK;

@@ -47,6 +47,7 @@ typedef struct cluster {
     const double *wrow; /* exp(xrow - xmax), for the scaled kernels */
     double xmax;        /* max of xrow (0 without xrow) */
     size_t m_off;      /* offset of M in the message pool */
+    bool first_in;     /* the first cluster, upward, to send to its up variable */
 } cluster;
 
 typedef struct plan_var {
@@ -56,6 +57,7 @@ typedef struct plan_var {
     size_t tree;
     size_t evidence;   /* the graph's evidence at plan time */
     size_t n_unary;
+    bool has_in;       /* some cluster sends to it upward */
     const cai_potential **unary; /* local one-variable potentials */
     semiring *unary_sr;          /* SR_SUPPORT for support-mode ones */
 } plan_var;
@@ -102,8 +104,6 @@ struct cai_workspace {
     double *U, *q, *M;
     cai_buffer_cache *u_cache; /* where U goes back when the workspace is freed, or NULL */
     double *umax;          /* per variable: the max of its U, kept by execute */
-    bool *first_in;        /* per cluster: the first, upward, to send to its up variable */
-    bool *has_in;          /* per variable: some cluster sends to it upward */
     bool *fresh;           /* per variable: no local terms and a message coming, so
                             * execute leaves U to the first message (written, not added) */
     size_t *assign;
@@ -136,6 +136,10 @@ static inline void *alloc_array(size_t n, size_t elem)
  * (CAI_NONE = include all). */
 void cluster_row_in(const cai_plan *plan, const double *U, const cluster *c,
                     size_t excl, double *row_out);
+
+/* out[i] = exp(x[i] - shift) for i < n (vm_exp_shift), in pieces split
+ * among threads; bit-identical for any thread count. */
+void exp_shift_threads(double *out, const double *x, double shift, size_t n);
 
 /* Value of position i in row r of cluster c (i < k - 1). */
 size_t cluster_row_state(const cai_plan *plan, const cluster *c, size_t r, size_t i);

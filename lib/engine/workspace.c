@@ -41,7 +41,7 @@ void cai_workspace_free(cai_workspace *ws)
             free(ws->soft[v]);
     free(ws->soft);
     free(ws->evidence); free(ws->assign);
-    free(ws->umax); free(ws->first_in); free(ws->has_in); free(ws->fresh);
+    free(ws->umax); free(ws->fresh);
     big_cache_put(ws->u_cache, ws->U); big_free(ws->q); big_free(ws->M);
     big_free(ws->row_a); big_free(ws->row_b); big_free(ws->col_a); big_free(ws->col_b);
     free(ws->acc); free(ws->idx); free(ws->vbuf); free(ws->mbuf);
@@ -86,8 +86,6 @@ cai_status cai_workspace_create_cached(const cai_plan *plan, cai_buffer_cache *c
     ws->assign = alloc_array(plan->n_vars, sizeof(size_t));
     ws->umax = alloc_array(plan->n_vars, sizeof(double));
     ws->fresh = alloc_array(plan->n_vars, sizeof(bool));
-    ws->has_in = alloc_array(plan->n_vars, sizeof(bool));
-    ws->first_in = alloc_array(plan->n_clusters, sizeof(bool));
     ws->u_cache = cache;
     ws->U = big_cache_take(cache, plan->var_total, sizeof(double)); /* execute writes it whole */
     bool down = !plan->upward_only;
@@ -105,7 +103,7 @@ cai_status cai_workspace_create_cached(const cai_plan *plan, cai_buffer_cache *c
     ws->acc = alloc_array(plan->max_parent_cards, sizeof(cai_lse));
     ws->idx = alloc_array(3 * plan->max_k, sizeof(size_t));
     ws->vbuf = alloc_array(plan->max_card, sizeof(double));
-    if (!ws->soft || !ws->umax || !ws->fresh || !ws->has_in || !ws->first_in || !ws->vbuf
+    if (!ws->soft || !ws->umax || !ws->fresh || !ws->vbuf
         || !ws->mbuf || !ws->evidence || !ws->assign || !ws->U
         || (down && (!ws->q || !ws->M)) || (rows && (!ws->row_a || !ws->row_b))
         || !ws->inner || !ws->vecs
@@ -117,12 +115,6 @@ cai_status cai_workspace_create_cached(const cai_plan *plan, cai_buffer_cache *c
     }
     for (size_t v = 0; v < plan->n_vars; v++)
         ws->evidence[v] = plan->vars[v].evidence;
-    /* upward runs the clusters from the last */
-    for (size_t i = plan->n_clusters; i-- > 0;) {
-        const cluster *c = &plan->clusters[i];
-        ws->first_in[i] = !ws->has_in[c->vars[c->up]];
-        ws->has_in[c->vars[c->up]] = true;
-    }
     *out_ws = ws;
     return CAI_OK;
 }
