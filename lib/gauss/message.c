@@ -70,6 +70,35 @@ cai_status cai_gauss_message_set(cai_gauss_message *m, const double *J,
     return CAI_OK;
 }
 
+/* The Cholesky factor L of A (n x n; symmetrised first when asked) and x =
+ * A^-1 b, in one allocation: *out_L, with x at *out_L + n n (free
+ * *out_L). A NUMERIC error "<what> is not positive definite (pivot i)<why>"
+ * when A is not. */
+static cai_status chol_solve(const double *A, const double *b, size_t n, bool symmetrise,
+                             const char *what, const char *why, double **out_L,
+                             cai_error *err)
+{
+    double *L = gl_alloc(n * n + n);
+    if (L == NULL)
+        return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+    memcpy(L, A, n * n * sizeof(double));
+    if (symmetrise)
+        gl_symmetrise(L, n, n);
+    size_t fail = gl_chol(L, n, n);
+    if (fail < n) {
+        free(L);
+        return cai_error_set(err, CAI_ERR_NUMERIC, NULL, 0, 0,
+                             "%s is not positive definite (pivot %zu)%s", what, fail, why);
+    }
+    double *x = L + n * n;
+    gsl_matrix_view Lv = gsl_matrix_view_array(L, n, n);
+    gsl_vector_view xv = gsl_vector_view_array(x, n);
+    memcpy(x, b, n * sizeof(double));
+    gsl_linalg_cholesky_svx(&Lv.matrix, &xv.vector);
+    *out_L = L;
+    return CAI_OK;
+}
+
 cai_status cai_gauss_message_set_moments(cai_gauss_message *m, const double *mean,
                                          const double *cov, cai_error *err)
 {
@@ -82,25 +111,13 @@ cai_status cai_gauss_message_set_moments(cai_gauss_message *m, const double *mea
         st = gl_check_symmetric(cov, n, "cov", err);
     if (st != CAI_OK)
         return st;
-    double *L = gl_alloc(n * n + n);
-    if (L == NULL)
-        return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
-    double *hh = L + n * n;
-    memcpy(L, cov, n * n * sizeof(double));
-    gl_symmetrise(L, n, n);
-    size_t fail = gl_chol(L, n, n);
-    if (fail < n) {
-        free(L);
-        return cai_error_set(err, CAI_ERR_NUMERIC, NULL, 0, 0,
-                             "cov is not positive definite (pivot %zu); a point mass "
-                             "has no canonical form",
-                             fail);
-    }
     /* J = cov^-1 (the message's own parameter), h = J mean */
+    double *L;
+    if ((st = chol_solve(cov, mean, n, true, "cov",
+                         "; a point mass has no canonical form", &L, err)) != CAI_OK)
+        return st;
+    double *hh = L + n * n;
     gsl_matrix_view Lv = gsl_matrix_view_array(L, n, n);
-    gsl_vector_view hv = gsl_vector_view_array(hh, n);
-    memcpy(hh, mean, n * sizeof(double));
-    gsl_linalg_cholesky_svx(&Lv.matrix, &hv.vector);
     double logdet_half = gl_chol_logdet_half(L, n, n);
     m->c = -0.5 * gl_dot(n, mean, hh) - 0.5 * (double)n * LOG_2PI - logdet_half;
     memcpy(m->h, hh, n * sizeof(double));
@@ -151,23 +168,13 @@ cai_status cai_gauss_message_moments(const cai_gauss_message *m, double *out_mea
     if (m == NULL)
         return cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0, "message is NULL");
     size_t n = m->n;
-    double *L = gl_alloc(n * n + n);
-    if (L == NULL)
-        return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+    double *L;
+    cai_status st = chol_solve(m->J, m->h, n, false, "J",
+                               ": the message is not a normalisable Gaussian", &L, err);
+    if (st != CAI_OK)
+        return st;
     double *mu = L + n * n;
-    memcpy(L, m->J, n * n * sizeof(double));
-    size_t fail = gl_chol(L, n, n);
-    if (fail < n) {
-        free(L);
-        return cai_error_set(err, CAI_ERR_NUMERIC, NULL, 0, 0,
-                             "J is not positive definite (pivot %zu): the message "
-                             "is not a normalisable Gaussian",
-                             fail);
-    }
     gsl_matrix_view Lv = gsl_matrix_view_array(L, n, n);
-    gsl_vector_view mv = gsl_vector_view_array(mu, n);
-    memcpy(mu, m->h, n * sizeof(double));
-    gsl_linalg_cholesky_svx(&Lv.matrix, &mv.vector);
     if (out_log_mass)
         *out_log_mass = m->c + 0.5 * (double)n * LOG_2PI -
                         gl_chol_logdet_half(L, n, n) + 0.5 * gl_dot(n, m->h, mu);
