@@ -5,6 +5,7 @@
 #include "cai/logmath.h"
 #include "vecmath.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdbool.h>
 #include <string.h>
@@ -286,45 +287,64 @@ static void up_states(const row_layout *L, const cluster *c, size_t x0, size_t x
     }
 }
 
-/* Every up state of cluster c, in blocks of whole states split among
- * threads: M, NaN where a scaled sum needs the log domain. */
-static void up_all_states(const row_layout *L, const cluster *c, const double *col_in,
-                          semiring sr, bool max, double *out)
+/* The message of every up state of cluster c into M, each added into U_up
+ * (or written, when assign) at once -- in the scaled domain (L->lin) unless
+ * it is NaN, a sum near underflow left for the log domain. Returns how many
+ * were left; *umax gets the max of U_up over the entries added. The child's
+ * message U_child (K entries) enters as w = exp(U_child - shift) in the
+ * scaled domain, as it is in the log domain.
+ *
+ * Split among threads, each thread first makes its own copy of w when w is
+ * small enough to stay in a core's cache: the rows gather from all of w at
+ * random, and a copy the thread wrote itself is in its own cache, where one
+ * written by all threads (or U_child, written in the last step) would be
+ * spread over all the cores'. Blocks of whole states are handed out a few
+ * at a time, so a thread slowed by the machine takes fewer; each state's
+ * sum is the same whoever computes it, and the max and the count do not
+ * depend on the order, so the results are bit-identical for any number of
+ * threads. */
+static size_t up_all_add(const row_layout *L, const cluster *c, const double *U_child,
+                         double shift, cai_workspace *ws, semiring sr, bool max, double *M,
+                         double *U_up, bool assign, double *umax)
 {
+    size_t K = c->p->n_cols, R = c->p->n_rows, left = 0;
     size_t per = L->stride >= ROW_BLOCK ? 1 : ROW_BLOCK / L->stride;
-    size_t n_blocks = (L->card_u + per - 1) / per, R = c->p->n_rows;
-    (void)R;
-    CAI_PARALLEL_FOR(R)
-    for (size_t b = 0; b < n_blocks; b++) {
-        size_t x0 = b * per, x1 = x0 + per < L->card_u ? x0 + per : L->card_u;
-        up_states(L, c, x0, x1, col_in, sr, max, out + x0);
-    }
-}
-
-/* The scaled messages of every up state of cluster c (blocks split among
- * threads as above) into M, each added into U_up (or written, when assign)
- * at once unless it is NaN (a sum near underflow, left for the log domain).
- * Returns how many were left; *umax gets the max of U_up over the entries
- * added. */
-static size_t up_all_scaled_add(const row_layout *L, const cluster *c, const double *w,
-                                semiring sr, double *M, double *U_up, bool assign,
-                                double *umax)
-{
-    size_t per = L->stride >= ROW_BLOCK ? 1 : ROW_BLOCK / L->stride;
-    size_t n_blocks = (L->card_u + per - 1) / per, R = c->p->n_rows, left = 0;
+    size_t n_blocks = (L->card_u + per - 1) / per;
+    bool lin = L->lin, copies = K <= COPY_MAX;
+    int n_threads = R < 65536 ? 1 : cai_threads_max(copies ? (int)ws->n_col_t : INT_MAX);
     double m = -INFINITY;
-    (void)R;
-    CAI_PARALLEL_MAX_COUNT(R, m, left)
-    for (size_t b = 0; b < n_blocks; b++) {
-        size_t x0 = b * per, x1 = x0 + per < L->card_u ? x0 + per : L->card_u;
-        up_states(L, c, x0, x1, w, sr, false, M + x0);
-        for (size_t x = x0; x < x1; x++) {
-            if (isnan(M[x])) {
-                left++;
-                continue;
+    (void)n_threads;
+    CAI_PARALLEL_REGION(n_threads, m, left)
+    {
+        const double *w = lin ? ws->col_t : U_child;
+        if (copies) {
+            double *own = ws->col_t + (size_t)cai_thread_num() * K;
+            if (lin)
+                vm_exp_shift(own, U_child, shift, K);
+            else
+                memcpy(own, U_child, K * sizeof *own);
+            w = own;
+        } else if (lin) {
+            size_t n_pieces = (K + EXP_PIECE - 1) / EXP_PIECE;
+            CAI_FOR_STATIC
+            for (size_t b = 0; b < n_pieces; b++) {
+                size_t i0 = b * EXP_PIECE;
+                vm_exp_shift(ws->col_t + i0, U_child + i0, shift,
+                             K - i0 < EXP_PIECE ? K - i0 : EXP_PIECE);
             }
-            U_up[x] = assign ? M[x] : U_up[x] + M[x];
-            m = U_up[x] > m ? U_up[x] : m;
+        }
+        CAI_FOR_DYNAMIC
+        for (size_t b = 0; b < n_blocks; b++) {
+            size_t x0 = b * per, x1 = x0 + per < L->card_u ? x0 + per : L->card_u;
+            up_states(L, c, x0, x1, w, sr, max, M + x0);
+            for (size_t x = x0; x < x1; x++) {
+                if (lin && isnan(M[x])) {
+                    left++;
+                    continue;
+                }
+                U_up[x] = assign ? M[x] : U_up[x] + M[x];
+                m = U_up[x] > m ? U_up[x] : m;
+            }
         }
     }
     *umax = m;
@@ -361,18 +381,14 @@ static bool assigns(const cai_workspace *ws, const cluster *c)
 static void upward_scaled(const cai_plan *plan, cai_workspace *ws, const cluster *c, double *M)
 {
     const cai_potential *p = c->p;
-    size_t kp = c->k - 1, u = c->up, K = p->n_cols;
+    size_t kp = c->k - 1, u = c->up;
     size_t up_var = c->vars[u];
     double *U_up = ws->U + plan->vars[up_var].off;
     bool assign = assigns(ws, c);
     semiring sr = cluster_sr(plan, c);
     const double *U_child = ws->U + plan->vars[c->vars[kp]].off;
-    double *w = ws->col_a;
     /* the child's message, scaled: w = exp(U - max U) */
-    double scale = ws->umax[c->vars[kp]];
-    if (scale > -INFINITY) {
-        exp_shift_threads(w, U_child, scale, K);
-    }
+    double scale = ws->umax[c->vars[kp]], w_shift = scale;
     scale += c->xmax + potential_lin_shift(p, sr);
     /* the outer parents' messages, scaled */
     const double **outer = ws->vecs + c->k;
@@ -418,7 +434,7 @@ static void upward_scaled(const cai_plan *plan, cai_workspace *ws, const cluster
     S.lin = true;
     S.scale = scale;
     double umax;
-    size_t left = up_all_scaled_add(&S, c, w, sr, M, U_up, assign, &umax);
+    size_t left = up_all_add(&S, c, U_child, w_shift, ws, sr, false, M, U_up, assign, &umax);
     /* the sums near underflow, exactly, in the log domain */
     L.inner = xin;
     for (size_t x = 0; left > 0 && x < card_u; x++)
@@ -443,15 +459,17 @@ static void upward(const cai_plan *plan, cai_workspace *ws, const cluster *c)
         upward_scaled(plan, ws, c, M);
         return;
     }
-    if (u < kp) {
-        row_layout L = log_layout(plan, ws, c);
-        up_all_states(&L, c, ws->U + plan->vars[c->vars[kp]].off, cluster_sr(plan, c), max, M);
-    } else {
-        cluster_row_in(plan, ws->U, c, CAI_NONE, ws->row_a);
-        p->ops->rows_to_col(p, ws->row_a, M, cluster_sr_plain(plan, c), ws->col_a);
-    }
     double *U_up = ws->U + plan->vars[up_var].off, m = -INFINITY;
     bool assign = assigns(ws, c);
+    if (u < kp) {
+        row_layout L = log_layout(plan, ws, c);
+        up_all_add(&L, c, ws->U + plan->vars[c->vars[kp]].off, 0.0, ws, cluster_sr(plan, c), max,
+                   M, U_up, assign, &m);
+        ws->umax[up_var] = m;
+        return;
+    }
+    cluster_row_in(plan, ws->U, c, CAI_NONE, ws->row_a);
+    p->ops->rows_to_col(p, ws->row_a, M, cluster_sr_plain(plan, c), ws->col_a);
     CAI_PARALLEL_MAX(card_u, m)
     for (size_t x = 0; x < card_u; x++) {
         U_up[x] = assign ? M[x] : U_up[x] + M[x];

@@ -97,6 +97,10 @@ struct cai_plan {
     size_t max_inner;      /* largest run of rows per up state (parents after it) */
 };
 
+/* Up to this many entries (1 MiB) each thread gets its own copy of a
+ * child's message in the upward pass (execute.c). */
+enum { COPY_MAX = 1 << 17 };
+
 struct cai_workspace {
     const cai_plan *plan;
     size_t *evidence;
@@ -113,6 +117,9 @@ struct cai_workspace {
     double *row_a, *row_b; /* max_rows each */
     double *col_a;         /* 2 * max_cols */
     double *col_b;         /* max_cols */
+    double *col_t;         /* n_col_t * max_cols: a child's message, a copy per thread
+                            * when max_cols <= COPY_MAX, else one */
+    size_t n_col_t;
     cai_lse *acc;          /* max_parent_cards accumulators */
     size_t *idx;           /* 3 * max_k */
     double *inner;         /* 2 * max_inner: terms of the parents after the up one */

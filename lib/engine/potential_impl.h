@@ -108,14 +108,43 @@ static inline double potential_log_value_sr(const cai_potential *p, size_t r, si
 /* The same with v the maximum over the loop (exact, so order-free). */
 #define CAI_PARALLEL_MAX(n, v) \
     CAI_PRAGMA(omp parallel for schedule(static) reduction(max : v) if ((n) >= 65536))
-/* ... and k the sum of a count over the loop. */
-#define CAI_PARALLEL_MAX_COUNT(n, v, k)                                              \
-    CAI_PRAGMA(omp parallel for schedule(static) reduction(max : v) reduction(+ : k) \
-                   if ((n) >= 65536))
+/* At most this many per-thread copies of a message. */
+enum { CAI_MAX_COPIES = 64 };
+
+/* A parallel region of n threads with v a max and k a count over it, and a
+ * loop in it whose iterations are handed out a few at a time. */
+#define CAI_PARALLEL_REGION(n, v, k) \
+    CAI_PRAGMA(omp parallel num_threads(n) reduction(max : v) reduction(+ : k))
+#define CAI_FOR_DYNAMIC CAI_PRAGMA(omp for schedule(dynamic, 4))
+#define CAI_FOR_STATIC CAI_PRAGMA(omp for schedule(static))
+#include <omp.h>
+/* The threads a parallel region may use, at most cap; this thread's number
+ * in the region it runs in. */
+static inline int cai_threads_max(int cap)
+{
+    int n = omp_get_max_threads();
+    return n < cap ? n : cap;
+}
+static inline int cai_thread_num(void)
+{
+    return omp_get_thread_num();
+}
 #else
 #define CAI_PARALLEL_FOR(n)
 #define CAI_PARALLEL_MAX(n, v)
-#define CAI_PARALLEL_MAX_COUNT(n, v, k)
+#define CAI_PARALLEL_REGION(n, v, k)
+#define CAI_FOR_DYNAMIC
+#define CAI_FOR_STATIC
+enum { CAI_MAX_COPIES = 1 };
+static inline int cai_threads_max(int cap)
+{
+    (void)cap;
+    return 1;
+}
+static inline int cai_thread_num(void)
+{
+    return 0;
+}
 #endif
 
 /* Check cards and fill the shared fields of a new potential (one

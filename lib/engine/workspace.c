@@ -22,11 +22,18 @@ static bool plan_needs_rows(const cai_plan *plan)
     return false;
 }
 
+/* Copies of a child's message the upward pass keeps: one per thread when
+ * it is small enough to stay in a core's cache, else one. */
+static size_t col_copies(const cai_plan *plan)
+{
+    return plan->max_cols <= COPY_MAX ? (size_t)cai_threads_max(CAI_MAX_COPIES) : 1;
+}
+
 size_t cai_plan_workspace_bytes(const cai_plan *plan)
 {
     size_t down = plan->upward_only ? 0 : plan->var_total + plan->msg_total;
     size_t d = plan->var_total + down + (plan_needs_rows(plan) ? 2 * plan->max_rows : 0)
-               + 3 * plan->max_cols + 2 * plan->max_parent_cards + 2 * plan->max_card
+               + (3 + col_copies(plan)) * plan->max_cols + 2 * plan->max_parent_cards + 2 * plan->max_card
                + 2 * plan->max_inner;
     return d * sizeof(double) + (2 * plan->n_vars + 3 * plan->max_k) * sizeof(size_t)
            + 2 * plan->max_k * sizeof(double *);
@@ -43,7 +50,8 @@ void cai_workspace_free(cai_workspace *ws)
     free(ws->evidence); free(ws->assign);
     free(ws->umax); free(ws->fresh);
     big_cache_put(ws->u_cache, ws->U); big_free(ws->q); big_free(ws->M);
-    big_free(ws->row_a); big_free(ws->row_b); big_free(ws->col_a); big_free(ws->col_b);
+    big_free(ws->row_a); big_free(ws->row_b);
+    big_free(ws->col_a); big_free(ws->col_b); big_free(ws->col_t);
     free(ws->acc); free(ws->idx); free(ws->vbuf); free(ws->mbuf);
     free(ws->inner); free(ws->vecs);
     free(ws);
@@ -100,6 +108,10 @@ cai_status cai_workspace_create_cached(const cai_plan *plan, cai_buffer_cache *c
     size_t twice;
     ws->col_a = cai_size_mul(plan->max_cols, 2, &twice) ? big_alloc(twice, sizeof(double)) : NULL;
     ws->col_b = big_alloc(plan->max_cols, sizeof(double));
+    ws->n_col_t = col_copies(plan);
+    ws->col_t = cai_size_mul(plan->max_cols, ws->n_col_t, &twice)
+                    ? big_alloc_uninit(twice, sizeof(double))
+                    : NULL;
     ws->acc = alloc_array(plan->max_parent_cards, sizeof(cai_lse));
     ws->idx = alloc_array(3 * plan->max_k, sizeof(size_t));
     ws->vbuf = alloc_array(plan->max_card, sizeof(double));
@@ -107,7 +119,7 @@ cai_status cai_workspace_create_cached(const cai_plan *plan, cai_buffer_cache *c
         || !ws->mbuf || !ws->evidence || !ws->assign || !ws->U
         || (down && (!ws->q || !ws->M)) || (rows && (!ws->row_a || !ws->row_b))
         || !ws->inner || !ws->vecs
-        || !ws->col_a || !ws->col_b || !ws->acc || !ws->idx) {
+        || !ws->col_a || !ws->col_b || !ws->col_t || !ws->acc || !ws->idx) {
         cai_workspace_free(ws);
         return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0,
                              "out of memory for a workspace of %zu bytes",
