@@ -1,4 +1,5 @@
 /* tools/bench_model.c — seeded model generators for cai-bench. */
+#define _GNU_SOURCE /* MADV_HUGEPAGE */
 #include "bench_model.h"
 
 #include <errno.h>
@@ -6,8 +7,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
-enum { MAX_SUCCESSORS = 64 };
+enum { MAX_SUCCESSORS = 64, HUGE_ALIGN = 2 << 20 };
 
 double bench_csr_bytes(size_t n_rows, size_t nnz)
 {
@@ -51,16 +53,29 @@ static void draw_row(gsl_rng *rng, size_t S, size_t B, uint32_t *col, double *pr
         prob[k] /= tot;
 }
 
+/* n bytes on transparent huge pages where the system has them (aligned to
+ * 2 MiB and marked MADV_HUGEPAGE), as cai's large arrays are; free()d. */
+static void *huge_malloc(size_t n)
+{
+    void *p = NULL;
+    if (posix_memalign(&p, HUGE_ALIGN, n ? n : 1) != 0)
+        return NULL;
+#if defined(MADV_HUGEPAGE)
+    madvise(p, n, MADV_HUGEPAGE); /* a hint: failure changes nothing */
+#endif
+    return p;
+}
+
 int bench_csr_random(size_t S, size_t A, size_t B, unsigned long seed, bench_csr *out)
 {
     if (S == 0 || A == 0 || B == 0 || B > S || B > MAX_SUCCESSORS || S > UINT32_MAX)
         return -1;
     bench_csr m = {.n_states = S, .n_actions = A, .n_rows = S * A, .nnz = S * A * B};
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    m.row_ptr = malloc((m.n_rows + 1) * sizeof *m.row_ptr);
-    m.col = malloc(m.nnz * sizeof *m.col);
-    m.prob = malloc(m.nnz * sizeof *m.prob);
-    m.reward = malloc(m.n_rows * sizeof *m.reward);
+    m.row_ptr = huge_malloc((m.n_rows + 1) * sizeof *m.row_ptr);
+    m.col = huge_malloc(m.nnz * sizeof *m.col);
+    m.prob = huge_malloc(m.nnz * sizeof *m.prob);
+    m.reward = huge_malloc(m.n_rows * sizeof *m.reward);
     if (rng == NULL || m.row_ptr == NULL || m.col == NULL || m.prob == NULL
         || m.reward == NULL) {
         gsl_rng_free(rng);

@@ -2,6 +2,8 @@
  * and its message kernels: the hot path of a time-homogeneous MDP. */
 #include "potential_impl.h"
 
+#include "bigmem.h"
+
 #include "cai/graph.h"
 #include "cai/logmath.h"
 
@@ -276,9 +278,9 @@ static double csr_log_value_rc(const cai_potential *p, size_t r, size_t k)
 static void csr_destroy(cai_potential *p)
 {
     csr_potential *c = (csr_potential *)p;
-    free(c->row_ptr);
-    free(c->col);
-    free(c->prob);
+    big_free(c->row_ptr);
+    big_free(c->col);
+    big_free(c->prob);
     free(p->cards);
     free(c);
 }
@@ -374,9 +376,11 @@ cai_status cai_potential_csr_create(size_t n_parents, const size_t *parent_cards
         st = cai_error_set(err, CAI_ERR_OVERFLOW, NULL, 0, 0, "CSR arrays too large");
         goto fail;
     }
-    c->row_ptr = malloc(rb);
-    c->col = malloc(colb ? colb : 1);
-    c->prob = malloc(pb ? pb : 1);
+    /* on huge pages where the system has them: one pass over these per
+     * message, so fewer TLB misses and prefetch across 4 KiB pages */
+    c->row_ptr = big_alloc_uninit(R + 1, sizeof(size_t));
+    c->col = big_alloc_uninit(nnz, sizeof(uint32_t));
+    c->prob = big_alloc_uninit(nnz, sizeof(double));
     if (c->row_ptr == NULL || c->col == NULL || c->prob == NULL) {
         st = cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
         goto fail;
@@ -400,9 +404,9 @@ cai_status cai_potential_csr_create(size_t n_parents, const size_t *parent_cards
     *out_p = &c->base;
     return CAI_OK;
 fail:
-    free(c->row_ptr);
-    free(c->col);
-    free(c->prob);
+    big_free(c->row_ptr);
+    big_free(c->col);
+    big_free(c->prob);
     free(c->base.cards);
     free(c);
     return st;

@@ -312,8 +312,13 @@ static size_t up_all_add(const row_layout *L, const cluster *c, const double *U_
     size_t n_blocks = (L->card_u + per - 1) / per;
     bool lin = L->lin, copies = K <= COPY_MAX;
     int n_threads = R < 65536 ? 1 : cai_threads_max(copies ? (int)ws->n_col_t : INT_MAX);
+    /* about 16 pieces per thread: few enough that each thread streams long
+     * runs of rows (the prefetchers ramp up per run) */
+    size_t chunk = n_blocks / (16 * (size_t)n_threads);
+    chunk = chunk > 4 ? chunk : 4;
     double m = -INFINITY;
     (void)n_threads;
+    (void)chunk;
     CAI_PARALLEL_REGION(n_threads, m, left)
     {
         const double *w = lin ? ws->col_t : U_child;
@@ -333,7 +338,7 @@ static size_t up_all_add(const row_layout *L, const cluster *c, const double *U_
                              K - i0 < EXP_PIECE ? K - i0 : EXP_PIECE);
             }
         }
-        CAI_FOR_DYNAMIC
+        CAI_FOR_DYNAMIC(chunk)
         for (size_t b = 0; b < n_blocks; b++) {
             size_t x0 = b * per, x1 = x0 + per < L->card_u ? x0 + per : L->card_u;
             up_states(L, c, x0, x1, w, sr, max, M + x0);

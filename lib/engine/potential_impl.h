@@ -115,7 +115,7 @@ enum { CAI_MAX_COPIES = 64 };
  * loop in it whose iterations are handed out a few at a time. */
 #define CAI_PARALLEL_REGION(n, v, k) \
     CAI_PRAGMA(omp parallel num_threads(n) reduction(max : v) reduction(+ : k))
-#define CAI_FOR_DYNAMIC CAI_PRAGMA(omp for schedule(dynamic, 4))
+#define CAI_FOR_DYNAMIC(chunk) CAI_PRAGMA(omp for schedule(dynamic, chunk))
 #define CAI_FOR_STATIC CAI_PRAGMA(omp for schedule(static))
 #include <omp.h>
 /* The threads a parallel region may use, at most cap; this thread's number
@@ -133,7 +133,7 @@ static inline int cai_thread_num(void)
 #define CAI_PARALLEL_FOR(n)
 #define CAI_PARALLEL_MAX(n, v)
 #define CAI_PARALLEL_REGION(n, v, k)
-#define CAI_FOR_DYNAMIC
+#define CAI_FOR_DYNAMIC(chunk)
 #define CAI_FOR_STATIC
 enum { CAI_MAX_COPIES = 1 };
 static inline int cai_threads_max(int cap)
