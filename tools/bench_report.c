@@ -127,12 +127,12 @@ void bench_report_header(FILE *f, const bench_options *o)
     fprintf(f, "- Hand-written exact: one exp per state and step, a dot product per row, one "
                "log per state (rows combined with pi0 exp(r/alpha)); variational: a dot "
                "product per row and a log-sum-exp over actions; both keep V[T+1][S]. "
-               "SpMV floor: y = P x over the S*A rows, T times. The hand-written vectors "
-               "(V, w, x, y) are allocated and touched once, before the timed runs, and get "
-               "transparent huge pages, as cai's "
-               "engine gives its message vectors; a cai model keeps the message array of its "
-               "last solve for the next (cai_buffer_cache), so from the second solve on "
-               "neither pays page faults\n");
+               "SpMV floor: y = P x over the S*A rows, T times. The generated CSR arrays "
+               "and the hand-written vectors (V, w, x, y) get transparent huge pages, as "
+               "cai's engine gives its CSR arrays and message vectors; the vectors are "
+               "allocated and touched once, before the timed runs, and a cai model keeps the "
+               "message array of its last solve for the next (cai_buffer_cache), so from the "
+               "second solve on neither pays page faults\n");
     fprintf(f, "- GB/s = (CSR bytes 8(SA+1) + 12 nnz, plus 8S for V_{t+1} and 8SA for the "
                "row vector) / time per step, the same numerator for every method\n");
     fprintf(f, "- Peak memory: one more process per method runs one repetition alone; peak = "
