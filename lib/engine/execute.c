@@ -298,11 +298,11 @@ static void up_states(const row_layout *L, const cluster *c, size_t x0, size_t x
  * small enough to stay in a core's cache: the rows gather from all of w at
  * random, and a copy the thread wrote itself is in its own cache, where one
  * written by all threads (or U_child, written in the last step) would be
- * spread over all the cores'. Blocks of whole states are handed out a few
- * at a time, so a thread slowed by the machine takes fewer; each state's
- * sum is the same whoever computes it, and the max and the count do not
- * depend on the order, so the results are bit-identical for any number of
- * threads. */
+ * spread over all the cores'. Blocks of whole states are handed out in
+ * pieces, about 16 per thread, so a thread slowed by the machine takes
+ * fewer; each state's sum is the same whoever computes it, and the max and
+ * the count do not depend on the order, so the results are bit-identical
+ * for any number of threads. */
 static size_t up_all_add(const row_layout *L, const cluster *c, const double *U_child,
                          double shift, cai_workspace *ws, semiring sr, bool max, double *M,
                          double *U_up, bool assign, double *umax)
@@ -312,8 +312,8 @@ static size_t up_all_add(const row_layout *L, const cluster *c, const double *U_
     size_t n_blocks = (L->card_u + per - 1) / per;
     bool lin = L->lin, copies = K <= COPY_MAX;
     int n_threads = R < 65536 ? 1 : cai_threads_max(copies ? (int)ws->n_col_t : INT_MAX);
-    /* about 16 pieces per thread: few enough that each thread streams long
-     * runs of rows (the prefetchers ramp up per run) */
+    /* few enough pieces that each thread streams long runs of rows (the
+     * prefetchers ramp up per run) */
     size_t chunk = n_blocks / (16 * (size_t)n_threads);
     chunk = chunk > 4 ? chunk : 4;
     double m = -INFINITY;
