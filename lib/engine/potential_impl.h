@@ -111,8 +111,8 @@ static inline double potential_log_value_sr(const cai_potential *p, size_t r, si
 /* At most this many per-thread copies of a message. */
 enum { CAI_MAX_COPIES = 64 };
 
-/* A parallel region of n threads with v a max and k a count over it, and a
- * loop in it whose iterations are handed out a few at a time. */
+/* A parallel region of n threads with v a max and k a count over it; loops
+ * in it whose iterations are handed out chunk at a time, or split evenly. */
 #define CAI_PARALLEL_REGION(n, v, k) \
     CAI_PRAGMA(omp parallel num_threads(n) reduction(max : v) reduction(+ : k))
 #define CAI_FOR_DYNAMIC(chunk) CAI_PRAGMA(omp for schedule(dynamic, chunk))

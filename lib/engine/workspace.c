@@ -22,8 +22,9 @@ static bool plan_needs_rows(const cai_plan *plan)
     return false;
 }
 
-/* Copies of a child's message the upward pass keeps: one per thread when
- * it is small enough to stay in a core's cache, else one. */
+/* Copies of a child's message the upward pass keeps: one per thread (as
+ * many as OpenMP would start now; an execute with more threads uses this
+ * many) when it is small enough to stay in a core's cache, else one. */
 static size_t col_copies(const cai_plan *plan)
 {
     return plan->max_cols <= COPY_MAX ? (size_t)cai_threads_max(CAI_MAX_COPIES) : 1;
@@ -33,8 +34,8 @@ size_t cai_plan_workspace_bytes(const cai_plan *plan)
 {
     size_t down = plan->upward_only ? 0 : plan->var_total + plan->msg_total;
     size_t d = plan->var_total + down + (plan_needs_rows(plan) ? 2 * plan->max_rows : 0)
-               + (3 + col_copies(plan)) * plan->max_cols + 2 * plan->max_parent_cards + 2 * plan->max_card
-               + 2 * plan->max_inner;
+               + (3 + col_copies(plan)) * plan->max_cols + 2 * plan->max_parent_cards
+               + 2 * plan->max_card + 2 * plan->max_inner;
     return d * sizeof(double) + (2 * plan->n_vars + 3 * plan->max_k) * sizeof(size_t)
            + 2 * plan->max_k * sizeof(double *);
 }
