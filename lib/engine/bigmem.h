@@ -30,7 +30,6 @@ typedef struct cai_buffer_cache {
     void *kept; /* a buffer of big_alloc, or NULL */
 } big_cache;
 
-
 /* An uninitialised buffer of n * elem bytes: the kept one when it fits (at
  * least that size, at most a quarter larger), else a new one. NULL cache:
  * big_alloc_uninit. */

@@ -48,14 +48,24 @@ size_t cluster_row_state(const cai_plan *plan, const cluster *c, size_t r, size_
 /* Entries per array call when exps are split among threads. */
 enum { EXP_PIECE = 4096 };
 
+/* Piece b of out[i] = exp(x[i] - shift), i < n. */
+static void exp_piece(double *out, const double *x, double shift, size_t n, size_t b)
+{
+    size_t i0 = b * EXP_PIECE;
+    vm_exp_shift(out + i0, x + i0, shift, n - i0 < EXP_PIECE ? n - i0 : EXP_PIECE);
+}
+
+static size_t exp_pieces(size_t n)
+{
+    return (n + EXP_PIECE - 1) / EXP_PIECE;
+}
+
 void exp_shift_threads(double *out, const double *x, double shift, size_t n)
 {
-    size_t n_pieces = (n + EXP_PIECE - 1) / EXP_PIECE;
+    size_t n_pieces = exp_pieces(n);
     CAI_PARALLEL_FOR(n)
-    for (size_t b = 0; b < n_pieces; b++) {
-        size_t i0 = b * EXP_PIECE;
-        vm_exp_shift(out + i0, x + i0, shift, n - i0 < EXP_PIECE ? n - i0 : EXP_PIECE);
-    }
+    for (size_t b = 0; b < n_pieces; b++)
+        exp_piece(out, x, shift, n, b);
 }
 
 /* Local terms of v: its one-variable factors and its evidence; returns
@@ -95,7 +105,6 @@ typedef struct row_layout {
 /* Rows per call of a potential's row kernels: enough for the gathers of a
  * block to overlap, small enough for the stack. */
 enum { ROW_BLOCK = 256 };
-
 
 static size_t up_stride(const cluster *c)
 {
@@ -184,7 +193,7 @@ static double group_max(double o, const double *a, const double *b, const double
  * the block in two array calls. A NaN term makes its state's sum NaN
  * (through the exps), which the last loop keeps. */
 static inline void block_log_sum(double o, const double *a, const double *b, const double *v,
-                          size_t ns, size_t g, double *out)
+                                 size_t ns, size_t g, double *out)
 {
     double t[ROW_BLOCK], m[ROW_BLOCK], lz[ROW_BLOCK];
     for (size_t s = 0; s < ns; s++) {
@@ -287,6 +296,14 @@ static void up_states(const row_layout *L, const cluster *c, size_t x0, size_t x
     }
 }
 
+/* U_up[x] = mx when assign (the variable's first message), else
+ * U_up[x] + mx; returns the max of m and the new U_up[x]. */
+static inline double put_message(double *U_up, size_t x, double mx, bool assign, double m)
+{
+    U_up[x] = assign ? mx : U_up[x] + mx;
+    return U_up[x] > m ? U_up[x] : m;
+}
+
 /* The message of every up state of cluster c into M, each added into U_up
  * (or written, when assign) at once -- in the scaled domain (L->lin) unless
  * it is NaN, a sum near underflow left for the log domain. Returns how many
@@ -329,14 +346,11 @@ static size_t up_all_add(const row_layout *L, const cluster *c, const double *U_
             else
                 memcpy(own, U_child, K * sizeof *own);
             w = own;
-        } else if (lin) {
-            size_t n_pieces = (K + EXP_PIECE - 1) / EXP_PIECE;
+        } else if (lin) { /* one w, its pieces split among the threads */
+            size_t n_pieces = exp_pieces(K);
             CAI_FOR_STATIC
-            for (size_t b = 0; b < n_pieces; b++) {
-                size_t i0 = b * EXP_PIECE;
-                vm_exp_shift(ws->col_t + i0, U_child + i0, shift,
-                             K - i0 < EXP_PIECE ? K - i0 : EXP_PIECE);
-            }
+            for (size_t b = 0; b < n_pieces; b++)
+                exp_piece(ws->col_t, U_child, shift, K, b);
         }
         CAI_FOR_DYNAMIC(chunk)
         for (size_t b = 0; b < n_blocks; b++) {
@@ -347,8 +361,7 @@ static size_t up_all_add(const row_layout *L, const cluster *c, const double *U_
                     left++;
                     continue;
                 }
-                U_up[x] = assign ? M[x] : U_up[x] + M[x];
-                m = U_up[x] > m ? U_up[x] : m;
+                m = put_message(U_up, x, M[x], assign, m);
             }
         }
     }
@@ -427,8 +440,7 @@ static void upward_scaled(const cai_plan *plan, cai_workspace *ws, const cluster
         CAI_PARALLEL_MAX(card_u, m)
         for (size_t x = 0; x < card_u; x++) {
             M[x] = -INFINITY;
-            U_up[x] = assign ? M[x] : U_up[x] + M[x];
-            m = U_up[x] > m ? U_up[x] : m;
+            m = put_message(U_up, x, M[x], assign, m);
         }
         ws->umax[up_var] = m;
         return;
@@ -445,8 +457,7 @@ static void upward_scaled(const cai_plan *plan, cai_workspace *ws, const cluster
     for (size_t x = 0; left > 0 && x < card_u; x++)
         if (isnan(M[x])) {
             up_states(&L, c, x, x + 1, U_child, sr, false, M + x);
-            U_up[x] = assign ? M[x] : U_up[x] + M[x];
-            umax = U_up[x] > umax ? U_up[x] : umax;
+            umax = put_message(U_up, x, M[x], assign, umax);
             left--;
         }
     ws->umax[up_var] = umax;
@@ -477,8 +488,7 @@ static void upward(const cai_plan *plan, cai_workspace *ws, const cluster *c)
     p->ops->rows_to_col(p, ws->row_a, M, cluster_sr_plain(plan, c), ws->col_a);
     CAI_PARALLEL_MAX(card_u, m)
     for (size_t x = 0; x < card_u; x++) {
-        U_up[x] = assign ? M[x] : U_up[x] + M[x];
-        m = U_up[x] > m ? U_up[x] : m;
+        m = put_message(U_up, x, M[x], assign, m);
     }
     ws->umax[up_var] = m;
 }

@@ -106,12 +106,12 @@ cai_status cai_workspace_create_cached(const cai_plan *plan, cai_buffer_cache *c
     ws->row_b = rows ? big_alloc(plan->max_rows, sizeof(double)) : NULL;
     ws->inner = alloc_array(2 * plan->max_inner, sizeof(double));
     ws->vecs = alloc_array(2 * plan->max_k, sizeof(double *));
-    size_t twice;
-    ws->col_a = cai_size_mul(plan->max_cols, 2, &twice) ? big_alloc(twice, sizeof(double)) : NULL;
+    size_t n_el;
+    ws->col_a = cai_size_mul(plan->max_cols, 2, &n_el) ? big_alloc(n_el, sizeof(double)) : NULL;
     ws->col_b = big_alloc(plan->max_cols, sizeof(double));
     ws->n_col_t = col_copies(plan);
-    ws->col_t = cai_size_mul(plan->max_cols, ws->n_col_t, &twice)
-                    ? big_alloc_uninit(twice, sizeof(double))
+    ws->col_t = cai_size_mul(plan->max_cols, ws->n_col_t, &n_el)
+                    ? big_alloc_uninit(n_el, sizeof(double))
                     : NULL;
     ws->acc = alloc_array(plan->max_parent_cards, sizeof(cai_lse));
     ws->idx = alloc_array(3 * plan->max_k, sizeof(size_t));
