@@ -732,6 +732,72 @@ static void test_large_rewards(void)
     cai_mdp_free(m);
 }
 
+/* Variational values whose soft-max terms spread over a few nats, over
+ * hundreds, and over thousands within one block of states (the engine takes
+ * a block's log-sum-exps under one shift where the terms allow it, each
+ * state's own max where they do not), with forbidden actions (prior 0):
+ * against the soft Bellman recursion written out with each state's own max. */
+static void spread_case(double c)
+{
+    enum { S = 300, A = 3, T = 6 };
+    double alpha = 0.5;
+    size_t rp[S * A + 1], next[2 * S * A];
+    double prob[2 * S * A], rew[S * A], pri[S * A], rho[S] = {1};
+    for (size_t s = 0; s < S; s++)
+        for (size_t a = 0; a < A; a++) {
+            size_t r = s * A + a;
+            rp[r] = 2 * r;
+            size_t n1 = (s * 7 + a * 13 + 1) % S, n2 = (n1 + 1 + s % 4) % S;
+            bool up = n1 < n2; /* successors in increasing order */
+            next[2 * r] = up ? n1 : n2;
+            next[2 * r + 1] = up ? n2 : n1;
+            prob[2 * r] = up ? 0.6 : 0.4;
+            prob[2 * r + 1] = up ? 0.4 : 0.6;
+            rew[r] = -c * (double)(s % 5) - 0.3 * (double)a;
+            pri[r] = s % 3 ? 1.0 / 3 : a == 2 ? 0.0 : 0.5;
+        }
+    rp[S * A] = 2 * S * A;
+    cai_mdp_spec sp = {.n_states = S, .n_actions = A, .initial = rho, .row_ptr = rp,
+                       .next = next, .prob = prob, .reward = rew, .action_prior = pri,
+                       .horizon = T, .temperature = alpha};
+    cai_mdp *m = NULL;
+    cai_error e;
+    CU_ASSERT_FATAL(cai_mdp_create(&sp, &m, &e) == CAI_OK);
+    cai_solve_options o = cai_solve_options_default();
+    o.algorithm = CAI_CONTROL_VARIATIONAL;
+    cai_solution *sol = NULL;
+    CU_ASSERT_FATAL(cai_mdp_solve(m, &o, &sol, &e) == CAI_OK);
+    double V[S] = {0}, Vn[S], got[S];
+    for (size_t t = T; t-- > 0;) {
+        memcpy(Vn, V, sizeof V);
+        for (size_t s = 0; s < S; s++) {
+            double Q[A], mq = -INFINITY, z = 0;
+            for (size_t a = 0; a < A; a++) {
+                size_t r = s * A + a;
+                Q[a] = rew[r] + prob[2 * r] * Vn[next[2 * r]] + prob[2 * r + 1] * Vn[next[2 * r + 1]];
+                if (pri[r] > 0)
+                    mq = fmax(mq, Q[a]);
+            }
+            for (size_t a = 0; a < A; a++)
+                if (pri[s * A + a] > 0)
+                    z += pri[s * A + a] * exp((Q[a] - mq) / alpha);
+            V[s] = mq + alpha * log(z);
+        }
+        CU_ASSERT_EQUAL(cai_solution_value(sol, t, got, &e), CAI_OK);
+        for (size_t s = 0; s < S; s++)
+            CAI_ASSERT_CLOSE(got[s], V[s], 1e-12);
+    }
+    cai_solution_free(sol);
+    cai_mdp_free(m);
+}
+
+static void test_variational_spread(void)
+{
+    spread_case(3);
+    spread_case(60);
+    spread_case(4000);
+}
+
 /* Tying: whatever the horizon, the compiled graph holds one transition and
  * one reward/prior potential (plus rho and the terminal rewards), so its
  * potential memory does not grow with T. */
@@ -858,6 +924,7 @@ void cai_test_register(void)
     CU_add_test(s, "gridworlds solved against the reference", test_gridworld_solve);
     CU_add_test(s, "sampling", test_sample);
     CU_add_test(s, "rewards of 1e6 over 1e5 steps", test_large_rewards);
+    CU_add_test(s, "variational values spread within a block", test_variational_spread);
     CU_add_test(s, "tied potentials", test_tying);
     CU_add_test(s, "one and two threads: the same bits", test_threads_bit_identical);
 }

@@ -196,6 +196,7 @@ static inline void block_log_sum(double o, const double *a, const double *b, con
                                  size_t ns, size_t g, double *out)
 {
     double t[ROW_BLOCK], m[ROW_BLOCK], lz[ROW_BLOCK];
+    t[0] = 0.0; /* for GCC's uninitialized-use analysis, which loses track of the loops */
     for (size_t s = 0; s < ns; s++) {
         double ms = -INFINITY;
         for (size_t j = 0, i = s * g; j < g; j++, i++) {
@@ -221,6 +222,71 @@ static inline void block_log_sum(double o, const double *a, const double *b, con
         out[s] = isnan(lz[s])                            ? NAN
                  : m[s] > -INFINITY && m[s] < INFINITY ? m[s] + lz[s]
                                                         : m[s];
+}
+
+/* The max of x[0 .. n-1], NaN left out (-inf when n is 0), over four
+ * accumulators, which GCC vectorizes. */
+static double array_max(const double *x, size_t n)
+{
+    double m[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (size_t k = 0; k < 4; k++)
+            m[k] = x[i + k] > m[k] ? x[i + k] : m[k];
+    for (; i < n; i++)
+        m[0] = x[i] > m[0] ? x[i] : m[0];
+    m[0] = m[1] > m[0] ? m[1] : m[0];
+    m[2] = m[3] > m[2] ? m[3] : m[2];
+    return m[2] > m[0] ? m[2] : m[0];
+}
+
+/* A state's sum under its block's shift must reach this for the block's
+ * result: its largest term is then within 41.6 nats of the shift, and the
+ * result is as accurate as with the state's own max as shift, to a few
+ * units in the last place of the larger of |shift| and 41.6. */
+#define BLOCK_SUM_MIN 0x1p-60
+
+/* block_log_sum with b NULL and one shift for the whole block, the max of
+ * all its terms (a deterministic function of the block, not of the thread
+ * that runs it): one vectorized pass for the terms and their max, one array
+ * exp, the sums, one array log -- where the per-state shifts cost a branchy
+ * loop per state. A state whose sum falls below BLOCK_SUM_MIN (its terms far
+ * below the block's max, all -inf, or NaN -- which includes a row term of
+ * -inf met by a value of inf or NaN, a term block_log_sum leaves out), or a
+ * block whose max is not finite, goes through block_log_sum. */
+static void block_log_sum_shared(double o, const double *a, const double *v, size_t ns, size_t g,
+                                 double *out)
+{
+    size_t n = ns * g;
+    double t[ROW_BLOCK], z[ROW_BLOCK], lz[ROW_BLOCK];
+    if (a) {
+        CAI_SIMD
+        for (size_t i = 0; i < n; i++)
+            t[i] = o + a[i] + v[i];
+    } else {
+        CAI_SIMD
+        for (size_t i = 0; i < n; i++)
+            t[i] = o + v[i];
+    }
+    double mb = array_max(t, n);
+    if (!(mb > -INFINITY && mb < INFINITY)) {
+        block_log_sum(o, a, NULL, v, ns, g, out);
+        return;
+    }
+    vm_exp_shift(t, t, mb, n);
+    /* the sums term by term across the states: no chain of adds per state */
+    for (size_t s = 0; s < ns; s++)
+        z[s] = t[s * g];
+    for (size_t j = 1; j < g; j++)
+        for (size_t s = 0; s < ns; s++)
+            z[s] += t[s * g + j];
+    vm_log(lz, z, ns);
+    for (size_t s = 0; s < ns; s++) {
+        if (z[s] >= BLOCK_SUM_MIN)
+            out[s] = mb + lz[s];
+        else
+            block_log_sum(o, a ? a + s * g : NULL, NULL, v + s * g, 1, g, out + s);
+    }
 }
 
 /* Up states x0 <= x < x1 (at most ROW_BLOCK of them) of cluster c, over
@@ -259,8 +325,11 @@ static void up_states(const row_layout *L, const cluster *c, size_t x0, size_t x
                 else
                     p->ops->rows_log(p, r, nr, col_in, buf, sr);
                 if (!lin && !max && one_run && g <= ROW_BLOCK) {
-                    block_log_sum(o, L->rowc ? L->rowc + r : NULL, L->inner, buf, s1 - s0, g,
-                                  out + s0);
+                    const double *a = L->rowc ? L->rowc + r : NULL;
+                    if (L->inner)
+                        block_log_sum(o, a, L->inner, buf, s1 - s0, g, out + s0);
+                    else
+                        block_log_sum_shared(o, a, buf, s1 - s0, g, out + s0);
                     continue;
                 }
                 for (size_t s = s0; s < s1; s++, r += g) {

@@ -117,6 +117,8 @@ enum { CAI_MAX_COPIES = 64 };
     CAI_PRAGMA(omp parallel num_threads(n) reduction(max : v) reduction(+ : k))
 #define CAI_FOR_DYNAMIC(chunk) CAI_PRAGMA(omp for schedule(dynamic, chunk))
 #define CAI_FOR_STATIC CAI_PRAGMA(omp for schedule(static))
+/* A loop vectorized. */
+#define CAI_SIMD CAI_PRAGMA(omp simd)
 #include <omp.h>
 /* The threads a parallel region may use, at most cap; this thread's number
  * in the region it runs in. */
@@ -135,6 +137,7 @@ static inline int cai_thread_num(void)
 #define CAI_PARALLEL_REGION(n, v, k)
 #define CAI_FOR_DYNAMIC(chunk)
 #define CAI_FOR_STATIC
+#define CAI_SIMD
 enum { CAI_MAX_COPIES = 1 };
 static inline int cai_threads_max(int cap)
 {
