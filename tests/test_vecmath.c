@@ -13,6 +13,24 @@
 
 #include "../lib/engine/vecmath.h"
 
+/* Version v of each function: 0 the one the library calls (fused
+ * multiply-adds on a CPU with FMA), 1 the unfused one every CPU runs. */
+static void exp_v(int v, double *out, const double *x, double shift, size_t n)
+{
+    if (v)
+        vm_exp_shift_unfused(out, x, shift, n);
+    else
+        vm_exp_shift(out, x, shift, n);
+}
+
+static void log_v(int v, double *out, const double *x, size_t n)
+{
+    if (v)
+        vm_log_unfused(out, x, n);
+    else
+        vm_log(out, x, n);
+}
+
 /* random arguments per batch, and batches per range */
 #define BATCH 4096
 #define BATCHES 256 /* 2^20 arguments */
@@ -73,23 +91,23 @@ static void check_range(const range_err *e)
     CU_ASSERT((double)e->differ <= 0.03 * (double)e->count);
 }
 
-static void exp_batch(range_err *e, const double *x, double shift, size_t n)
+static void exp_batch(int v, range_err *e, const double *x, double shift, size_t n)
 {
     static double out[BATCH];
-    vm_exp_shift(out, x, shift, n);
+    exp_v(v, out, x, shift, n);
     for (size_t i = 0; i < n; i++)
         tally(e, out[i], exp(x[i] - shift));
 }
 
-static void log_batch(range_err *e, const double *x, size_t n)
+static void log_batch(int v, range_err *e, const double *x, size_t n)
 {
     static double out[BATCH];
-    vm_log(out, x, n);
+    log_v(v, out, x, n);
     for (size_t i = 0; i < n; i++)
         tally(e, out[i], log(x[i]));
 }
 
-static void test_exp_random(void)
+static void exp_random(int v)
 {
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(r, 2024);
@@ -99,18 +117,18 @@ static void test_exp_random(void)
         /* everything from underflow to overflow */
         for (size_t i = 0; i < BATCH; i++)
             x[i] = -750.0 + 1460.0 * uniform53(r);
-        exp_batch(&all, x, 0.0, BATCH);
+        exp_batch(v, &all, x, 0.0, BATCH);
         /* x - max <= 0, the kernels' case */
         for (size_t i = 0; i < BATCH; i++)
             x[i] = -40.0 * uniform53(r);
-        exp_batch(&dense, x, 0.0, BATCH);
+        exp_batch(v, &dense, x, 0.0, BATCH);
     }
     /* a shift the subtraction rounds with */
     for (int b = 0; b < BATCHES / 4; b++) {
         double shift = -1000.0 + 2000.0 * uniform53(r);
         for (size_t i = 0; i < BATCH; i++)
             x[i] = shift - 60.0 + 70.0 * uniform53(r);
-        exp_batch(&shifted, x, shift, BATCH);
+        exp_batch(v, &shifted, x, shift, BATCH);
     }
     check_range(&all);
     check_range(&dense);
@@ -118,7 +136,13 @@ static void test_exp_random(void)
     gsl_rng_free(r);
 }
 
-static void test_log_random(void)
+static void test_exp_random(void)
+{
+    exp_random(0);
+    exp_random(1);
+}
+
+static void log_random(int v)
 {
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(r, 4048);
@@ -129,10 +153,10 @@ static void test_log_random(void)
         /* log-uniform from subnormal to near DBL_MAX */
         for (size_t i = 0; i < BATCH; i++)
             x[i] = exp(lo + (hi - lo) * uniform53(r));
-        log_batch(&all, x, BATCH);
+        log_batch(v, &all, x, BATCH);
         for (size_t i = 0; i < BATCH; i++)
             x[i] = 0.5 + 1.5 * uniform53(r);
-        log_batch(&dense, x, BATCH);
+        log_batch(v, &dense, x, BATCH);
     }
     /* 1 +- 2^-52 .. 2^-4, where the result is small */
     for (int b = 0; b < BATCHES / 4; b++) {
@@ -140,12 +164,18 @@ static void test_log_random(void)
             double d = ldexp(1.0 + uniform53(r), -4 - (int)gsl_rng_uniform_int(r, 49));
             x[i] = gsl_rng_uniform(r) < 0.5 ? 1.0 - d : 1.0 + d;
         }
-        log_batch(&near, x, BATCH);
+        log_batch(v, &near, x, BATCH);
     }
     check_range(&all);
     check_range(&dense);
     check_range(&near);
     gsl_rng_free(r);
+}
+
+static void test_log_random(void)
+{
+    log_random(0);
+    log_random(1);
 }
 
 static const double exp_specials[] = {
@@ -173,18 +203,18 @@ static const double log_specials[] = {
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-static void test_exp_special(void)
+static void exp_special(int v)
 {
     size_t n = COUNT(exp_specials);
     double out[COUNT(exp_specials)];
-    vm_exp_shift(out, exp_specials, 0.0, n);
+    exp_v(v, out, exp_specials, 0.0, n);
     for (size_t i = 0; i < n; i++)
         CU_ASSERT(ulp_err(out[i], exp(exp_specials[i])) <= 1.0);
     /* the same values reached through a shift */
     double shifted[COUNT(exp_specials)];
     for (size_t i = 0; i < n; i++)
         shifted[i] = exp_specials[i] + 0.25;
-    vm_exp_shift(out, shifted, 0.25, n);
+    exp_v(v, out, shifted, 0.25, n);
     for (size_t i = 0; i < n; i++)
         CU_ASSERT(ulp_err(out[i], exp(shifted[i] - 0.25)) <= 1.0);
 
@@ -193,11 +223,11 @@ static void test_exp_special(void)
     for (size_t k = 0; k < COUNT(args); k++) {
         double in[5] = {0.3, -0.7, 1.5, -2.0, 4.0};
         for (size_t pos = 0; pos < 5; pos++) {
-            double v[5];
-            memcpy(v, in, sizeof v);
-            v[pos] = args[k];
-            vm_exp_shift(v, v, 0.0, 5);
-            double e = v[pos];
+            double w[5];
+            memcpy(w, in, sizeof w);
+            w[pos] = args[k];
+            exp_v(v, w, w, 0.0, 5);
+            double e = w[pos];
             int ok;
             if (args[k] == 0.0)
                 ok = e == 1.0;
@@ -212,31 +242,37 @@ static void test_exp_special(void)
     }
     /* x - shift is the C expression's: inf - inf is NaN */
     double a[4] = {INFINITY, 1.0, -INFINITY, 3.0};
-    vm_exp_shift(out, a, INFINITY, 4);
+    exp_v(v, out, a, INFINITY, 4);
     CU_ASSERT(isnan(out[0]));
     CU_ASSERT(out[1] == 0.0);
     CU_ASSERT(out[2] == 0.0);
     CU_ASSERT(out[3] == 0.0);
-    vm_exp_shift(out, a, -INFINITY, 4);
+    exp_v(v, out, a, -INFINITY, 4);
     CU_ASSERT(isinf(out[0]) && out[0] > 0);
     CU_ASSERT(isinf(out[1]) && out[1] > 0);
     CU_ASSERT(isnan(out[2]));
-    vm_exp_shift(out, a, NAN, 4);
+    exp_v(v, out, a, NAN, 4);
     for (size_t i = 0; i < 4; i++)
         CU_ASSERT(isnan(out[i]));
     /* a shift that brings large values back into range */
     double big[3] = {1e3, 1e3 - 1.0, 1e3 - 700.0};
-    vm_exp_shift(out, big, 1e3, 3);
+    exp_v(v, out, big, 1e3, 3);
     CU_ASSERT(out[0] == 1.0);
     CU_ASSERT(ulp_err(out[1], exp(-1.0)) <= 1.0);
     CU_ASSERT(ulp_err(out[2], exp(-700.0)) <= 1.0);
 }
 
-static void test_log_special(void)
+static void test_exp_special(void)
+{
+    exp_special(0);
+    exp_special(1);
+}
+
+static void log_special(int v)
 {
     size_t n = COUNT(log_specials);
     double out[COUNT(log_specials)];
-    vm_log(out, log_specials, n);
+    log_v(v, out, log_specials, n);
     for (size_t i = 0; i < n; i++)
         CU_ASSERT(ulp_err(out[i], log(log_specials[i])) <= 1.0);
 
@@ -245,11 +281,11 @@ static void test_log_special(void)
     for (size_t k = 0; k < COUNT(args); k++) {
         double in[5] = {0.3, 7.0, 1.5, 2e-310, 4.0};
         for (size_t pos = 0; pos < 5; pos++) {
-            double v[5];
-            memcpy(v, in, sizeof v);
-            v[pos] = args[k];
-            vm_log(v, v, 5);
-            double l = v[pos];
+            double w[5];
+            memcpy(w, in, sizeof w);
+            w[pos] = args[k];
+            log_v(v, w, w, 5);
+            double l = w[pos];
             int ok;
             if (args[k] == 1.0)
                 ok = l == 0.0 && !signbit(l);
@@ -266,11 +302,17 @@ static void test_log_special(void)
     double p[2098], lp[2098];
     for (int k = -1074; k <= 1023; k++)
         p[k + 1074] = ldexp(1.0, k);
-    vm_log(lp, p, 2098);
+    log_v(v, lp, p, 2098);
     double worst = 0.0;
     for (int k = -1074; k <= 1023; k++)
         worst = fmax(worst, ulp_err(lp[k + 1074], log(p[k + 1074])));
     CU_ASSERT(worst <= 1.0);
+}
+
+static void test_log_special(void)
+{
+    log_special(0);
+    log_special(1);
 }
 
 /* Random arguments, a share of them special ones. */
@@ -289,7 +331,7 @@ static void fill_mixed(gsl_rng *r, double *x, size_t n, int for_log, double shar
 
 /* Every slice x[off .. off + len) of a 256-element array, alone, at another
  * alignment and in place, gives each element's bits from the whole call. */
-static void check_slices(int for_log, double share)
+static void check_slices(int v, int for_log, double share)
 {
     enum { LONG = 256, MAXLEN = 67, OFFS = 8 };
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
@@ -298,20 +340,20 @@ static void check_slices(int for_log, double share)
     fill_mixed(r, x, LONG, for_log, share);
     const double shift = 0.375;
     if (for_log)
-        vm_log(ref, x, LONG);
+        log_v(v, ref, x, LONG);
     else
-        vm_exp_shift(ref, x, shift, LONG);
+        exp_v(v, ref, x, shift, LONG);
     int bad = 0;
     for (size_t off = 0; off < OFFS; off++) {
         for (size_t len = 1; len <= MAXLEN; len++) {
             size_t at = (off * 3 + len) % OFFS; /* out's own alignment */
             memcpy(tmp + at, x + off, len * sizeof(double));
             if (for_log) {
-                vm_log(out + at, x + off, len);
-                vm_log(tmp + at, tmp + at, len);
+                log_v(v, out + at, x + off, len);
+                log_v(v, tmp + at, tmp + at, len);
             } else {
-                vm_exp_shift(out + at, x + off, shift, len);
-                vm_exp_shift(tmp + at, tmp + at, shift, len);
+                exp_v(v, out + at, x + off, shift, len);
+                exp_v(v, tmp + at, tmp + at, shift, len);
             }
             for (size_t j = 0; j < len; j++) {
                 bad += bits(out[at + j]) != bits(ref[off + j]);
@@ -325,34 +367,38 @@ static void check_slices(int for_log, double share)
 
 static void test_exp_slices(void)
 {
-    check_slices(0, 0.2);
-    check_slices(0, 0.0);
+    for (int v = 0; v < 2; v++) {
+        check_slices(v, 0, 0.2);
+        check_slices(v, 0, 0.0);
+    }
 }
 
 static void test_log_slices(void)
 {
-    check_slices(1, 0.2);
-    check_slices(1, 0.0);
+    for (int v = 0; v < 2; v++) {
+        check_slices(v, 1, 0.2);
+        check_slices(v, 1, 0.0);
+    }
 }
 
 /* vm_log checks blocks of elements for special ones and handles those only
  * in blocks that have some: a positive normal element gets the same bits
  * either way, and a special one is found wherever it is. */
-static void test_log_blocks(void)
+static void log_blocks(int v)
 {
     enum { N = 2000 };
     static double x[N], ref[N], out[N];
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(r, 79);
     fill_mixed(r, x, N, 1, 0.0);
-    vm_log(ref, x, N);
+    log_v(v, ref, x, N);
     const double specials[] = {0.0, -1.0, INFINITY, NAN, 0x1p-1060};
     int bad = 0;
     for (size_t k = 0; k < COUNT(specials); k++) {
         for (size_t at = 0; at < N; at += 1 + gsl_rng_uniform_int(r, 97)) {
             double keep = x[at];
             x[at] = specials[k];
-            vm_log(out, x, N);
+            log_v(v, out, x, N);
             for (size_t i = 0; i < N; i++)
                 if (i != at)
                     bad += bits(out[i]) != bits(ref[i]);
@@ -364,22 +410,34 @@ static void test_log_blocks(void)
     gsl_rng_free(r);
 }
 
-static void test_lengths_0_and_1(void)
+static void test_log_blocks(void)
+{
+    log_blocks(0);
+    log_blocks(1);
+}
+
+static void lengths_0_and_1(int v)
 {
     double out[2] = {42.0, 42.0};
     const double x[2] = {-1.5, 3.0};
-    vm_exp_shift(out, x, 0.0, 0);
-    vm_log(out, x, 0);
+    exp_v(v, out, x, 0.0, 0);
+    log_v(v, out, x, 0);
     CU_ASSERT(out[0] == 42.0 && out[1] == 42.0);
-    vm_exp_shift(NULL, NULL, 1.0, 0);
-    vm_log(NULL, NULL, 0);
+    exp_v(v, NULL, NULL, 1.0, 0);
+    log_v(v, NULL, NULL, 0);
 
-    vm_exp_shift(out, x, 0.5, 1);
+    exp_v(v, out, x, 0.5, 1);
     CU_ASSERT(ulp_err(out[0], exp(-2.0)) <= 1.0);
     CU_ASSERT(out[1] == 42.0);
-    vm_log(out, x + 1, 1);
+    log_v(v, out, x + 1, 1);
     CU_ASSERT(ulp_err(out[0], log(3.0)) <= 1.0);
     CU_ASSERT(out[1] == 42.0);
+}
+
+static void test_lengths_0_and_1(void)
+{
+    lengths_0_and_1(0);
+    lengths_0_and_1(1);
 }
 
 void cai_test_register(void)

@@ -301,12 +301,14 @@ static void up_states(const row_layout *L, const cluster *c, size_t x0, size_t x
     const cai_potential *p = c->p;
     size_t ns = x1 - x0, g = L->stride;
     bool lin = L->lin, one_run = L->runs == 1;
+    /* log sums over more than one block of rows add up in acc */
+    bool use_acc = !lin && !max && !(one_run && g <= ROW_BLOCK);
     double buf[ROW_BLOCK];
     cai_lse acc[ROW_BLOCK];
-    for (size_t s = 0; s < ns; s++) {
+    for (size_t s = 0; s < ns; s++)
         out[s] = lin ? 0.0 : -INFINITY;
+    for (size_t s = 0; use_acc && s < ns; s++)
         cai_lse_init(&acc[s]);
-    }
     /* whole states per block of rows, or one state in pieces */
     size_t per = g <= ROW_BLOCK ? ROW_BLOCK / g : 1, piece = g <= ROW_BLOCK ? g : ROW_BLOCK;
     for (size_t q = 0; q < L->runs; q++) {
@@ -320,6 +322,9 @@ static void up_states(const row_layout *L, const cluster *c, size_t x0, size_t x
                 /* rows (s, j0 .. j0+n-1) for s0 <= s < s1: one block */
                 size_t n = g - j0 < piece ? g - j0 : piece, r = rq + s0 * g + j0;
                 size_t nr = g <= ROW_BLOCK ? (s1 - s0) * g : n;
+                if (L->rowc) /* fetched while the rows gather */
+                    for (size_t i = 0; i < nr; i += 8)
+                        __builtin_prefetch(L->rowc + r + i);
                 if (lin)
                     p->ops->rows_lin(p, r, nr, col_in, buf, sr);
                 else
@@ -359,7 +364,7 @@ static void up_states(const row_layout *L, const cluster *c, size_t x0, size_t x
         vm_log(buf, out, ns);
         for (size_t s = 0; s < ns; s++)
             out[s] = out[s] >= SCALED_GROUP_MIN ? L->scale + buf[s] : NAN;
-    } else if (!max && !(one_run && g <= ROW_BLOCK)) {
+    } else if (use_acc) {
         for (size_t s = 0; s < ns; s++)
             out[s] = cai_lse_result(&acc[s]);
     }
