@@ -287,6 +287,13 @@ static cai_status table_create(size_t k, const size_t *cards,
         st = cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0, "NULL table values");
         goto fail;
     }
+    t->logv = malloc(bytes ? bytes : 1);
+    if (t->logv == NULL) {
+        st = cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+        goto fail;
+    }
+    /* checked and stored in one pass */
+    t->base.vmax = -INFINITY;
     for (size_t i = 0; i < n; i++) {
         double x = values[i];
         if (isnan(x)) {
@@ -302,16 +309,9 @@ static cai_status table_create(size_t k, const size_t *cards,
             st = cai_error_set(err, CAI_ERR_NUMERIC, NULL, 0, 0, "entry %zu is infinite", i);
             goto fail;
         }
-    }
-    t->logv = malloc(bytes ? bytes : 1);
-    if (t->logv == NULL) {
-        st = cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
-        goto fail;
-    }
-    t->base.vmax = -INFINITY;
-    for (size_t i = 0; i < n; i++) {
-        t->logv[i] = linear ? log(values[i]) : values[i];
-        t->base.vmax = fmax(t->base.vmax, t->logv[i]);
+        double lv = linear ? log(x) : x;
+        t->logv[i] = lv;
+        t->base.vmax = lv > t->base.vmax ? lv : t->base.vmax;
     }
     if (t->base.vmax == -INFINITY)
         t->base.vmax = 0.0;
@@ -322,6 +322,7 @@ static cai_status table_create(size_t k, const size_t *cards,
     *out_p = &t->base;
     return CAI_OK;
 fail:
+    free(t->logv);
     free(t->base.cards);
     free(t);
     return st;
