@@ -275,11 +275,14 @@ static void block_log_sum_shared(double o, const double *a, const double *v, siz
     }
     vm_exp_shift(t, t, mb, n);
     /* the sums term by term across the states: no chain of adds per state */
+    CAI_SIMD
     for (size_t s = 0; s < ns; s++)
         z[s] = t[s * g];
-    for (size_t j = 1; j < g; j++)
+    for (size_t j = 1; j < g; j++) {
+        CAI_SIMD
         for (size_t s = 0; s < ns; s++)
             z[s] += t[s * g + j];
+    }
     vm_log(lz, z, ns);
     for (size_t s = 0; s < ns; s++) {
         if (z[s] >= BLOCK_SUM_MIN)
