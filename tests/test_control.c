@@ -774,7 +774,8 @@ static void spread_case(double c)
             double Q[A], mq = -INFINITY, z = 0;
             for (size_t a = 0; a < A; a++) {
                 size_t r = s * A + a;
-                Q[a] = rew[r] + prob[2 * r] * Vn[next[2 * r]] + prob[2 * r + 1] * Vn[next[2 * r + 1]];
+                Q[a] = rew[r] + prob[2 * r] * Vn[next[2 * r]]
+                       + prob[2 * r + 1] * Vn[next[2 * r + 1]];
                 if (pri[r] > 0)
                     mq = fmax(mq, Q[a]);
             }

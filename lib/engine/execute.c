@@ -327,7 +327,7 @@ static void up_states(const row_layout *L, const cluster *c, size_t x0, size_t x
                 size_t nr = g <= ROW_BLOCK ? (s1 - s0) * g : n;
                 if (L->rowc) /* fetched while the rows gather */
                     for (size_t i = 0; i < nr; i += 8)
-                        __builtin_prefetch(L->rowc + r + i);
+                        CAI_PREFETCH(L->rowc + r + i);
                 if (lin)
                     p->ops->rows_lin(p, r, nr, col_in, buf, sr);
                 else

@@ -98,6 +98,14 @@ static inline double potential_log_value_sr(const cai_potential *p, size_t r, si
     return (sr & SR_SUPPORT) && v > -__builtin_inf() ? 0.0 : v;
 }
 
+/* Asks for the cache line at address p ahead of its use (nothing where the
+ * compiler has no such builtin). */
+#if defined(__GNUC__)
+#define CAI_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define CAI_PREFETCH(p) ((void)(p))
+#endif
+
 /* Loops over rows split among OpenMP threads when there are enough rows to
  * pay for it (65536: below that, thread start-up and waiting cost more than
  * they save, badly so on a busy machine). Each iteration writes only its own outputs, in the same

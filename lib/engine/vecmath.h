@@ -9,8 +9,9 @@
  * underflow, zero and negative arguments are glibc's; errno is never set.
  * An element's result depends only on its argument and on whether the CPU
  * has FMA, not on n, alignment or position, so it is the same on every
- * thread of a machine. Nothing is allocated and both arrays stay the caller's; out may be
- * x itself (in place) but must not otherwise overlap it. */
+ * thread of a machine. Nothing is allocated and both arrays stay the
+ * caller's; out may be x itself (in place) but must not otherwise overlap
+ * it. */
 #ifndef CAI_ENGINE_VECMATH_H
 #define CAI_ENGINE_VECMATH_H
 
