@@ -426,6 +426,18 @@ static void test_refuse_positive(void)
     gsl_rng_free(rng);
 }
 
+/* The model of sp (into *m) and its variational solution. */
+static cai_solution *solve_variational(const cai_mdp_spec *sp, cai_mdp **m)
+{
+    cai_error e;
+    CU_ASSERT_FATAL(cai_mdp_create(sp, m, &e) == CAI_OK);
+    cai_solve_options o = cai_solve_options_default();
+    o.algorithm = CAI_CONTROL_VARIATIONAL;
+    cai_solution *sol = NULL;
+    CU_ASSERT_FATAL(cai_mdp_solve(*m, &o, &sol, &e) == CAI_OK);
+    return sol;
+}
+
 /* Sutton & Barto, example 3.5: the 5x5 grid, gamma 0.9, the optimal values
  * of the book (figure 3.5), here as the hard variational limit. */
 static void test_sutton_barto(void)
@@ -466,11 +478,7 @@ static void test_sutton_barto(void)
                        .temperature = 0};
     cai_mdp *m = NULL;
     cai_error e;
-    CU_ASSERT_FATAL(cai_mdp_create(&sp, &m, &e) == CAI_OK);
-    cai_solve_options o = cai_solve_options_default();
-    o.algorithm = CAI_CONTROL_VARIATIONAL;
-    cai_solution *sol = NULL;
-    CU_ASSERT_FATAL(cai_mdp_solve(m, &o, &sol, &e) == CAI_OK);
+    cai_solution *sol = solve_variational(&sp, &m);
     static const double book[25] = {22.0, 24.4, 22.0, 19.4, 17.5, 19.8, 22.0, 19.8, 17.8,
                                     16.0, 17.8, 19.8, 17.8, 16.0, 14.4, 16.0, 17.8, 16.0,
                                     14.4, 13.0, 14.4, 16.0, 14.4, 13.0, 11.7};
@@ -762,11 +770,7 @@ static void spread_case(double c)
                        .horizon = T, .temperature = alpha};
     cai_mdp *m = NULL;
     cai_error e;
-    CU_ASSERT_FATAL(cai_mdp_create(&sp, &m, &e) == CAI_OK);
-    cai_solve_options o = cai_solve_options_default();
-    o.algorithm = CAI_CONTROL_VARIATIONAL;
-    cai_solution *sol = NULL;
-    CU_ASSERT_FATAL(cai_mdp_solve(m, &o, &sol, &e) == CAI_OK);
+    cai_solution *sol = solve_variational(&sp, &m);
     double V[S] = {0}, Vn[S], got[S];
     for (size_t t = T; t-- > 0;) {
         memcpy(Vn, V, sizeof V);
