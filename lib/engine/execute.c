@@ -304,8 +304,10 @@ static void up_states(const row_layout *L, const cluster *c, size_t x0, size_t x
     const cai_potential *p = c->p;
     size_t ns = x1 - x0, g = L->stride;
     bool lin = L->lin, one_run = L->runs == 1;
-    /* log sums over more than one block of rows add up in acc */
-    bool use_acc = !lin && !max && !(one_run && g <= ROW_BLOCK);
+    /* log sums: of whole states in one block of rows each, or added up in
+     * acc over several */
+    bool whole = !lin && !max && one_run && g <= ROW_BLOCK;
+    bool use_acc = !lin && !max && !whole;
     double buf[ROW_BLOCK];
     cai_lse acc[ROW_BLOCK];
     for (size_t s = 0; s < ns; s++)
@@ -332,7 +334,7 @@ static void up_states(const row_layout *L, const cluster *c, size_t x0, size_t x
                     p->ops->rows_lin(p, r, nr, col_in, buf, sr);
                 else
                     p->ops->rows_log(p, r, nr, col_in, buf, sr);
-                if (!lin && !max && one_run && g <= ROW_BLOCK) {
+                if (whole) {
                     const double *a = L->rowc ? L->rowc + r : NULL;
                     if (L->inner)
                         block_log_sum(o, a, L->inner, buf, s1 - s0, g, out + s0);
