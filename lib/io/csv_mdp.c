@@ -8,6 +8,7 @@
  * two arrays. Rows carry no line numbers: only when something is wrong is
  * the file read again, in order, to say where. */
 #include "csv.h"
+#include "model_impl.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -19,7 +20,6 @@
 #include "cai/graph.h"
 #include "cai/logmath.h"
 
-#define SUM_TOL 1e-9
 
 /* "state 's1', action 'a'" for messages. */
 static void pair_name(const yr_names *states, const yr_names *actions, size_t s,
@@ -122,7 +122,7 @@ static void sort_and_check(trow *b, const size_t *ptr, size_t SA, bool *out_dup,
             dup |= b[i].next == b[i - 1].next;
             sum += b[i].p;
         }
-        bad |= !(fabs(sum - 1.0) <= SUM_TOL);
+        bad |= !(fabs(sum - 1.0) <= MODEL_SUM_TOL);
     }
     *out_dup = dup;
     *out_bad = bad;
@@ -168,7 +168,7 @@ static cai_status diagnose(csv_reader *R, const csv_table *T, trow *b,
             return csv_nomem(R);
         for (size_t r = 0; r < SA; r++)
             if (ptr[r] < ptr[r + 1] &&
-                !(fabs(pair_sum(b, ptr, r) - 1.0) <= SUM_TOL))
+                !(fabs(pair_sum(b, ptr, r) - 1.0) <= MODEL_SUM_TOL))
                 bad[r / 8] |= (unsigned char)(1u << (r % 8));
     }
     size_t pair = CAI_NONE, first = 0, last = 0, next = 0;

@@ -15,8 +15,6 @@
 #include "cai/factored.h"
 #include "cai/logmath.h"
 
-#define SUM_TOL 1e-9
-
 typedef struct fvars {
     size_t n;
     const char **names;
@@ -373,7 +371,7 @@ static cai_status load_initial(const yr_loader *L, yaml_node_t *n, loaded *l)
         double sum = 0;
         for (size_t s = 0; s < l->v.card[i]; s++)
             sum += p[s];
-        if (fabs(sum - 1.0) > SUM_TOL)
+        if (fabs(sum - 1.0) > MODEL_SUM_TOL)
             return yr_fail_at(L, f[1].value, "%s: probabilities sum to %.17g, not 1 (within "
                               "1e-9)", where, sum);
     }
@@ -448,7 +446,7 @@ static cai_status load_transitions(const yr_loader *L, yaml_node_t *n, loaded *l
                 }
                 sum += p;
             }
-            if (fabs(sum - 1.0) > SUM_TOL) {
+            if (fabs(sum - 1.0) > MODEL_SUM_TOL) {
                 describe_row(&l->v, par, k, l->actions[r % l->A], l->A, r, row, sizeof row);
                 return yr_fail_at(L, yr_seq_item(L, tn, r * card),
                                   "%s: table row %zu (%s) sums to %.17g, not 1 (within "

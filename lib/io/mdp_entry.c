@@ -205,7 +205,7 @@ cai_status mdp_read_dist(const yr_loader *L, const yaml_node_t *n,
     double sum = 0.0;
     for (size_t i = 0; i < m; i++)
         sum += dst[i].p;
-    if (!(fabs(sum - 1.0) <= SUM_TOL)) {
+    if (!(fabs(sum - 1.0) <= MODEL_SUM_TOL)) {
         st = yr_fail_at(L, n,
                         "%sprobabilities in '%s' sum to %.17g, not 1 (within "
                         "1e-9)",
@@ -444,7 +444,7 @@ bool mdp_fast_dist(const yr_loader *L, const yaml_node_t *n,
             sum += dst[i].p;
             dst[m++] = dst[i];
         }
-    if (!(fabs(sum - 1.0) <= SUM_TOL))
+    if (!(fabs(sum - 1.0) <= MODEL_SUM_TOL))
         return false;
     out->n += m;
     *out_k = m;

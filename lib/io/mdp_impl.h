@@ -17,8 +17,6 @@
 #include "cai/graph.h"
 #include "yaml_read.h"
 
-/* Probabilities must sum to 1 within this. */
-#define SUM_TOL 1e-9
 /* "*" in a state or action slot. */
 #define WILD ((size_t)-2)
 

@@ -58,6 +58,10 @@ cai_status model_load_lgssm(const yr_loader *L, yaml_node_t *root, cai_model *m)
  * overflow and typos like 1e30 are caught. */
 #define MODEL_MAX_COUNT 100000000.0
 
+/* A distribution's probabilities must sum to 1 within this (every kind, the
+ * CSV tables too; messages say "within 1e-9"). */
+#define MODEL_SUM_TOL 1e-9
+
 /* The optional `name` (a string) into m->name. */
 cai_status model_read_name(const yr_loader *L, const yr_field *name,
                            cai_model *m);
