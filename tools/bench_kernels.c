@@ -132,9 +132,13 @@ void bench_spmv(const bench_csr *m, const double *x, double *y)
     }
 }
 
+/* Mappings of whole 2 MiB pages: Linux places those on a 2 MiB boundary,
+ * so all of the vector can be huge pages, as cai's are (bigmem.c). */
+static const size_t HUGE_PAGE = (size_t)2 << 20;
+
 int bench_alloc(bench_buffer *b, size_t n)
 {
-    b->bytes = (n ? n : 1) * sizeof(double);
+    b->bytes = ((n ? n : 1) * sizeof(double) + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
     void *p = mmap(NULL, b->bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) {
         *b = (bench_buffer){0};

@@ -22,6 +22,12 @@
 #define BIG_MIN ((size_t)4 << 20)
 /* The header before a mapped buffer (keeps 64-byte alignment). */
 #define BIG_HEADER ((size_t)64)
+/* Mappings are whole huge pages long: Linux places a mapping of a multiple
+ * of 2 MiB on a 2 MiB boundary, so all of it can be huge pages (a mapping
+ * of any other length starts anywhere, and only its aligned middle can). */
+#define BIG_PAGE ((size_t)2 << 20)
+/* The largest buffer whose mapping length does not overflow. */
+#define BIG_LIMIT (SIZE_MAX - BIG_HEADER - BIG_PAGE)
 
 #if defined(MAP_ANONYMOUS) && defined(MADV_HUGEPAGE)
 #define BIG_MAPPED 1
@@ -35,14 +41,20 @@ static size_t map_len(const void *ptr)
     return *(const size_t *)((const char *)ptr - BIG_HEADER);
 }
 
+/* The length of the mapping for a buffer of `bytes` (<= BIG_LIMIT). */
+static size_t map_length(size_t bytes)
+{
+    return (bytes + BIG_HEADER + BIG_PAGE - 1) / BIG_PAGE * BIG_PAGE;
+}
+
 static void *alloc(size_t n, size_t elem, bool zero)
 {
     size_t bytes;
     if (!cai_size_mul(n ? n : 1, elem, &bytes))
         return NULL;
 #if BIG_MAPPED
-    if (bytes >= BIG_MIN && bytes <= SIZE_MAX - BIG_HEADER) {
-        size_t len = bytes + BIG_HEADER;
+    if (bytes >= BIG_MIN && bytes <= BIG_LIMIT) {
+        size_t len = map_length(bytes);
         char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED)
             return NULL;
@@ -98,9 +110,9 @@ static void unlock(big_cache *c)
 void *big_cache_take(big_cache *c, size_t n, size_t elem)
 {
     size_t bytes;
-    if (c == NULL || !cai_size_mul(n ? n : 1, elem, &bytes) || bytes > SIZE_MAX - BIG_HEADER)
+    if (c == NULL || !cai_size_mul(n ? n : 1, elem, &bytes) || bytes > BIG_LIMIT)
         return big_alloc_uninit(n, elem);
-    size_t len = bytes + BIG_HEADER;
+    size_t len = map_length(bytes);
     lock(c);
     void *p = c->kept;
     size_t have = p ? map_len(p) : 0;

@@ -2,6 +2,7 @@
  * dense tables where absorption needs one, expected child terms of
  * expectation hosts, and the constant row terms the kernels read. */
 #include "analysis.h"
+#include "bigmem.h"
 
 #include "cai/logmath.h"
 
@@ -126,10 +127,10 @@ static cai_status expected_child_terms(const cai_graph *g, cai_plan *plan, size_
                                        const size_t *mem, size_t nm, cai_error *err)
 {
     const factor *H = &g->factors[h];
-    double *erow = alloc_array(H->p->n_rows, sizeof(double));
+    double *erow = big_alloc(H->p->n_rows, sizeof(double));
     size_t *idx = alloc_array(H->k, sizeof(size_t));
     if (erow == NULL || idx == NULL) {
-        free(erow);
+        big_free(erow);
         free(idx);
         return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
     }
@@ -366,9 +367,9 @@ cai_status plan_build_row_terms(cai_plan *plan, cai_error *err)
             size_t n_chunks = (R + ROW_TERM_CHUNK - 1) / ROW_TERM_CHUNK, n_idx;
             size_t *idx = cai_size_mul(n_chunks, kp ? kp : 1, &n_idx)
                               ? alloc_array(n_idx, sizeof(size_t)) : NULL;
-            x = alloc_array(R, sizeof(double));
+            x = big_alloc(R, sizeof(double));
             if (x == NULL || idx == NULL) {
-                free(x);
+                big_free(x);
                 free(idx);
                 return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
             }
@@ -392,7 +393,7 @@ cai_status plan_build_row_terms(cai_plan *plan, cai_error *err)
         prev = c;
         if (c->expect || plan->alg != CAI_SUM_PRODUCT)
             continue; /* only the log-domain kernels read this cluster's rows */
-        double *w = alloc_array(R, sizeof(double));
+        double *w = big_alloc_uninit(R, sizeof(double)); /* written whole below */
         if (w == NULL)
             return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
         exp_shift_threads(w, xr, mx, R);

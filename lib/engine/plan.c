@@ -1,6 +1,7 @@
 /* lib/engine/plan.c — analyse a graph once: absorb, check for a forest,
  * root, order; cluster.c lays the clusters out. */
 #include "analysis.h"
+#include "bigmem.h"
 
 #include "cai/logmath.h"
 
@@ -35,7 +36,7 @@ void cai_plan_free(cai_plan *plan)
     for (size_t i = 0; i < plan->n_owned; i++)
         cai_potential_unref(plan->owned[i]);
     for (size_t i = 0; i < plan->n_bufs; i++)
-        free(plan->bufs[i]);
+        big_free(plan->bufs[i]);
     free(plan->bufs);
     free(plan->owned);
     free(plan->homes);

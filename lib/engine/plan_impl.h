@@ -90,7 +90,7 @@ struct cai_plan {
     size_t n_owned;
     cai_potential **owned; /* every reference the plan holds */
     size_t n_bufs;
-    double **bufs;         /* erow, xrow and wrow arrays, owned */
+    double **bufs;         /* erow, xrow and wrow arrays, owned (big_alloc) */
     size_t var_total;      /* sum of cards */
     size_t msg_total;      /* sum of cards of the up variables of clusters */
     size_t max_rows, max_cols, max_k, max_parent_cards, max_card;

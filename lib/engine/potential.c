@@ -3,6 +3,8 @@
  * CSR conditional is in csr.c. */
 #include "potential_impl.h"
 
+#include "bigmem.h"
+
 #include "cai/graph.h"
 #include "cai/logmath.h"
 
@@ -248,7 +250,7 @@ static double table_log_value_rc(const cai_potential *p, size_t r, size_t c)
 static void table_destroy(cai_potential *p)
 {
     table_potential *t = (table_potential *)p;
-    free(t->logv);
+    big_free(t->logv);
     free(p->cards);
     free(t);
 }
@@ -287,7 +289,7 @@ static cai_status table_create(size_t k, const size_t *cards,
         st = cai_error_set(err, CAI_ERR_INVALID, NULL, 0, 0, "NULL table values");
         goto fail;
     }
-    t->logv = malloc(bytes ? bytes : 1);
+    t->logv = big_alloc_uninit(n, sizeof(double)); /* written whole below */
     if (t->logv == NULL) {
         st = cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
         goto fail;
@@ -322,7 +324,7 @@ static cai_status table_create(size_t k, const size_t *cards,
     *out_p = &t->base;
     return CAI_OK;
 fail:
-    free(t->logv);
+    big_free(t->logv);
     free(t->base.cards);
     free(t);
     return st;
