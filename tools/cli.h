@@ -2,7 +2,9 @@
  * options, the error and exit-status conventions and atomic output files.
  *
  * cai.c parses the options and loads the model, then hands both to the
- * command of the model's kind (cmd_factor_graph.c, cmd_mdp.c). */
+ * command of the model's kind (cmd_factor_graph.c, cmd_mdp.c). The error,
+ * clock, output-file and JSON helpers below are in cli_output.c, the help
+ * text in cli_usage.c. */
 #ifndef CAI_TOOLS_CLI_H
 #define CAI_TOOLS_CLI_H
 

@@ -1,15 +1,18 @@
 /* lib/engine/jtree_impl.h — the junction tree's insides (see cai/jtree.h).
  *
  * jtree_tri.c triangulates (min-fill) and joins the maximal cliques into a
- * tree; jtree.c compiles that tree into a cai_graph, plans it and answers
- * queries by marginalising or decoding clique states. */
+ * tree; jtree.c compiles that tree into a cai_graph and plans it;
+ * jtree_query.c runs it and answers queries by marginalising or decoding
+ * clique states. */
 #ifndef CAI_ENGINE_JTREE_IMPL_H
 #define CAI_ENGINE_JTREE_IMPL_H
 
 #include "cai/jtree.h"
+#include "cai/logmath.h"
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 /* Maximal cliques in elimination order, each with its variables in
  * increasing order, and the edges of the clique forest. */
@@ -54,5 +57,39 @@ struct cai_jtree {
     cai_plan *plan;
     cai_workspace *ws;
 };
+
+/* calloc of n elements of elem bytes with an overflow check (NULL then). */
+static inline void *jt_calloc(size_t n, size_t elem)
+{
+    size_t bytes;
+    if (!cai_size_mul(n ? n : 1, elem, &bytes))
+        return NULL;
+    return calloc(1, bytes);
+}
+
+static inline cai_status jt_nomem(cai_error *err)
+{
+    return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0, "out of memory");
+}
+
+/* Advance the digits of a row-major odometer (last position fastest) and keep
+ * *idx = sum digit[t] * stride[t]. */
+static inline void jt_odo_next(size_t k, const size_t *card, const size_t *stride,
+                               size_t *digit, size_t *idx)
+{
+    for (size_t t = k; t-- > 0;) {
+        if (++digit[t] < card[t]) {
+            *idx += stride[t];
+            return;
+        }
+        *idx -= (card[t] - 1) * stride[t];
+        digit[t] = 0;
+    }
+}
+
+/* Per position of clique c: the variables' cards, and the stride of each in
+ * the row-major layout of sub[0..k_sub-1] (0 when absent). */
+void jt_clique_strides(const cai_jtree *jt, size_t c, const size_t *sub, size_t k_sub,
+                       size_t *card, size_t *stride);
 
 #endif

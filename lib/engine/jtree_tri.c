@@ -9,14 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void *jt_calloc(size_t n, size_t elem)
-{
-    size_t bytes;
-    if (!cai_size_mul(n ? n : 1, elem, &bytes))
-        return NULL;
-    return calloc(1, bytes);
-}
-
 /* A growable array of indices. */
 typedef struct vlist {
     size_t *a;

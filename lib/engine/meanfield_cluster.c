@@ -10,7 +10,7 @@
  * factor over a part always exists, and a part of two or more variables
  * keeps q_b's joint over them (read from that factor's belief): the other
  * blocks' expectations need nothing else. */
-#include "meanfield_impl.h"
+#include "meanfield_cluster_impl.h"
 
 #include "cai/jtree.h"
 #include "cai/logmath.h"
@@ -19,54 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The variables of factor f's scope that lie in one block. */
-typedef struct cl_part {
-    size_t f;
-    size_t block;
-    size_t n;       /* how many of f's scope positions */
-    size_t *pos;    /* those positions, increasing (into cl->pos) */
-    size_t var;     /* n == 1: the variable */
-    size_t size;    /* joint states of the part */
-    double *joint;  /* n >= 2: q_block over the part, row-major in scope
-                       order (into cl->joints); NULL when n == 1 */
-    size_t sub;     /* the block subgraph's factor over exactly the part:
-                       f itself when inside, else f's crossing table */
-} cl_part;
-
-typedef struct cl_block {
-    size_t *vars, n_vars;     /* increasing; subgraph variable i is vars[i] */
-    size_t *inside, n_inside; /* factors inside (increasing): subgraph factors
-                                 0..n_inside-1 */
-    size_t *cross, n_cross;   /* crossing parts (by factor): subgraph factors
-                                 n_inside.. */
-    cai_graph *g;             /* the subgraph; its crossing tables are
-                                 replaced at every update */
-    double h;                 /* H(q_b) */
-} cl_block;
-
-struct mf_cluster {
-    size_t n_blocks;
-    cl_block *blocks;
-    size_t *bvars, *binside, *bcross; /* pools of the blocks' lists */
-    size_t *loc;                      /* per variable: its index in its block */
-    size_t *part_off;                 /* per factor: its parts, by block */
-    cl_part *parts;
-    size_t n_parts;
-    size_t *pos;                      /* pool of the parts' positions */
-    size_t *ppart, *pstride;          /* per scope entry (as mf->scopes): its part
-                                         (counted from the factor's first) and
-                                         its stride in the part */
-    double *joints;
-    size_t n_joint;
-    /* scratch */
-    double *tab, *mass, *buf;         /* max_tab each */
-    double *row;                      /* max card */
-    size_t *digit, *pidx, *cards;     /* max arity each */
-    size_t *assign;                   /* largest block */
-    size_t max_tab, max_block, max_card, max_k;
-    size_t jt_bytes;                  /* largest block junction tree */
-};
 
 static cai_status nomem(cai_error *err)
 {
@@ -223,18 +175,15 @@ static cai_status make_blocks(cai_meanfield *mf, mf_cluster *cl, cai_error *err)
     return CAI_OK;
 }
 
-/* The cardinalities of part P's variables into cl->cards. */
-static void part_cards(const cai_meanfield *mf, mf_cluster *cl, const cl_part *P)
+void mfc_part_cards(const cai_meanfield *mf, mf_cluster *cl, const cl_part *P)
 {
     const mf_factor *F = &mf->factors[P->f];
     for (size_t t = 0; t < P->n; t++)
         cl->cards[t] = mf->card[F->scope[P->pos[t]]];
 }
 
-/* Replace subgraph factor i of B by a new table over cards[0..k-1] holding
- * logv (the graph keeps the only reference). */
-static cai_status set_table(cl_block *B, size_t i, size_t k, const size_t *cards,
-                            const double *logv, cai_error *err)
+cai_status mfc_set_table(cl_block *B, size_t i, size_t k, const size_t *cards,
+                         const double *logv, cai_error *err)
 {
     cai_potential *p = NULL;
     cai_status st = cai_potential_table_create(k, cards, logv, &p, err);
@@ -282,7 +231,7 @@ static cai_status make_subgraph(cai_meanfield *mf, mf_cluster *cl, const cai_gra
         const cl_part *P = &cl->parts[B->cross[j]];
         const mf_factor *F = &mf->factors[P->f];
         cai_potential *p = NULL;
-        part_cards(mf, cl, P);
+        mfc_part_cards(mf, cl, P);
         for (size_t t = 0; t < P->n; t++)
             cl->digit[t] = cl->loc[F->scope[P->pos[t]]];
         st = cai_potential_table_create(P->n, cl->cards, cl->tab, &p, err);
@@ -354,21 +303,8 @@ size_t mf_cluster_bytes(const mf_cluster *cl)
 
 /* ---- expectations ---- */
 
-/* q of part P at its joint state s. */
-static inline double part_weight(const cai_meanfield *mf, const cl_part *P, size_t s)
-{
-    return P->n == 1 ? mf->q[mf->off[P->var] + s] : P->joint[s];
-}
-
-/* Factor f under q. skip == CAI_NONE: out[0] = E_q[log f]. Otherwise skip is
- * one of f's parts: out[s] = E[log f | part = s] with the other parts
- * distributed as their blocks' q, and mass[s] (mass may be NULL) the q-mass
- * of those other parts on f's nonzero entries. Only entries whose parts all
- * have positive q count (0 log 0 = 0); one that hits a zero of f makes its
- * out entry -INFINITY. Every entry of the scope is visited (CSR rows are
- * expanded), with one log per CSR nonzero. */
-static void expect(const cai_meanfield *mf, mf_cluster *cl, size_t f, size_t skip,
-                   double *out, double *mass)
+void mfc_expect(const cai_meanfield *mf, mf_cluster *cl, size_t f, size_t skip,
+                double *out, double *mass)
 {
     const mf_factor *F = &mf->factors[f];
     const cai_potential *p = F->p;
@@ -410,7 +346,7 @@ static void expect(const cai_meanfield *mf, mf_cluster *cl, size_t f, size_t ski
             for (size_t i = 0; i < np && pos; i++) {
                 if (i == sk)
                     continue;
-                double wi = part_weight(mf, &cl->parts[p0 + i], pidx[i]);
+                double wi = mfc_part_weight(mf, &cl->parts[p0 + i], pidx[i]);
                 pos = wi > 0.0;
                 w *= wi;
             }
@@ -471,225 +407,10 @@ double mf_cluster_elbo(cai_meanfield *mf)
     mf_cluster *cl = mf->cl;
     double e = 0.0, x;
     for (size_t f = 0; f < mf->n_factors; f++) {
-        expect(mf, cl, f, CAI_NONE, &x, NULL);
+        mfc_expect(mf, cl, f, CAI_NONE, &x, NULL);
         e += x;
     }
     for (size_t b = 0; b < cl->n_blocks; b++)
         e += cl->blocks[b].h;
     return e;
-}
-
-/* ---- the block update ---- */
-
-/* A junction tree of B's subgraph for alg, with the clamped variables as
- * evidence, run. */
-static cai_status solve(const cai_meanfield *mf, const cl_block *B, cai_algorithm alg,
-                        cai_jtree **out, cai_error *err)
-{
-    cai_jtree_options o = cai_jtree_options_default();
-    o.algorithm = alg;
-    cai_jtree *jt = NULL;
-    cai_status st = cai_jtree_create(B->g, &o, &jt, err);
-    for (size_t i = 0; i < B->n_vars && st == CAI_OK; i++)
-        if (mf->evidence[B->vars[i]] != CAI_NONE)
-            st = cai_jtree_set_evidence(jt, i, mf->evidence[B->vars[i]], err);
-    if (st == CAI_OK)
-        st = cai_jtree_run(jt, err);
-    if (st != CAI_OK) {
-        cai_jtree_free(jt);
-        return st;
-    }
-    *out = jt;
-    return CAI_OK;
-}
-
-/* Copy src[0..n-1] over dst, raising *change to the largest difference. */
-static void take(double *dst, const double *src, size_t n, double *change)
-{
-    for (size_t s = 0; s < n; s++) {
-        double d = fabs(src[s] - dst[s]);
-        *change = d > *change ? d : *change;
-        dst[s] = src[s];
-    }
-}
-
-/* q_b from a run sum-product junction tree with log Z_b = lz > -inf: the
- * marginals, the joints of b's parts and H(q_b). */
-static cai_status take_posterior(cai_meanfield *mf, size_t b, const cai_jtree *jt, double lz,
-                                 double *change, cai_error *err)
-{
-    mf_cluster *cl = mf->cl;
-    cl_block *B = &cl->blocks[b];
-    cai_status st = CAI_OK;
-    for (size_t i = 0; i < B->n_vars && st == CAI_OK; i++) {
-        size_t v = B->vars[i];
-        if ((st = cai_jtree_marginal(jt, i, cl->buf, err)) != CAI_OK)
-            break;
-        if (mf->evidence[v] != CAI_NONE) /* exactly the point mass */
-            for (size_t s = 0; s < mf->card[v]; s++)
-                cl->buf[s] = s == mf->evidence[v];
-        take(mf->q + mf->off[v], cl->buf, mf->card[v], change);
-    }
-    for (size_t i = 0; i < B->n_inside + B->n_cross && st == CAI_OK; i++) {
-        cl_part *P = &cl->parts[i < B->n_inside ? cl->part_off[B->inside[i]]
-                                                : B->cross[i - B->n_inside]];
-        if (P->n >= 2 && (st = cai_jtree_factor_belief(jt, P->sub, cl->buf, err)) == CAI_OK)
-            take(P->joint, cl->buf, P->size, change);
-    }
-    if (st != CAI_OK)
-        return st;
-    /* E_{q_b} of the subgraph's log factors */
-    double e = 0.0, x;
-    for (size_t i = 0; i < B->n_inside; i++) {
-        expect(mf, cl, B->inside[i], CAI_NONE, &x, NULL);
-        e += x;
-    }
-    for (size_t j = 0; j < B->n_cross; j++) {
-        const cl_part *P = &cl->parts[B->cross[j]];
-        const double *t = potential_table_logv(B->g->factors[B->n_inside + j].p);
-        for (size_t s = 0; s < P->size; s++) {
-            double w = part_weight(mf, P, s);
-            if (w > 0.0)
-                e += w * t[s];
-        }
-    }
-    B->h = lz - e;
-    return CAI_OK;
-}
-
-/* The lowest joint state of B (its variables in index order, the last
- * fastest) whose max-product score is within 1e-12 * max(1, |best|) of the
- * best, into cl->assign: fix the variables one at a time to the lowest state
- * that keeps the best completion above that floor (one run per state
- * tried), so that near-ties go to the lowest state as in the factorised
- * rule, whatever the junction tree's own decoding would pick. jt is a run
- * max-product tree of B with the evidence set. */
-static cai_status lowest_maximiser(const cai_meanfield *mf, const cl_block *B, cai_jtree *jt,
-                                   cai_error *err)
-{
-    mf_cluster *cl = mf->cl;
-    double best = cai_jtree_log_z(jt);
-    double floor = best - 1e-12 * (fabs(best) > 1.0 ? fabs(best) : 1.0);
-    cai_status st = CAI_OK;
-    for (size_t i = 0; i < B->n_vars && st == CAI_OK; i++) {
-        size_t v = B->vars[i], pick = mf->evidence[v], top_s = 0;
-        double top = -INFINITY;
-        for (size_t s = 0; pick == CAI_NONE && s < mf->card[v]; s++) {
-            if ((st = cai_jtree_set_evidence(jt, i, s, err)) != CAI_OK
-                || (st = cai_jtree_run(jt, err)) != CAI_OK)
-                return st;
-            double score = cai_jtree_log_z(jt);
-            if (score >= floor)
-                pick = s;
-            if (score > top) {
-                top = score;
-                top_s = s;
-            }
-        }
-        cl->assign[i] = pick != CAI_NONE ? pick : top_s; /* top_s: rounding only */
-        st = cai_jtree_set_evidence(jt, i, cl->assign[i], err);
-    }
-    return st;
-}
-
-/* log Z_b = -inf: the ELBO is -inf whatever q_b is. q_b becomes the point
- * mass on the lowest maximiser of sum_f (mass_f - 1) over the factors
- * touching b: crossing factors with the other blocks' q-mass on their
- * nonzero entries, inside factors as 0 on their support and -1 off it. The
- * inside factors get pattern tables (normal mode) for the run and their
- * own potentials back afterwards. */
-static cai_status fallback(cai_meanfield *mf, size_t b, double *change, cai_error *err)
-{
-    mf_cluster *cl = mf->cl;
-    cl_block *B = &cl->blocks[b];
-    cai_status st = CAI_OK;
-    for (size_t j = 0; j < B->n_cross && st == CAI_OK; j++) {
-        const cl_part *P = &cl->parts[B->cross[j]];
-        expect(mf, cl, P->f, B->cross[j], cl->tab, cl->mass);
-        for (size_t s = 0; s < P->size; s++)
-            cl->tab[s] = cl->mass[s] - 1.0;
-        part_cards(mf, cl, P);
-        st = set_table(B, B->n_inside + j, P->n, cl->cards, cl->tab, err);
-    }
-    size_t swapped = 0;
-    for (; swapped < B->n_inside && st == CAI_OK; swapped++) {
-        const cai_potential *p = mf->factors[B->inside[swapped]].p;
-        size_t size = p->n_rows * p->n_cols; /* an inside part: at most max_tab */
-        size_t *x = cl->digit;
-        for (size_t m = 0; m < p->k; m++)
-            x[m] = 0;
-        for (size_t s = 0; s < size; s++) {
-            cl->tab[s] = cai_potential_log_value(p, x) > -INFINITY ? 0.0 : -1.0;
-            for (size_t m = p->k; m-- > 0;) {
-                if (++x[m] < p->cards[m])
-                    break;
-                x[m] = 0;
-            }
-        }
-        if ((st = set_table(B, swapped, p->k, p->cards, cl->tab, err)) != CAI_OK)
-            break;
-        B->g->factors[swapped].mode = CAI_MODE_NORMAL;
-    }
-    cai_jtree *jt = NULL;
-    if (st == CAI_OK && (st = solve(mf, B, CAI_MAX_PRODUCT, &jt, err)) == CAI_OK)
-        st = lowest_maximiser(mf, B, jt, err);
-    cai_jtree_free(jt);
-    for (size_t i = 0; i < swapped; i++) { /* the inside factors back */
-        const mf_factor *F = &mf->factors[B->inside[i]];
-        factor *G = &B->g->factors[i];
-        cai_potential_unref(G->p);
-        G->p = cai_potential_ref(F->p);
-        G->mode = F->support ? CAI_MODE_SUPPORT : CAI_MODE_NORMAL;
-    }
-    if (st != CAI_OK)
-        return st;
-    for (size_t i = 0; i < B->n_vars; i++) {
-        size_t v = B->vars[i];
-        for (size_t s = 0; s < mf->card[v]; s++)
-            cl->buf[s] = s == cl->assign[i];
-        take(mf->q + mf->off[v], cl->buf, mf->card[v], change);
-    }
-    for (size_t i = 0; i < B->n_inside + B->n_cross; i++) {
-        cl_part *P = &cl->parts[i < B->n_inside ? cl->part_off[B->inside[i]]
-                                                : B->cross[i - B->n_inside]];
-        if (P->n < 2)
-            continue;
-        const mf_factor *F = &mf->factors[P->f];
-        size_t at = 0;
-        for (size_t t = 0; t < P->n; t++) {
-            size_t v = F->scope[P->pos[t]];
-            at = at * mf->card[v] + cl->assign[cl->loc[v]];
-        }
-        for (size_t s = 0; s < P->size; s++)
-            cl->buf[s] = s == at;
-        take(P->joint, cl->buf, P->size, change);
-    }
-    B->h = 0.0;
-    return CAI_OK;
-}
-
-cai_status mf_cluster_update(cai_meanfield *mf, size_t b, double *change, cai_error *err)
-{
-    mf_cluster *cl = mf->cl;
-    cl_block *B = &cl->blocks[b];
-    cai_status st = CAI_OK;
-    *change = 0.0;
-    for (size_t j = 0; j < B->n_cross && st == CAI_OK; j++) {
-        const cl_part *P = &cl->parts[B->cross[j]];
-        expect(mf, cl, P->f, B->cross[j], cl->tab, NULL);
-        part_cards(mf, cl, P);
-        st = set_table(B, B->n_inside + j, P->n, cl->cards, cl->tab, err);
-    }
-    cai_jtree *jt = NULL;
-    if (st == CAI_OK)
-        st = solve(mf, B, CAI_SUM_PRODUCT, &jt, err);
-    if (st != CAI_OK)
-        return st;
-    double lz = cai_jtree_log_z(jt);
-    if (lz > -INFINITY)
-        st = take_posterior(mf, b, jt, lz, change, err);
-    cai_jtree_free(jt);
-    if (st == CAI_OK && !(lz > -INFINITY))
-        st = fallback(mf, b, change, err);
-    return st;
 }

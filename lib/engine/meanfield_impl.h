@@ -1,7 +1,8 @@
 /* lib/engine/meanfield_impl.h — the mean-field object's insides, shared by
  * meanfield.c (options, fully factorised sweeps, the run loop, queries) and
- * meanfield_cluster.c (structured mean field over blocks of variables, each
- * block solved exactly by a junction tree). See cai/meanfield.h. */
+ * meanfield_cluster.c and meanfield_update.c (structured mean field over
+ * blocks of variables, each block solved exactly by a junction tree). See
+ * cai/meanfield.h. */
 #ifndef CAI_ENGINE_MEANFIELD_IMPL_H
 #define CAI_ENGINE_MEANFIELD_IMPL_H
 
@@ -18,7 +19,7 @@ typedef struct mf_factor {
     bool support;     /* the 0/1 pattern of p */
 } mf_factor;
 
-/* The cluster variant's state (meanfield_cluster.c). */
+/* The cluster variant's state (meanfield_cluster_impl.h). */
 typedef struct mf_cluster mf_cluster;
 
 struct cai_meanfield {

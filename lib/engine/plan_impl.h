@@ -98,7 +98,7 @@ struct cai_plan {
 };
 
 /* Up to this many entries (1 MiB) each thread gets its own copy of a
- * child's message in the upward pass (execute.c). */
+ * child's message in the upward pass (rows.c). */
 enum { COPY_MAX = 1 << 17 };
 
 struct cai_workspace {
@@ -137,7 +137,7 @@ static inline void *alloc_array(size_t n, size_t elem)
     return calloc(1, bytes);
 }
 
-/* ---- shared by execute.c and query.c ---- */
+/* ---- execute.c, rows.c, query.c and cluster.c ---- */
 
 /* row_out[r] = extras(r) + sum of U over parent positions except excl
  * (CAI_NONE = include all). */

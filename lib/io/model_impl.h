@@ -87,6 +87,20 @@ cai_status model_read_number(const yr_loader *L, const yr_field *f,
 cai_status model_read_temperature(const yr_loader *L, const yr_field *f,
                                   double *out);
 
+/* ---- `inference:` of a factor graph (lib/io/inference.c) ---- */
+
+/* The scalar options of `inference:` into *out; *out_clusters gets the
+ * value node of `clusters` (NULL when absent), read by model_read_clusters
+ * once the variables are known. */
+cai_status model_read_inference(const yr_loader *L, yaml_node_t *n, cai_model_inference *out,
+                                yaml_node_t **out_clusters);
+
+/* `clusters: [[x1, x2], [x3]]` into out->blocks (n_variables entries):
+ * cluster i is block i, then every variable not listed gets the next block
+ * in index order. Clusters are non-empty and disjoint. */
+cai_status model_read_clusters(const yr_loader *L, const cai_graph *g, yaml_node_t *n,
+                               cai_model_inference *out);
+
 /* ---- matrices and vectors of the linear-Gaussian kinds (lib/io/matrix.c) ---- */
 
 /* f->value (present) as a matrix, a non-empty sequence of rows of numbers,

@@ -1,10 +1,12 @@
 /* lib/io/yaml_read.h — libyaml helpers shared by the model loaders.
  *
- * Internal to libcai (not installed). A yr_loader holds one composed YAML
- * document and says where errors go; the kind loaders (factor_graph.c, ...)
- * walk its node tree with these helpers. Every error setter fills L->err with
- * the file and the 1-based line and column of a node (libyaml marks are
- * 0-based) and returns the status, so each call site is one `return`.
+ * Internal to libcai (not installed); the errors are in yaml_errors.c, the
+ * name tables in yaml_names.c, the rest in yaml_read.c. A yr_loader holds
+ * one composed YAML document and says where errors go; the kind loaders
+ * (factor_graph.c, ...) walk its node tree with these helpers. Every error
+ * setter fills L->err with the file and the 1-based line and column of a
+ * node (libyaml marks are 0-based) and returns the status, so each call
+ * site is one `return`.
  *
  * Nodes belong to L->doc and stay valid until yr_loader_clear(); so do the
  * strings yr_text() and the yr_read_* helpers hand out. "where" arguments

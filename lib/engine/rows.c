@@ -1,0 +1,358 @@
+/* lib/engine/rows.c — the upward pass of a cluster over its rows: the hot
+ * loop of an MDP's backward pass (see rows.h). */
+#include "rows.h"
+
+#include "cai/logmath.h"
+#include "vecmath.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdbool.h>
+#include <string.h>
+
+/* Entries per array call when exps are split among threads. */
+enum { EXP_PIECE = 4096 };
+
+/* Piece b of out[i] = exp(x[i] - shift), i < n. */
+static void exp_piece(double *out, const double *x, double shift, size_t n, size_t b)
+{
+    size_t i0 = b * EXP_PIECE;
+    vm_exp_shift(out + i0, x + i0, shift, n - i0 < EXP_PIECE ? n - i0 : EXP_PIECE);
+}
+
+static size_t exp_pieces(size_t n)
+{
+    return (n + EXP_PIECE - 1) / EXP_PIECE;
+}
+
+void exp_shift_threads(double *out, const double *x, double shift, size_t n)
+{
+    size_t n_pieces = exp_pieces(n);
+    CAI_PARALLEL_FOR(n)
+    for (size_t b = 0; b < n_pieces; b++)
+        exp_piece(out, x, shift, n, b);
+}
+
+static size_t up_stride(const cluster *c)
+{
+    size_t stride = 1;
+    for (size_t j = c->up + 1; j + 1 < c->k; j++)
+        stride *= c->p->cards[j];
+    return stride;
+}
+
+/* Product (scaled) or sum (log) of the outer parents' terms at run q. */
+static double outer_term(const row_layout *L, const cluster *c, size_t q)
+{
+    double o = L->lin ? 1.0 : 0.0;
+    for (size_t i = c->up; i-- > 0;) {
+        size_t card = c->p->cards[i], d = q % card;
+        q /= card;
+        o = L->lin ? o * L->outer[i][d] : o + L->outer[i][d];
+    }
+    return o;
+}
+
+/* The inner parents' log terms per offset j into buf; NULL when every term
+ * is 0, so the kernels skip them. */
+static const double *inner_terms(const cai_plan *plan, const cai_workspace *ws, const cluster *c,
+                                 size_t stride, double *buf)
+{
+    size_t kp = c->k - 1;
+    if (c->up + 1 == kp)
+        return NULL;
+    bool any = false;
+    for (size_t j = 0; j < stride; j++)
+        buf[j] = 0.0;
+    size_t st = stride;
+    for (size_t i = c->up + 1; i < kp; i++) {
+        size_t card = c->p->cards[i];
+        st /= card;
+        const double *Ui = ws->U + plan->vars[c->vars[i]].off;
+        for (size_t x = 0; x < card; x++)
+            any |= Ui[x] != 0.0;
+        for (size_t j = 0; j < stride; j++)
+            buf[j] += Ui[(j / st) % card];
+    }
+    return any ? buf : NULL;
+}
+
+/* sum_j a[j] b[j] v[j] over one state's n rows; a or b NULL for ones.
+ * Inlined with constant flags, so each case is a plain loop. */
+static inline double group_lin(const double *a, const double *b, const double *v, size_t n,
+                               bool has_a, bool has_b)
+{
+    double s = 0.0;
+    for (size_t j = 0; j < n; j++)
+        s += (has_a ? a[j] : 1.0) * (has_b ? b[j] : 1.0) * v[j];
+    return s;
+}
+
+static double group_lin_any(const double *a, const double *b, const double *v, size_t n)
+{
+    if (a && b)
+        return group_lin(a, b, v, n, true, true);
+    if (a)
+        return group_lin(a, b, v, n, true, false);
+    if (b)
+        return group_lin(a, b, v, n, false, true);
+    return group_lin(a, b, v, n, false, false);
+}
+
+/* The max over one state's n rows of o + a[j] + b[j] + v[j] (a term whose
+ * a + b is -inf is left out; NaN if a term is NaN). a or b NULL for zeros. */
+static double group_max(double o, const double *a, const double *b, const double *v, size_t n)
+{
+    double m = -INFINITY;
+    for (size_t j = 0; j < n; j++) {
+        double ab = (a ? a[j] : 0.0) + (b ? b[j] : 0.0);
+        double t = ab > -INFINITY ? o + ab + v[j] : -INFINITY;
+        if (isnan(t))
+            return NAN;
+        m = t > m ? t : m;
+    }
+    return m;
+}
+
+/* out[s] = log-sum-exp over j < g of o + a[s g + j] + b[j] + v[s g + j]
+ * for ns whole states (ns g <= ROW_BLOCK; a term whose a + b is -inf is left
+ * out; a or b NULL for zeros), in two passes with the exps and the logs of
+ * the block in two array calls. A NaN term makes its state's sum NaN
+ * (through the exps), which the last loop keeps. */
+static inline void block_log_sum(double o, const double *a, const double *b, const double *v,
+                                 size_t ns, size_t g, double *out)
+{
+    double t[ROW_BLOCK], m[ROW_BLOCK], lz[ROW_BLOCK];
+    t[0] = 0.0; /* for GCC's uninitialized-use analysis, which loses track of the loops */
+    for (size_t s = 0; s < ns; s++) {
+        double ms = -INFINITY;
+        for (size_t j = 0, i = s * g; j < g; j++, i++) {
+            double ab = (a ? a[i] : 0.0) + (b ? b[j] : 0.0);
+            double x = ab > -INFINITY ? o + ab + v[i] : -INFINITY;
+            t[i] = x;
+            ms = x > ms ? x : ms;
+        }
+        m[s] = ms;
+        double shift = ms > -INFINITY && ms < INFINITY ? ms : 0.0;
+        for (size_t j = 0, i = s * g; j < g; j++, i++)
+            t[i] -= shift;
+    }
+    vm_exp_shift(t, t, 0.0, ns * g);
+    for (size_t s = 0; s < ns; s++) {
+        double z = 0.0;
+        for (size_t j = 0, i = s * g; j < g; j++, i++)
+            z += t[i];
+        lz[s] = z;
+    }
+    vm_log(lz, lz, ns);
+    for (size_t s = 0; s < ns; s++)
+        out[s] = isnan(lz[s])                            ? NAN
+                 : m[s] > -INFINITY && m[s] < INFINITY ? m[s] + lz[s]
+                                                        : m[s];
+}
+
+/* The max of x[0 .. n-1], NaN left out (-inf when n is 0), over four
+ * accumulators, which GCC vectorizes. */
+static double array_max(const double *x, size_t n)
+{
+    double m[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (size_t k = 0; k < 4; k++)
+            m[k] = x[i + k] > m[k] ? x[i + k] : m[k];
+    for (; i < n; i++)
+        m[0] = x[i] > m[0] ? x[i] : m[0];
+    m[0] = m[1] > m[0] ? m[1] : m[0];
+    m[2] = m[3] > m[2] ? m[3] : m[2];
+    return m[2] > m[0] ? m[2] : m[0];
+}
+
+/* A state's sum under its block's shift must reach this for the block's
+ * result: its largest term is then within 41.6 nats of the shift, and the
+ * result is as accurate as with the state's own max as shift, to a few
+ * units in the last place of the larger of |shift| and 41.6. */
+#define BLOCK_SUM_MIN 0x1p-60
+
+/* block_log_sum with b NULL and one shift for the whole block, the max of
+ * all its terms (a deterministic function of the block, not of the thread
+ * that runs it): one vectorized pass for the terms and their max, one array
+ * exp, the sums, one array log -- where the per-state shifts cost a branchy
+ * loop per state. A state whose sum falls below BLOCK_SUM_MIN (its terms far
+ * below the block's max, all -inf, or NaN -- which includes a row term of
+ * -inf met by a value of inf or NaN, a term block_log_sum leaves out), or a
+ * block whose max is not finite, goes through block_log_sum. */
+static void block_log_sum_shared(double o, const double *a, const double *v, size_t ns, size_t g,
+                                 double *out)
+{
+    size_t n = ns * g;
+    double t[ROW_BLOCK], z[ROW_BLOCK], lz[ROW_BLOCK];
+    if (a) {
+        CAI_SIMD
+        for (size_t i = 0; i < n; i++)
+            t[i] = o + a[i] + v[i];
+    } else {
+        CAI_SIMD
+        for (size_t i = 0; i < n; i++)
+            t[i] = o + v[i];
+    }
+    double mb = array_max(t, n);
+    if (!(mb > -INFINITY && mb < INFINITY)) {
+        block_log_sum(o, a, NULL, v, ns, g, out);
+        return;
+    }
+    vm_exp_shift(t, t, mb, n);
+    /* the sums term by term across the states: no chain of adds per state */
+    CAI_SIMD
+    for (size_t s = 0; s < ns; s++)
+        z[s] = t[s * g];
+    for (size_t j = 1; j < g; j++) {
+        CAI_SIMD
+        for (size_t s = 0; s < ns; s++)
+            z[s] += t[s * g + j];
+    }
+    vm_log(lz, z, ns);
+    for (size_t s = 0; s < ns; s++) {
+        if (z[s] >= BLOCK_SUM_MIN)
+            out[s] = mb + lz[s];
+        else
+            block_log_sum(o, a ? a + s * g : NULL, NULL, v + s * g, 1, g, out + s);
+    }
+}
+
+void rows_up_states(const row_layout *L, const cluster *c, size_t x0, size_t x1,
+                    const double *col_in, semiring sr, bool max, double *out)
+{
+    const cai_potential *p = c->p;
+    size_t ns = x1 - x0, g = L->stride;
+    bool lin = L->lin, one_run = L->runs == 1;
+    /* log sums: of whole states in one block of rows each, or added up in
+     * acc over several */
+    bool whole = !lin && !max && one_run && g <= ROW_BLOCK;
+    bool use_acc = !lin && !max && !whole;
+    double buf[ROW_BLOCK];
+    cai_lse acc[ROW_BLOCK];
+    for (size_t s = 0; s < ns; s++)
+        out[s] = lin ? 0.0 : -INFINITY;
+    for (size_t s = 0; use_acc && s < ns; s++)
+        cai_lse_init(&acc[s]);
+    /* whole states per block of rows, or one state in pieces */
+    size_t per = g <= ROW_BLOCK ? ROW_BLOCK / g : 1, piece = g <= ROW_BLOCK ? g : ROW_BLOCK;
+    for (size_t q = 0; q < L->runs; q++) {
+        double o = outer_term(L, c, q);
+        if (lin ? o == 0.0 : o == -INFINITY)
+            continue;
+        size_t rq = (q * L->card_u + x0) * g;
+        for (size_t s0 = 0; s0 < ns; s0 += per) {
+            size_t s1 = s0 + per < ns ? s0 + per : ns;
+            for (size_t j0 = 0; j0 < g; j0 += piece) {
+                /* rows (s, j0 .. j0+n-1) for s0 <= s < s1: one block */
+                size_t n = g - j0 < piece ? g - j0 : piece, r = rq + s0 * g + j0;
+                size_t nr = g <= ROW_BLOCK ? (s1 - s0) * g : n;
+                if (L->rowc) /* fetched while the rows gather */
+                    for (size_t i = 0; i < nr; i += 8)
+                        CAI_PREFETCH(L->rowc + r + i);
+                if (lin)
+                    p->ops->rows_lin(p, r, nr, col_in, buf, sr);
+                else
+                    p->ops->rows_log(p, r, nr, col_in, buf, sr);
+                if (whole) {
+                    const double *a = L->rowc ? L->rowc + r : NULL;
+                    if (L->inner)
+                        block_log_sum(o, a, L->inner, buf, s1 - s0, g, out + s0);
+                    else
+                        block_log_sum_shared(o, a, buf, s1 - s0, g, out + s0);
+                    continue;
+                }
+                for (size_t s = s0; s < s1; s++, r += g) {
+                    const double *v = buf + (s - s0) * g;
+                    const double *a = L->rowc ? L->rowc + r : NULL;
+                    const double *b = L->inner ? L->inner + j0 : NULL;
+                    if (lin) {
+                        out[s] += o * group_lin_any(a, b, v, n);
+                        continue;
+                    }
+                    double x;
+                    if (max)
+                        x = group_max(o, a, b, v, n);
+                    else
+                        block_log_sum(o, a, b, v, 1, n, &x);
+                    if (one_run && n == g)
+                        out[s] = x;
+                    else if (max)
+                        out[s] = x > out[s] || isnan(x) ? x : out[s];
+                    else
+                        cai_lse_add(&acc[s], x);
+                }
+            }
+        }
+    }
+    if (lin) { /* NaN marks a sum too near underflow to trust */
+        vm_log(buf, out, ns);
+        for (size_t s = 0; s < ns; s++)
+            out[s] = out[s] >= SCALED_GROUP_MIN ? L->scale + buf[s] : NAN;
+    } else if (use_acc) {
+        for (size_t s = 0; s < ns; s++)
+            out[s] = cai_lse_result(&acc[s]);
+    }
+}
+
+size_t rows_up_all_add(const row_layout *L, const cluster *c, const double *U_child,
+                       double shift, cai_workspace *ws, semiring sr, bool max, double *M,
+                       double *U_up, bool assign, double *umax)
+{
+    size_t K = c->p->n_cols, R = c->p->n_rows, left = 0;
+    size_t per = L->stride >= ROW_BLOCK ? 1 : ROW_BLOCK / L->stride;
+    size_t n_blocks = (L->card_u + per - 1) / per;
+    bool lin = L->lin, copies = K <= COPY_MAX;
+    int n_threads = R < 65536 ? 1 : cai_threads_max(copies ? (int)ws->n_col_t : INT_MAX);
+    /* few enough pieces that each thread streams long runs of rows (the
+     * prefetchers ramp up per run) */
+    size_t chunk = n_blocks / (16 * (size_t)n_threads);
+    chunk = chunk > 4 ? chunk : 4;
+    double m = -INFINITY;
+    (void)n_threads;
+    (void)chunk;
+    CAI_PARALLEL_REGION(n_threads, m, left)
+    {
+        const double *w = lin ? ws->col_t : U_child;
+        if (copies) {
+            double *own = ws->col_t + (size_t)cai_thread_num() * K;
+            if (lin)
+                vm_exp_shift(own, U_child, shift, K);
+            else
+                memcpy(own, U_child, K * sizeof *own);
+            w = own;
+        } else if (lin) { /* one w, its pieces split among the threads */
+            size_t n_pieces = exp_pieces(K);
+            CAI_FOR_STATIC
+            for (size_t b = 0; b < n_pieces; b++)
+                exp_piece(ws->col_t, U_child, shift, K, b);
+        }
+        CAI_FOR_DYNAMIC(chunk)
+        for (size_t b = 0; b < n_blocks; b++) {
+            size_t x0 = b * per, x1 = x0 + per < L->card_u ? x0 + per : L->card_u;
+            rows_up_states(L, c, x0, x1, w, sr, max, M + x0);
+            for (size_t x = x0; x < x1; x++) {
+                if (lin && isnan(M[x])) {
+                    left++;
+                    continue;
+                }
+                m = put_message(U_up, x, M[x], assign, m);
+            }
+        }
+    }
+    *umax = m;
+    return left;
+}
+
+row_layout rows_log_layout(const cai_plan *plan, cai_workspace *ws, const cluster *c)
+{
+    const double **outer = ws->vecs;
+    for (size_t i = 0; i < c->up; i++)
+        outer[i] = ws->U + plan->vars[c->vars[i]].off;
+    row_layout L = {.card_u = plan->vars[c->vars[c->up]].card, .stride = up_stride(c),
+                    .rowc = c->xrow, .outer = outer, .lin = false};
+    L.runs = c->p->n_rows / (L.stride * L.card_u);
+    L.inner = inner_terms(plan, ws, c, L.stride, ws->inner);
+    return L;
+}
