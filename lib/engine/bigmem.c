@@ -20,8 +20,11 @@
 
 /* Below this, calloc. */
 #define BIG_MIN ((size_t)4 << 20)
-/* The header before a mapped buffer (keeps 64-byte alignment). */
+/* The header before a mapped buffer (keeps 64-byte alignment) and before a
+ * calloc'd one (keeps malloc's 16); either ends in the mapping's length
+ * (0 for calloc'd), so big_free tells them apart. */
 #define BIG_HEADER ((size_t)64)
+#define SMALL_HEADER ((size_t)16)
 /* Mappings are whole huge pages long: Linux places a mapping of a multiple
  * of 2 MiB on a 2 MiB boundary, so all of it can be huge pages (a mapping
  * of any other length starts anywhere, and only its aligned middle can). */
@@ -38,7 +41,7 @@
 /* The mapping length of a buffer of big_alloc (0: calloc'd). */
 static size_t map_len(const void *ptr)
 {
-    return *(const size_t *)((const char *)ptr - BIG_HEADER);
+    return ((const size_t *)ptr)[-1];
 }
 
 /* The length of the mapping for a buffer of `bytes` (<= BIG_LIMIT). */
@@ -59,16 +62,18 @@ static void *alloc(size_t n, size_t elem, bool zero)
         if (p == MAP_FAILED)
             return NULL;
         madvise(p, len, MADV_HUGEPAGE); /* a hint: failure changes nothing */
-        *(size_t *)p = len;
+        ((size_t *)(p + BIG_HEADER))[-1] = len;
         return p + BIG_HEADER;
     }
 #endif
     /* a small buffer: a header too, so big_free knows it from a mapping */
-    char *p = zero ? calloc(1, bytes + BIG_HEADER) : malloc(bytes + BIG_HEADER);
+    if (bytes > SIZE_MAX - SMALL_HEADER)
+        return NULL;
+    char *p = zero ? calloc(1, bytes + SMALL_HEADER) : malloc(bytes + SMALL_HEADER);
     if (p == NULL)
         return NULL;
-    *(size_t *)p = 0;
-    return p + BIG_HEADER;
+    ((size_t *)(p + SMALL_HEADER))[-1] = 0;
+    return p + SMALL_HEADER;
 }
 
 void *big_alloc(size_t n, size_t elem)
@@ -85,15 +90,14 @@ void big_free(void *ptr)
 {
     if (ptr == NULL)
         return;
-    char *p = (char *)ptr - BIG_HEADER;
-    size_t len = *(size_t *)p;
+    size_t len = map_len(ptr);
 #if BIG_MAPPED
     if (len != 0) {
-        munmap(p, len);
+        munmap((char *)ptr - BIG_HEADER, len);
         return;
     }
 #endif
-    free(p);
+    free((char *)ptr - SMALL_HEADER);
 }
 
 static void lock(big_cache *c)
