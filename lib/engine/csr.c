@@ -136,6 +136,37 @@ static double csr_rows_lin(const cai_potential *p, size_t r0, size_t n, const do
     return 0.0; /* probabilities are <= 1 */
 }
 
+/* One group of rows_lin_groups, its flags constant once inlined. */
+static inline double csr_group(const csr_potential *c, size_t r, size_t g, const double *a,
+                               const double *w, bool has_a, bool support)
+{
+    double acc = 0.0;
+    for (size_t j = 0; j < g; j++) {
+        double dot = csr_row_scaled(c, r + j, w, false, support);
+        acc += (has_a ? a[j] : 1.0) * dot;
+    }
+    return acc;
+}
+
+static void csr_rows_lin_groups(const cai_potential *p, size_t r0, size_t ns, size_t g,
+                                const double *a, const double *w, double *out, semiring sr)
+{
+    const csr_potential *c = as_csr(p);
+    bool support = sr & SR_SUPPORT;
+    if (a && support)
+        for (size_t s = 0; s < ns; s++)
+            out[s] = csr_group(c, r0 + s * g, g, a + s * g, w, true, true);
+    else if (a)
+        for (size_t s = 0; s < ns; s++)
+            out[s] = csr_group(c, r0 + s * g, g, a + s * g, w, true, false);
+    else if (support)
+        for (size_t s = 0; s < ns; s++)
+            out[s] = csr_group(c, r0 + s * g, g, NULL, w, false, true);
+    else
+        for (size_t s = 0; s < ns; s++)
+            out[s] = csr_group(c, r0 + s * g, g, NULL, w, false, false);
+}
+
 static void csr_rows_log(const cai_potential *p, size_t r0, size_t n, const double *col_in,
                          double *out, semiring sr)
 {
@@ -289,6 +320,7 @@ static const potential_ops csr_ops = {
     .name = "csr",
     .cols_to_row = csr_cols_to_row,   /* scaled SpMV with per-row fallback */
     .rows_lin = csr_rows_lin,         /* the plain scaled SpMV over a block of rows */
+    .rows_lin_groups = csr_rows_lin_groups, /* and the weighted sums per group */
     .rows_log = csr_rows_log,         /* the same rows, log domain */
     .rows_to_col = csr_rows_to_col,   /* scaled transposed SpMV, per-column fallback */
     .row_argmax = csr_row_argmax,     /* lowest maximiser among the nonzeros */

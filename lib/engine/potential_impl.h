@@ -43,6 +43,13 @@ typedef struct potential_ops {
      * blocks of a few hundred rows, so the gathers of a block overlap. */
     double (*rows_lin)(const cai_potential *p, size_t r0, size_t n, const double *w,
                        double *out, semiring sr);
+    /* rows_lin's sums (SR_SUM, maybe with SR_SUPPORT; not SR_MAX) weighted
+     * and added up in groups of g consecutive rows: out[s] = sum_{j<g}
+     * a[s g + j] * row (r0 + s g + j), for s < ns, a NULL for ones, each
+     * group in order j = 0, 1, ... -- rows_lin into a buffer and the sums
+     * after, in one pass. NULL when the potential has no such kernel. */
+    void (*rows_lin_groups)(const cai_potential *p, size_t r0, size_t ns, size_t g,
+                            const double *a, const double *w, double *out, semiring sr);
     /* The same rows in the log domain (any semiring): out[i] = (+)_c
      * (log p[r0+i,c] + col_in[c]); under SR_EXPECT sum_c p[r0+i,c] col_in[c].
      * The fallback where scaled sums underflow, expectation and max-product
@@ -125,6 +132,8 @@ enum { CAI_MAX_COPIES = 64 };
     CAI_PRAGMA(omp parallel num_threads(n) reduction(max : v) reduction(+ : k))
 #define CAI_FOR_DYNAMIC(chunk) CAI_PRAGMA(omp for schedule(dynamic, chunk))
 #define CAI_FOR_STATIC CAI_PRAGMA(omp for schedule(static))
+/* Every thread of the region waits here for the others. */
+#define CAI_BARRIER CAI_PRAGMA(omp barrier)
 /* A loop vectorized. */
 #define CAI_SIMD CAI_PRAGMA(omp simd)
 #include <omp.h>
@@ -139,12 +148,17 @@ static inline int cai_thread_num(void)
 {
     return omp_get_thread_num();
 }
+static inline int cai_num_threads(void)
+{
+    return omp_get_num_threads();
+}
 #else
 #define CAI_PARALLEL_FOR(n)
 #define CAI_PARALLEL_MAX(n, v)
 #define CAI_PARALLEL_REGION(n, v, k)
 #define CAI_FOR_DYNAMIC(chunk)
 #define CAI_FOR_STATIC
+#define CAI_BARRIER
 #define CAI_SIMD
 enum { CAI_MAX_COPIES = 1 };
 static inline int cai_threads_max(int cap)
@@ -155,6 +169,10 @@ static inline int cai_threads_max(int cap)
 static inline int cai_thread_num(void)
 {
     return 0;
+}
+static inline int cai_num_threads(void)
+{
+    return 1;
 }
 #endif
 

@@ -10,6 +10,18 @@
 #include <stdbool.h>
 #include <string.h>
 
+/* On x86-64 GCC builds rows_up_states twice, for SSE2 and for AVX2 (four
+ * lanes instead of two in the block loops; no FMA, so both give the same
+ * bits), picked at load time; the block loops it calls are inlined into
+ * each. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define ROWS_CLONES __attribute__((target_clones("avx2", "default")))
+#define ROWS_INLINE static inline __attribute__((always_inline))
+#else
+#define ROWS_CLONES
+#define ROWS_INLINE static inline
+#endif
+
 /* Entries per array call when exps are split among threads. */
 enum { EXP_PIECE = 4096 };
 
@@ -31,6 +43,31 @@ void exp_shift_threads(double *out, const double *x, double shift, size_t n)
     CAI_PARALLEL_FOR(n)
     for (size_t b = 0; b < n_pieces; b++)
         exp_piece(out, x, shift, n, b);
+}
+
+/* Thread `me` of n_threads (in a parallel region, all of them calling):
+ * its own copy copies + me K of w = exp(x - shift), K entries. Each thread
+ * works out the exps of its share of the pieces, and after a barrier takes
+ * the other shares from the other threads' copies: a copy is cheaper than
+ * the exps, and every entry is the one a single thread would compute. */
+static void exp_own_copy(double *copies, const double *x, double shift, size_t K, size_t me,
+                         size_t n_threads)
+{
+    size_t n_pieces = exp_pieces(K);
+    double *own = copies + me * K;
+    for (size_t b = n_pieces * me / n_threads; b < n_pieces * (me + 1) / n_threads; b++)
+        exp_piece(own, x, shift, K, b);
+    if (n_threads == 1)
+        return;
+    CAI_BARRIER;
+    for (size_t t = 0; t < n_threads; t++) {
+        if (t == me)
+            continue;
+        size_t i0 = n_pieces * t / n_threads * EXP_PIECE, i1 = n_pieces * (t + 1) / n_threads * EXP_PIECE;
+        i1 = i1 < K ? i1 : K;
+        if (i1 > i0)
+            memcpy(own + i0, copies + t * K + i0, (i1 - i0) * sizeof *own);
+    }
 }
 
 static size_t up_stride(const cluster *c)
@@ -153,7 +190,7 @@ static inline void block_log_sum(double o, const double *a, const double *b, con
 
 /* The max of x[0 .. n-1], NaN left out (-inf when n is 0), over four
  * accumulators, which GCC vectorizes. */
-static double array_max(const double *x, size_t n)
+ROWS_INLINE double array_max(const double *x, size_t n)
 {
     double m[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
     size_t i = 0;
@@ -181,7 +218,7 @@ static double array_max(const double *x, size_t n)
  * below the block's max, all -inf, or NaN -- which includes a row term of
  * -inf met by a value of inf or NaN, a term block_log_sum leaves out), or a
  * block whose max is not finite, goes through block_log_sum. */
-static void block_log_sum_shared(double o, const double *a, const double *v, size_t ns, size_t g,
+ROWS_INLINE void block_log_sum_shared(double o, const double *a, const double *v, size_t ns, size_t g,
                                  double *out)
 {
     size_t n = ns * g;
@@ -219,6 +256,7 @@ static void block_log_sum_shared(double o, const double *a, const double *v, siz
     }
 }
 
+ROWS_CLONES
 void rows_up_states(const row_layout *L, const cluster *c, size_t x0, size_t x1,
                     const double *col_in, semiring sr, bool max, double *out)
 {
@@ -229,9 +267,11 @@ void rows_up_states(const row_layout *L, const cluster *c, size_t x0, size_t x1,
      * acc over several */
     bool whole = !lin && !max && one_run && g <= ROW_BLOCK;
     bool use_acc = !lin && !max && !whole;
+    /* scaled sums of whole states in one kernel call per block */
+    bool grouped = lin && !max && !L->inner && g <= ROW_BLOCK && p->ops->rows_lin_groups;
     double buf[ROW_BLOCK];
     cai_lse acc[ROW_BLOCK];
-    for (size_t s = 0; s < ns; s++)
+    for (size_t s = 0; !whole && s < ns; s++) /* whole blocks write every out[s] */
         out[s] = lin ? 0.0 : -INFINITY;
     for (size_t s = 0; use_acc && s < ns; s++)
         cai_lse_init(&acc[s]);
@@ -239,8 +279,11 @@ void rows_up_states(const row_layout *L, const cluster *c, size_t x0, size_t x1,
     size_t per = g <= ROW_BLOCK ? ROW_BLOCK / g : 1, piece = g <= ROW_BLOCK ? g : ROW_BLOCK;
     for (size_t q = 0; q < L->runs; q++) {
         double o = outer_term(L, c, q);
-        if (lin ? o == 0.0 : o == -INFINITY)
+        if (lin ? o == 0.0 : o == -INFINITY) {
+            for (size_t s = 0; whole && s < ns; s++)
+                out[s] = -INFINITY;
             continue;
+        }
         size_t rq = (q * L->card_u + x0) * g;
         for (size_t s0 = 0; s0 < ns; s0 += per) {
             size_t s1 = s0 + per < ns ? s0 + per : ns;
@@ -248,9 +291,16 @@ void rows_up_states(const row_layout *L, const cluster *c, size_t x0, size_t x1,
                 /* rows (s, j0 .. j0+n-1) for s0 <= s < s1: one block */
                 size_t n = g - j0 < piece ? g - j0 : piece, r = rq + s0 * g + j0;
                 size_t nr = g <= ROW_BLOCK ? (s1 - s0) * g : n;
-                if (L->rowc) /* fetched while the rows gather */
+                if (L->rowc && !grouped) /* fetched while the rows gather */
                     for (size_t i = 0; i < nr; i += 8)
                         CAI_PREFETCH(L->rowc + r + i);
+                if (lin && grouped) {
+                    p->ops->rows_lin_groups(p, r, s1 - s0, g, L->rowc ? L->rowc + r : NULL,
+                                            col_in, buf, sr);
+                    for (size_t s = s0; s < s1; s++)
+                        out[s] += o * buf[s - s0];
+                    continue;
+                }
                 if (lin)
                     p->ops->rows_lin(p, r, nr, col_in, buf, sr);
                 else
@@ -315,12 +365,14 @@ size_t rows_up_all_add(const row_layout *L, const cluster *c, const double *U_ch
     CAI_PARALLEL_REGION(n_threads, m, left)
     {
         const double *w = lin ? ws->col_t : U_child;
-        if (copies) {
+        if (copies && lin) {
+            size_t me = (size_t)cai_thread_num();
+            double *own = ws->col_t + me * K;
+            exp_own_copy(ws->col_t, U_child, shift, K, me, (size_t)cai_num_threads());
+            w = own;
+        } else if (copies) {
             double *own = ws->col_t + (size_t)cai_thread_num() * K;
-            if (lin)
-                vm_exp_shift(own, U_child, shift, K);
-            else
-                memcpy(own, U_child, K * sizeof *own);
+            memcpy(own, U_child, K * sizeof *own);
             w = own;
         } else if (lin) { /* one w, its pieces split among the threads */
             size_t n_pieces = exp_pieces(K);
