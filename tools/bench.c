@@ -1,8 +1,9 @@
 /* tools/bench.c — cai-bench: cai's MDP solvers against hand-written soft
  * value iteration and a sparse matrix-vector product over the same model.
  *
- *   cai-bench [--sizes 1e3,1e4,1e5,1e6,4e6] [--reps 5] [--horizon 100]
- *             [--threads N] [--seed 1] [--marginals] [--quick] [--out FILE.md]
+ *   cai-bench [--sizes 1e3,1e4,1e5,1e6,4e6] [--reps 5] [--min-seconds 60]
+ *             [--horizon 100] [--threads N] [--seed 1] [--marginals] [--quick]
+ *             [--out FILE.md]
  *
  * For each size S a seeded random sparse MDP (A = 4, B = 5 successors per
  * pair, rewards U[-1, 0), uniform prior, rho = state 0, alpha = 1) is solved
@@ -18,7 +19,12 @@
  * 1e-10 relative, when one and two threads do not give identical V_0, or
  * when a measurement fails; 2 on bad usage.
  *
- * --quick: 3 repetitions, sizes up to 1e5 and a 316 x 316 gridworld.
+ * --reps: repetitions of every method at least; a size whose round of all
+ * the methods is short gets more, as many as fill --min-seconds (at most
+ * 64), so that the medians of the small sizes, whose runs take a few
+ * milliseconds, do not hang on a few noisy ones.
+ * --quick: 3 repetitions, no --min-seconds, sizes up to 1e5 and a 316 x 316
+ * gridworld.
  * --marginals: solve with the API default state_marginals = true. */
 #include <errno.h>
 #include <gsl/gsl_errno.h>
@@ -70,8 +76,8 @@ static void failed(runner *run, const char *fmt, ...)
 
 static int usage(void)
 {
-    fputs("usage: cai-bench [--sizes 1e3,1e4,...] [--reps N] [--horizon T] [--threads N]\n"
-          "                 [--seed N] [--marginals] [--quick] [--out FILE.md]\n",
+    fputs("usage: cai-bench [--sizes 1e3,1e4,...] [--reps N] [--min-seconds S] [--horizon T]\n"
+          "                 [--threads N] [--seed N] [--marginals] [--quick] [--out FILE.md]\n",
           stderr);
     return 2;
 }
@@ -85,6 +91,18 @@ static int parse_count(const char *s, size_t *out)
     if (end == s || *end != '\0' || errno != 0 || !(v >= 1 && v <= 4e9) || v != floor(v))
         return 0;
     *out = (size_t)v;
+    return 1;
+}
+
+/* Seconds, 0 to a day. */
+static int parse_seconds(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || errno != 0 || !(v >= 0 && v <= 86400))
+        return 0;
+    *out = v;
     return 1;
 }
 
@@ -109,9 +127,10 @@ static int parse_options(int argc, char **argv, bench_options *o)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     *o = (bench_options){.sizes = {1000, 10000, 100000, 1000000, 4000000}, .n_sizes = 5,
-                         .reps = 5, .horizon = 100, .grid_side = 1000, .seed = 1,
+                         .reps = 5, .min_seconds = 60, .horizon = 100, .grid_side = 1000,
+                         .seed = 1,
                          .threads = cores > 0 ? (unsigned)cores : 1};
-    int quick = 0, sizes_given = 0, reps_given = 0;
+    int quick = 0, sizes_given = 0, reps_given = 0, min_given = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         size_t n = 0;
@@ -131,6 +150,8 @@ static int parse_options(int argc, char **argv, bench_options *o)
         } else if (strcmp(a, "--reps") == 0 && parse_count(v, &n) && n <= BENCH_MAX_REPS) {
             o->reps = n;
             reps_given = 1;
+        } else if (strcmp(a, "--min-seconds") == 0 && parse_seconds(v, &o->min_seconds)) {
+            min_given = 1;
         } else if (strcmp(a, "--horizon") == 0 && parse_count(v, &n)) {
             o->horizon = n;
         } else if (strcmp(a, "--threads") == 0 && parse_count(v, &n) && n <= 1024) {
@@ -146,6 +167,8 @@ static int parse_options(int argc, char **argv, bench_options *o)
     if (quick) {
         if (!reps_given)
             o->reps = 3;
+        if (!min_given)
+            o->min_seconds = 0;
         if (!sizes_given)
             o->n_sizes = 3;
         o->grid_side = 316; /* about 10^5 cells */
@@ -212,7 +235,8 @@ static void run_size(runner *run, bench_size_run *z)
     }
     char c[32];
     bench_fmt_count(z->S, c, sizeof c);
-    bench_job job = {.size = z->S, .horizon = o->horizon, .reps = o->reps, .seed = o->seed,
+    bench_job job = {.size = z->S, .horizon = o->horizon, .reps = o->reps,
+                     .min_seconds = o->min_seconds, .seed = o->seed,
                      .threads = o->threads, .marginals = o->marginals};
     int scaling = z->S >= SCALING_FROM;
     bench_suite su;

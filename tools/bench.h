@@ -12,6 +12,7 @@
 typedef struct bench_options {
     size_t sizes[BENCH_MAX_SIZES], n_sizes;
     size_t reps, horizon, grid_side;
+    double min_seconds; /* a size's timing suite repeats until about this long */
     unsigned threads;
     unsigned long seed;
     int marginals;   /* cai keeps state marginals (the API default) */

@@ -40,6 +40,8 @@ typedef struct bench_job {
     size_t size;     /* states of the random model, or the gridworld's side */
     size_t horizon;  /* T */
     size_t reps;     /* 1..BENCH_MAX_REPS */
+    double min_seconds; /* a suite: more repetitions, up to BENCH_MAX_REPS, until
+                         * they take about this long (0: just reps) */
     unsigned long seed;
     unsigned threads; /* OMP_NUM_THREADS of the child */
     int marginals;    /* cai: keep state marginals (the API default) or V only */

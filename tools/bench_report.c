@@ -120,9 +120,11 @@ void bench_report_header(FILE *f, const bench_options *o)
                "methods in rounds, repetition k of every method (and of the thread table's "
                "runs) before repetition k + 1 of any, each round starting at the next method, "
                "so every ratio compares runs made within the same minute on this shared VM; "
-               "times are the median of %zu repetitions divided by T (cai: the whole "
-               "cai_mdp_solve, graph building included, with state_marginals = %s)\n",
-            o->reps, o->marginals ? "true, the API default" : "false: V only, as the "
+               "times are the median of at least %zu repetitions divided by T, more where "
+               "a round is short, as many as fill %g s (at most 64; the counts are under "
+               "the table) (cai: the whole cai_mdp_solve, graph building included, with "
+               "state_marginals = %s)\n",
+            o->reps, o->min_seconds, o->marginals ? "true, the API default" : "false: V only, as the "
                                                               "hand-written code keeps");
     fprintf(f, "- Hand-written exact: one exp per state and step, a dot product per row, one "
                "log per state (rows combined with pi0 exp(r/alpha)); variational: a dot "
@@ -222,7 +224,14 @@ void bench_report_random(FILE *f, const bench_options *o, const bench_size_run *
                     r->threads_seen, d);
         }
     }
-    fprintf(f, "\n");
+    fprintf(f, "\nRepetitions per size:");
+    for (size_t i = 0; i < n_runs; i++) {
+        char s[32];
+        bench_fmt_count(runs[i].S, s, sizeof s);
+        const bench_result *r = &runs[i].r[BENCH_SPMV];
+        fprintf(f, "%s %s: %zu", i ? "," : "", s, runs[i].skip[0] || !r->ok ? (size_t)0 : r->reps);
+    }
+    fprintf(f, ".\n\n");
 }
 
 void bench_report_threads(FILE *f, const bench_options *o, const bench_size_run *runs,

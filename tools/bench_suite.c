@@ -165,11 +165,25 @@ static void suite_checks(const suite_state *st, bench_suite *out)
             out->identical = 0;
 }
 
-/* argv: --suite SIZE HORIZON REPS SEED MARGINALS THREADS SCALING FD */
+/* Repetitions in all: reps, or more when a round of every entry (the first
+ * one's seconds) is short, as many as fill min_seconds, at most
+ * BENCH_MAX_REPS. */
+static size_t suite_reps(const bench_suite *out, size_t reps, double min_seconds)
+{
+    double round = 0;
+    for (size_t e = 0; e < out->n; e++)
+        round += out->r[e].seconds[0];
+    if (!(round > 0) || !(min_seconds > round * (double)reps))
+        return reps;
+    double want = ceil(min_seconds / round);
+    return want >= BENCH_MAX_REPS ? BENCH_MAX_REPS : (size_t)want;
+}
+
+/* argv: --suite SIZE HORIZON REPS SEED MARGINALS THREADS SCALING MIN_SECONDS FD */
 int bench_suite_main(int argc, char **argv)
 {
     gsl_set_error_handler_off();
-    if (argc < 9)
+    if (argc < 10)
         return 2;
     bench_job job = {
         .size = strtoul(argv[1], NULL, 10),
@@ -178,17 +192,25 @@ int bench_suite_main(int argc, char **argv)
         .seed = strtoul(argv[4], NULL, 10),
         .marginals = argv[5][0] == '1',
         .threads = (unsigned)strtoul(argv[6], NULL, 10),
+        .min_seconds = strtod(argv[8], NULL),
     };
-    int scaling = argv[7][0] == '1', fd = (int)strtol(argv[8], NULL, 10);
-    if (job.reps == 0 || job.reps > BENCH_MAX_REPS || job.threads == 0)
+    int scaling = argv[7][0] == '1', fd = (int)strtol(argv[9], NULL, 10);
+    if (job.reps == 0 || job.reps > BENCH_MAX_REPS || job.threads == 0
+        || !(job.min_seconds >= 0))
         return 2;
     bench_suite out = {.ok = 1};
     suite_entries(&out, job.threads, scaling);
     suite_state st = {.job = &job};
     int rc = suite_setup(&st, &out);
-    for (size_t k = 0; rc == 0 && k < job.reps; k++)
+    for (size_t k = 0; rc == 0 && k < job.reps; k++) {
         for (size_t i = 0; rc == 0 && i < out.n; i++)
             rc = run_entry(&st, &out, (k + i) % out.n, k);
+        if (k > 0)
+            continue;
+        job.reps = suite_reps(&out, job.reps, job.min_seconds);
+        for (size_t e = 0; e < out.n; e++)
+            out.r[e].reps = job.reps;
+    }
     if (rc == 0)
         suite_checks(&st, &out);
     long threads_seen = bench_status_field("Threads");
@@ -210,7 +232,7 @@ int bench_suite_main(int argc, char **argv)
 
 int bench_run_suite(const char *self, const bench_job *job, int scaling, bench_suite *out)
 {
-    char args[7][32];
+    char args[8][32];
     snprintf(args[0], sizeof args[0], "%zu", job->size);
     snprintf(args[1], sizeof args[1], "%zu", job->horizon);
     snprintf(args[2], sizeof args[2], "%zu", job->reps);
@@ -218,10 +240,11 @@ int bench_run_suite(const char *self, const bench_job *job, int scaling, bench_s
     snprintf(args[4], sizeof args[4], "%d", job->marginals ? 1 : 0);
     snprintf(args[5], sizeof args[5], "%u", job->threads);
     snprintf(args[6], sizeof args[6], "%d", scaling ? 1 : 0);
+    snprintf(args[7], sizeof args[7], "%.17g", job->min_seconds);
     char *argv[] = {"cai-bench", "--suite", args[0], args[1], args[2], args[3], args[4],
-                    args[5], args[6], NULL /* the fd */, NULL};
+                    args[5], args[6], args[7], NULL /* the fd */, NULL};
     int fd;
-    pid_t pid = bench_spawn(self, argv, 9, job->threads, &fd);
+    pid_t pid = bench_spawn(self, argv, 10, job->threads, &fd);
     if (pid < 0)
         return -1;
     memset(out, 0, sizeof *out);
