@@ -353,7 +353,7 @@ size_t rows_up_all_add(const row_layout *L, const cluster *c, const double *U_ch
     size_t K = c->p->n_cols, R = c->p->n_rows, left = 0;
     size_t per = L->stride >= ROW_BLOCK ? 1 : ROW_BLOCK / L->stride;
     size_t n_blocks = (L->card_u + per - 1) / per;
-    bool lin = L->lin, copies = K <= COPY_MAX;
+    bool lin = L->lin, copies = K <= COPY_MAX, in_place = M == U_up && assign;
     int n_threads = R < 65536 ? 1 : cai_threads_max(copies ? (int)ws->n_col_t : INT_MAX);
     /* few enough pieces that each thread streams long runs of rows (the
      * prefetchers ramp up per run) */
@@ -384,6 +384,13 @@ size_t rows_up_all_add(const row_layout *L, const cluster *c, const double *U_ch
         for (size_t b = 0; b < n_blocks; b++) {
             size_t x0 = b * per, x1 = x0 + per < L->card_u ? x0 + per : L->card_u;
             rows_up_states(L, c, x0, x1, w, sr, max, M + x0);
+            if (in_place) { /* U_up holds the block already: its max, its NaNs */
+                double mb = array_max(M + x0, x1 - x0);
+                m = mb > m ? mb : m;
+                for (size_t x = x0; lin && x < x1; x++)
+                    left += isnan(M[x]) ? 1 : 0;
+                continue;
+            }
             for (size_t x = x0; x < x1; x++) {
                 if (lin && isnan(M[x])) {
                     left++;

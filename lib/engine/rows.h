@@ -46,7 +46,7 @@ void rows_up_states(const row_layout *L, const cluster *c, size_t x0, size_t x1,
                     const double *col_in, semiring sr, bool max, double *out);
 
 /* The message of every up state of cluster c into M, each added into U_up
- * (or written, when assign) at once -- in the scaled domain (L->lin) unless
+ * (or written, when assign; M may then be U_up itself) at once -- in the scaled domain (L->lin) unless
  * it is NaN, a sum near underflow left for the log domain. Returns how many
  * were left; *umax gets the max of U_up over the entries added. The child's
  * message U_child (K entries) enters as w = exp(U_child - shift) in the
