@@ -178,9 +178,13 @@ static int parse_options(int argc, char **argv, bench_options *o)
 
 /* ---- running ---- */
 
+/* One child of method m. reps 0: a memory run, one repetition whose peak
+ * is what counts (its time, a cold one, gives way to the suite's). */
 static int run_job(runner *run, bench_method m, size_t size, unsigned threads, const char *path,
                    size_t reps, bench_result *out)
 {
+    int memory_run = reps == 0;
+    reps = memory_run ? 1 : reps;
     const bench_options *o = run->o;
     bench_job job = {.method = m, .size = size, .horizon = o->horizon, .reps = reps,
                      .seed = o->seed, .threads = threads, .marginals = o->marginals,
@@ -194,10 +198,12 @@ static int run_job(runner *run, bench_method m, size_t size, unsigned threads, c
         snprintf(out->message, sizeof out->message, "cannot start a child: %s",
                  strerror(errno));
     }
-    if (out->ok) {
+    if (out->ok && memory_run)
+        fprintf(stderr, "peak %.4g MB\n", out->peak_bytes / 1e6);
+    else if (out->ok)
         fprintf(stderr, "%.3g s\n", bench_median(out));
+    if (out->ok)
         return 0;
-    }
     fprintf(stderr, "failed\n");
     failed(run, "%s, size %s, OMP_NUM_THREADS=%u: %s", bench_method_name(m), c, threads,
            out->message);
@@ -253,7 +259,7 @@ static void run_size(runner *run, bench_size_run *z)
         return;
     }
     for (int m = BENCH_SPMV; m <= BENCH_CAI_VARIATIONAL; m++) {
-        run_job(run, (bench_method)m, z->S, o->threads, NULL, 1, &z->r[m]);
+        run_job(run, (bench_method)m, z->S, o->threads, NULL, 0, &z->r[m]);
         take_times(&z->r[m], &su, bench_suite_entry(&su, (bench_method)m, o->threads));
         free(z->r[m].values); /* the suite compared V_0 */
         z->r[m].values = NULL;

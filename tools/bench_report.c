@@ -124,8 +124,8 @@ void bench_report_header(FILE *f, const bench_options *o)
                "a round is short, as many as fill %g s (at most 64; the counts are under "
                "the table) (cai: the whole cai_mdp_solve, graph building included, with "
                "state_marginals = %s)\n",
-            o->reps, o->min_seconds, o->marginals ? "true, the API default" : "false: V only, as the "
-                                                              "hand-written code keeps");
+            o->reps, o->min_seconds,
+            o->marginals ? "true, the API default" : "false: V only, as the hand-written code keeps");
     fprintf(f, "- Hand-written exact: one exp per state and step, a dot product per row, one "
                "log per state (rows combined with pi0 exp(r/alpha)); variational: a dot "
                "product per row and a log-sum-exp over actions; both keep V[T+1][S]. "

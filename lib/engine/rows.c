@@ -63,7 +63,8 @@ static void exp_own_copy(double *copies, const double *x, double shift, size_t K
     for (size_t t = 0; t < n_threads; t++) {
         if (t == me)
             continue;
-        size_t i0 = n_pieces * t / n_threads * EXP_PIECE, i1 = n_pieces * (t + 1) / n_threads * EXP_PIECE;
+        size_t i0 = n_pieces * t / n_threads * EXP_PIECE;
+        size_t i1 = n_pieces * (t + 1) / n_threads * EXP_PIECE;
         i1 = i1 < K ? i1 : K;
         if (i1 > i0)
             memcpy(own + i0, copies + t * K + i0, (i1 - i0) * sizeof *own);
@@ -218,8 +219,8 @@ ROWS_INLINE double array_max(const double *x, size_t n)
  * below the block's max, all -inf, or NaN -- which includes a row term of
  * -inf met by a value of inf or NaN, a term block_log_sum leaves out), or a
  * block whose max is not finite, goes through block_log_sum. */
-ROWS_INLINE void block_log_sum_shared(double o, const double *a, const double *v, size_t ns, size_t g,
-                                 double *out)
+ROWS_INLINE void block_log_sum_shared(double o, const double *a, const double *v, size_t ns,
+                                      size_t g, double *out)
 {
     size_t n = ns * g;
     double t[ROW_BLOCK], z[ROW_BLOCK], lz[ROW_BLOCK];

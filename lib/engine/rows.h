@@ -46,21 +46,23 @@ void rows_up_states(const row_layout *L, const cluster *c, size_t x0, size_t x1,
                     const double *col_in, semiring sr, bool max, double *out);
 
 /* The message of every up state of cluster c into M, each added into U_up
- * (or written, when assign; M may then be U_up itself) at once -- in the scaled domain (L->lin) unless
- * it is NaN, a sum near underflow left for the log domain. Returns how many
- * were left; *umax gets the max of U_up over the entries added. The child's
- * message U_child (K entries) enters as w = exp(U_child - shift) in the
- * scaled domain, as it is in the log domain.
+ * (or written, when assign; M may then be U_up itself) at once -- in the
+ * scaled domain (L->lin) unless it is NaN, a sum near underflow left for
+ * the log domain. Returns how many were left; *umax gets the max of U_up
+ * over the entries added. The child's message U_child (K entries) enters as
+ * w = exp(U_child - shift) in the scaled domain, as it is in the log
+ * domain.
  *
  * Split among threads, each thread first makes its own copy of w when w is
  * small enough to stay in a core's cache: the rows gather from all of w at
  * random, and a copy the thread wrote itself is in its own cache, where one
  * written by all threads (or U_child, written in the last step) would be
- * spread over all the cores'. Blocks of whole states are handed out in
- * pieces, about 16 per thread, so a thread slowed by the machine takes
- * fewer; each state's sum is the same whoever computes it, and the max and
- * the count do not depend on the order, so the results are bit-identical
- * for any number of threads. */
+ * spread over all the cores'. Each thread works out the exps of its share
+ * of w and copies the rest from the others' copies. Blocks of whole states
+ * are handed out in pieces, about 16 per thread, so a thread slowed by the
+ * machine takes fewer; each state's sum is the same whoever computes it,
+ * and the max and the count do not depend on the order, so the results are
+ * bit-identical for any number of threads. */
 size_t rows_up_all_add(const row_layout *L, const cluster *c, const double *U_child,
                        double shift, cai_workspace *ws, semiring sr, bool max, double *M,
                        double *U_up, bool assign, double *umax);
