@@ -84,10 +84,6 @@ static void upward_scaled(const cai_plan *plan, cai_workspace *ws, const cluster
     size_t up_var = c->vars[u];
     double *U_up = ws->U + plan->vars[up_var].off;
     bool assign = assigns(ws, c);
-    /* a message kept nowhere else goes straight into U: one array less to
-     * write, and to keep in cache beside w */
-    if (assign && !ws->M)
-        M = U_up;
     semiring sr = cluster_sr(plan, c);
     const double *U_child = ws->U + plan->vars[c->vars[kp]].off;
     /* the child's message, scaled: w = exp(U - max U) */
@@ -156,16 +152,18 @@ static void upward(const cai_plan *plan, cai_workspace *ws, const cluster *c)
     const cai_potential *p = c->p;
     size_t kp = c->k - 1, u = c->up;
     size_t up_var = c->vars[u], card_u = plan->vars[up_var].card;
+    double *U_up = ws->U + plan->vars[up_var].off, m = -INFINITY;
+    bool assign = assigns(ws, c);
     double *M = ws->M ? ws->M + c->m_off : ws->mbuf;
+    /* over the rows, a message kept nowhere else goes straight into U: one
+     * array less to write, and to keep in cache beside what the rows gather */
+    if (u < kp && assign && !ws->M)
+        M = U_up;
     if (u < kp && !max && !c->expect) {
         upward_scaled(plan, ws, c, M);
         return;
     }
-    double *U_up = ws->U + plan->vars[up_var].off, m = -INFINITY;
-    bool assign = assigns(ws, c);
     if (u < kp) {
-        if (assign && !ws->M) /* as in upward_scaled */
-            M = U_up;
         row_layout L = rows_log_layout(plan, ws, c);
         rows_up_all_add(&L, c, ws->U + plan->vars[c->vars[kp]].off, 0.0, ws,
                         cluster_sr(plan, c), max, M, U_up, assign, &m);

@@ -295,7 +295,7 @@ void rows_up_states(const row_layout *L, const cluster *c, size_t x0, size_t x1,
                 if (L->rowc && !grouped) /* fetched while the rows gather */
                     for (size_t i = 0; i < nr; i += 8)
                         CAI_PREFETCH(L->rowc + r + i);
-                if (lin && grouped) {
+                if (grouped) {
                     p->ops->rows_lin_groups(p, r, s1 - s0, g, L->rowc ? L->rowc + r : NULL,
                                             col_in, buf, sr);
                     for (size_t s = s0; s < s1; s++)
@@ -366,14 +366,13 @@ size_t rows_up_all_add(const row_layout *L, const cluster *c, const double *U_ch
     CAI_PARALLEL_REGION(n_threads, m, left)
     {
         const double *w = lin ? ws->col_t : U_child;
-        if (copies && lin) {
+        if (copies) {
             size_t me = (size_t)cai_thread_num();
             double *own = ws->col_t + me * K;
-            exp_own_copy(ws->col_t, U_child, shift, K, me, (size_t)cai_num_threads());
-            w = own;
-        } else if (copies) {
-            double *own = ws->col_t + (size_t)cai_thread_num() * K;
-            memcpy(own, U_child, K * sizeof *own);
+            if (lin)
+                exp_own_copy(ws->col_t, U_child, shift, K, me, (size_t)cai_num_threads());
+            else
+                memcpy(own, U_child, K * sizeof *own);
             w = own;
         } else if (lin) { /* one w, its pieces split among the threads */
             size_t n_pieces = exp_pieces(K);
