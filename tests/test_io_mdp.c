@@ -559,6 +559,36 @@ static void test_model_files(void)
         }
     }
     cai_model_free(m);
+    /* the inventory, from its CSV files: every row and reward against the
+     * rule its comment states, worked out here */
+    m = load_file("inventory.yaml");
+    if (m != NULL) {
+        const cai_mdp *p = cai_model_mdp(m);
+        CU_ASSERT_EQUAL(cai_mdp_n_states(p), 4);
+        CU_ASSERT_EQUAL(cai_mdp_n_actions(p), 2);
+        CU_ASSERT_EQUAL(cai_mdp_horizon(p), 30);
+        CU_ASSERT_STRING_EQUAL(cai_mdp_state_name(p, 3), "stock 3");
+        static const double demand[3] = {0.3, 0.5, 0.2};
+        for (size_t s = 0; s < 4 && cai_mdp_n_states(p) == 4; s++)
+            for (size_t a = 0; a < 2; a++) {
+                size_t shelf = s + 2 * a < 3 ? s + 2 * a : 3;
+                double to[4] = {0}, sales = 0.0;
+                for (size_t d = 0; d < 3; d++) {
+                    to[shelf > d ? shelf - d : 0] += demand[d];
+                    sales += demand[d] * (double)(d < shelf ? d : shelf);
+                }
+                trow want = {0, {0}, {0}};
+                for (size_t x = 0; x < 4; x++)
+                    if (to[x] > 0) {
+                        want.next[want.n] = x;
+                        want.prob[want.n++] = to[x];
+                    }
+                check_row(p, s, a, &want);
+                double r = sales - 0.5 * (double)a - 0.1 * (double)s;
+                CU_ASSERT_DOUBLE_EQUAL(cai_mdp_reward(p)[s * 2 + a], r, 1e-12);
+            }
+    }
+    cai_model_free(m);
 }
 
 /* ---- a large model stays linear ---------------------------------------- */
