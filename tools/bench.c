@@ -359,6 +359,7 @@ static char *render(const runner *run, const results *res, int final, size_t *ou
     if (!final)
         fprintf(f, "**Partial report: the run is still going.**\n\n");
     bench_report_random(f, o, res->runs, res->n_done);
+    bench_report_rounds(f, res->runs, res->n_done);
     bench_report_threads(f, o, res->runs, res->n_done);
     if (res->grid_done)
         bench_report_grid(f, o, res->grid);

@@ -52,6 +52,8 @@ double bench_load_average(void);
 void bench_report_header(FILE *f, const bench_options *o);
 void bench_report_random(FILE *f, const bench_options *o, const bench_size_run *runs,
                          size_t n_runs);
+/* Quartiles over the rounds of cai's time over the floor's in each round. */
+void bench_report_rounds(FILE *f, const bench_size_run *runs, size_t n_runs);
 void bench_report_threads(FILE *f, const bench_options *o, const bench_size_run *runs,
                           size_t n_runs);
 void bench_report_grid(FILE *f, const bench_options *o, const bench_result grid[2]);

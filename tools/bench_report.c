@@ -234,6 +234,58 @@ void bench_report_random(FILE *f, const bench_options *o, const bench_size_run *
     fprintf(f, ".\n\n");
 }
 
+/* The p-quantile (0 <= p <= 1) of v[0 .. n-1], sorted in place; linear
+ * between order statistics. */
+static double quantile(double *v, size_t n, double p)
+{
+    for (size_t i = 1; i < n; i++) /* insertion sort: n is small */
+        for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
+            double x = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = x;
+        }
+    double h = p * (double)(n - 1);
+    size_t i = (size_t)h;
+    return i + 1 < n ? v[i] + (h - (double)i) * (v[i + 1] - v[i]) : v[i];
+}
+
+/* "q1 / median / q3" of cai's time over the floor's in the same round. */
+static const char *round_ratios(const bench_result *cai, const bench_result *floor, char *buf,
+                                size_t size)
+{
+    double v[BENCH_MAX_REPS];
+    size_t n = cai->reps < floor->reps ? cai->reps : floor->reps;
+    if (!cai->ok || !floor->ok || n == 0) {
+        snprintf(buf, size, "–");
+        return buf;
+    }
+    for (size_t k = 0; k < n; k++)
+        v[k] = cai->seconds[k] / floor->seconds[k];
+    snprintf(buf, size, "%.3g / %.3g / %.3g", quantile(v, n, 0.25), quantile(v, n, 0.5),
+             quantile(v, n, 0.75));
+    return buf;
+}
+
+/* How far the vs SpMV column moves from round to round: each round runs
+ * every method once, so a round's ratio compares runs a few seconds apart. */
+void bench_report_rounds(FILE *f, const bench_size_run *runs, size_t n_runs)
+{
+    fprintf(f, "Round by round, cai / SpMV floor of the same round (first quartile / median / "
+               "third quartile over the rounds):\n\n");
+    fprintf(f, "| S | exact | variational |\n|---|---:|---:|\n");
+    for (size_t i = 0; i < n_runs; i++) {
+        const bench_size_run *z = &runs[i];
+        if (z->skip[0])
+            continue;
+        char s[32], e[64], v[64];
+        bench_fmt_count(z->S, s, sizeof s);
+        fprintf(f, "| %s | %s | %s |\n", s,
+                round_ratios(&z->r[BENCH_CAI_EXACT], &z->r[BENCH_SPMV], e, sizeof e),
+                round_ratios(&z->r[BENCH_CAI_VARIATIONAL], &z->r[BENCH_SPMV], v, sizeof v));
+    }
+    fprintf(f, "\n");
+}
+
 void bench_report_threads(FILE *f, const bench_options *o, const bench_size_run *runs,
                           size_t n_runs)
 {
