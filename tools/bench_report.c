@@ -250,17 +250,17 @@ static double quantile(double *v, size_t n, double p)
 }
 
 /* "q1 / median / q3" of cai's time over the floor's in the same round. */
-static const char *round_ratios(const bench_result *cai, const bench_result *floor, char *buf,
+static const char *round_ratios(const bench_result *cai, const bench_result *spmv, char *buf,
                                 size_t size)
 {
     double v[BENCH_MAX_REPS];
-    size_t n = cai->reps < floor->reps ? cai->reps : floor->reps;
-    if (!cai->ok || !floor->ok || n == 0) {
+    size_t n = cai->reps < spmv->reps ? cai->reps : spmv->reps;
+    if (!cai->ok || !spmv->ok || n == 0) {
         snprintf(buf, size, "–");
         return buf;
     }
     for (size_t k = 0; k < n; k++)
-        v[k] = cai->seconds[k] / floor->seconds[k];
+        v[k] = cai->seconds[k] / spmv->seconds[k];
     snprintf(buf, size, "%.3g / %.3g / %.3g", quantile(v, n, 0.25), quantile(v, n, 0.5),
              quantile(v, n, 0.75));
     return buf;
@@ -270,6 +270,11 @@ static const char *round_ratios(const bench_result *cai, const bench_result *flo
  * every method once, so a round's ratio compares runs a few seconds apart. */
 void bench_report_rounds(FILE *f, const bench_size_run *runs, size_t n_runs)
 {
+    size_t any = 0;
+    for (size_t i = 0; i < n_runs; i++)
+        any += runs[i].skip[0] == '\0';
+    if (any == 0)
+        return;
     fprintf(f, "Round by round, cai / SpMV floor of the same round (first quartile / median / "
                "third quartile over the rounds):\n\n");
     fprintf(f, "| S | exact | variational |\n|---|---:|---:|\n");
