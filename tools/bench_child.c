@@ -37,17 +37,22 @@ const char *bench_method_name(bench_method m)
     return (unsigned)m < BENCH_N_METHODS ? method_names[m] : "?";
 }
 
-double bench_median(const bench_result *r)
+void bench_sort(double *v, size_t n)
 {
-    double v[BENCH_MAX_REPS];
-    size_t n = r->reps;
-    memcpy(v, r->seconds, n * sizeof *v);
     for (size_t i = 1; i < n; i++) /* insertion sort: n is small */
         for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
             double x = v[j];
             v[j] = v[j - 1];
             v[j - 1] = x;
         }
+}
+
+double bench_median(const bench_result *r)
+{
+    double v[BENCH_MAX_REPS];
+    size_t n = r->reps;
+    memcpy(v, r->seconds, n * sizeof *v);
+    bench_sort(v, n);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 

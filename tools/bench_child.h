@@ -79,6 +79,8 @@ int bench_reap(pid_t pid, int got, int ok, char *message, size_t size);
 /* The cai model of the generated arrays m (rho = state 0, alpha = 1). */
 cai_status bench_cai_mdp(const bench_csr *m, size_t horizon, cai_mdp **out, cai_error *err);
 
+/* v[0 .. n-1] in increasing order (n is at most BENCH_MAX_REPS or so). */
+void bench_sort(double *v, size_t n);
 /* The median of out->seconds. */
 double bench_median(const bench_result *r);
 

@@ -234,16 +234,10 @@ void bench_report_random(FILE *f, const bench_options *o, const bench_size_run *
     fprintf(f, ".\n\n");
 }
 
-/* The p-quantile (0 <= p <= 1) of v[0 .. n-1], sorted in place; linear
- * between order statistics. */
-static double quantile(double *v, size_t n, double p)
+/* The p-quantile (0 <= p <= 1) of v[0 .. n-1], sorted; linear between
+ * order statistics. */
+static double quantile(const double *v, size_t n, double p)
 {
-    for (size_t i = 1; i < n; i++) /* insertion sort: n is small */
-        for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
-            double x = v[j];
-            v[j] = v[j - 1];
-            v[j - 1] = x;
-        }
     double h = p * (double)(n - 1);
     size_t i = (size_t)h;
     return i + 1 < n ? v[i] + (h - (double)i) * (v[i + 1] - v[i]) : v[i];
@@ -261,6 +255,7 @@ static const char *round_ratios(const bench_result *cai, const bench_result *spm
     }
     for (size_t k = 0; k < n; k++)
         v[k] = cai->seconds[k] / spmv->seconds[k];
+    bench_sort(v, n);
     snprintf(buf, size, "%.3g / %.3g / %.3g", quantile(v, n, 0.25), quantile(v, n, 0.5),
              quantile(v, n, 0.75));
     return buf;
