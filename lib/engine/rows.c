@@ -205,6 +205,21 @@ ROWS_INLINE double array_max(const double *x, size_t n)
     return m[2] > m[0] ? m[2] : m[0];
 }
 
+/* z[s] = the sum of t[s g .. s g + g - 1] for s < ns, term by term across
+ * the states (no chain of adds per state), in the order j = 0, 1, ...:
+ * inlined, with g a constant where the caller knows it. */
+ROWS_INLINE void state_sums(const double *t, size_t ns, size_t g, double *z)
+{
+    CAI_SIMD
+    for (size_t s = 0; s < ns; s++)
+        z[s] = t[s * g];
+    for (size_t j = 1; j < g; j++) {
+        CAI_SIMD
+        for (size_t s = 0; s < ns; s++)
+            z[s] += t[s * g + j];
+    }
+}
+
 /* A state's sum under its block's shift must reach this for the block's
  * result: its largest term is then within 41.6 nats of the shift, and the
  * result is as accurate as with the state's own max as shift, to a few
@@ -239,15 +254,10 @@ ROWS_INLINE void block_log_sum_shared(double o, const double *a, const double *v
         return;
     }
     vm_exp_shift(t, t, mb, n);
-    /* the sums term by term across the states: no chain of adds per state */
-    CAI_SIMD
-    for (size_t s = 0; s < ns; s++)
-        z[s] = t[s * g];
-    for (size_t j = 1; j < g; j++) {
-        CAI_SIMD
-        for (size_t s = 0; s < ns; s++)
-            z[s] += t[s * g + j];
-    }
+    if (g == 4) /* the usual action count: a constant stride vectorizes with shuffles */
+        state_sums(t, ns, 4, z);
+    else
+        state_sums(t, ns, g, z);
     vm_log(lz, z, ns);
     for (size_t s = 0; s < ns; s++) {
         if (z[s] >= BLOCK_SUM_MIN)
@@ -356,13 +366,8 @@ size_t rows_up_all_add(const row_layout *L, const cluster *c, const double *U_ch
     size_t n_blocks = (L->card_u + per - 1) / per;
     bool lin = L->lin, copies = K <= COPY_MAX, in_place = M == U_up && assign;
     int n_threads = R < 65536 ? 1 : cai_threads_max(copies ? (int)ws->n_col_t : INT_MAX);
-    /* few enough pieces that each thread streams long runs of rows (the
-     * prefetchers ramp up per run) */
-    size_t chunk = n_blocks / (16 * (size_t)n_threads);
-    chunk = chunk > 4 ? chunk : 4;
     double m = -INFINITY;
     (void)n_threads;
-    (void)chunk;
     CAI_PARALLEL_REGION(n_threads, m, left)
     {
         const double *w = lin ? ws->col_t : U_child;
@@ -380,7 +385,11 @@ size_t rows_up_all_add(const row_layout *L, const cluster *c, const double *U_ch
             for (size_t b = 0; b < n_pieces; b++)
                 exp_piece(ws->col_t, U_child, shift, K, b);
         }
-        CAI_FOR_DYNAMIC(chunk)
+        /* one run of rows per thread, the same in every call: each thread
+         * streams one long run (the prefetchers ramp up per run), and on a
+         * machine whose cores have their own caches, the run a thread
+         * gathered last time step may still be in its cache */
+        CAI_FOR_STATIC
         for (size_t b = 0; b < n_blocks; b++) {
             size_t x0 = b * per, x1 = x0 + per < L->card_u ? x0 + per : L->card_u;
             rows_up_states(L, c, x0, x1, w, sr, max, M + x0);

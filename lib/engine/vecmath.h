@@ -3,7 +3,8 @@
  *
  * Internal to libcai (not installed). GCC vectorizes both loops (two lanes
  * with SSE2; on x86-64 an AVX2 version with four, with fused multiply-adds
- * where the CPU has FMA), and special arguments are handled inside them.
+ * where the CPU has FMA, and one with eight where it has AVX-512), and
+ * special arguments are handled inside them.
  * Results are faithfully rounded, as glibc's are, so every one is within 1
  * ulp of glibc's exp or log, and the IEEE results for inf, NaN, overflow,
  * underflow, zero and negative arguments are glibc's; errno is never set.
