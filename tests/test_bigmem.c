@@ -51,6 +51,44 @@ static void test_alloc(void)
     CU_ASSERT(big_alloc(SIZE_MAX / 4, 8) == NULL); /* n * elem overflows */
 }
 
+/* Whether v[i] = x + i for i < n. */
+static int filled(const double *v, size_t n, double x)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i] != x + (double)i)
+            return 0;
+    return 1;
+}
+
+/* big_realloc keeps the first min(old, new) entries across every pair of
+ * kinds: small to small, small to mapped, mapped to a larger mapping (moved
+ * by the kernel), mapped to small; NULL grows like an allocation. */
+static void test_realloc(void)
+{
+    double *v = big_realloc(NULL, 1000, sizeof *v);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+    fill(v, 1000, 1.0);
+    v = big_realloc(v, 3000, sizeof *v); /* small, larger */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+    CU_ASSERT(filled(v, 1000, 1.0));
+    fill(v, 3000, 2.0);
+    v = big_realloc(v, BIG_N, sizeof *v); /* small to a mapping */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+    CU_ASSERT(filled(v, 3000, 2.0));
+    fill(v, BIG_N, 3.0);
+    v = big_realloc(v, 3 * BIG_N, sizeof *v); /* a larger mapping */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+    CU_ASSERT(filled(v, BIG_N, 3.0));
+    fill(v, 3 * BIG_N, 4.0);
+    v = big_realloc(v, 500, sizeof *v); /* a mapping to small */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+    CU_ASSERT(filled(v, 500, 4.0));
+    double *w = big_realloc(v, SIZE_MAX / 4, sizeof *w); /* overflow: v kept */
+    CU_ASSERT_PTR_NULL(w);
+    CU_ASSERT(filled(v, 500, 4.0));
+    big_free(v);
+}
+
 static void test_cache(void)
 {
     cai_buffer_cache *c = NULL;
@@ -177,6 +215,8 @@ void cai_test_register(void)
 {
     CU_pSuite s = CU_add_suite("bigmem", NULL, NULL);
     CU_add_test(s, "zeroed, uninitialised and small buffers", test_alloc);
+    CU_add_test(s, "realloc keeps the contents between small buffers and mappings",
+                test_realloc);
     CU_add_test(s, "a cache keeps one buffer for a size within a quarter", test_cache);
     CU_add_test(s, "a solve on a dirty message mapping = on fresh memory",
                 test_dirty_messages);

@@ -66,13 +66,15 @@ static void *alloc(size_t n, size_t elem, bool zero)
         return p + BIG_HEADER;
     }
 #endif
-    /* a small buffer: a header too, so big_free knows it from a mapping */
+    /* a small buffer: a header too (a length of 0, so big_free knows it
+     * from a mapping, and before it the size, for big_realloc) */
     if (bytes > SIZE_MAX - SMALL_HEADER)
         return NULL;
     char *p = zero ? calloc(1, bytes + SMALL_HEADER) : malloc(bytes + SMALL_HEADER);
     if (p == NULL)
         return NULL;
     ((size_t *)(p + SMALL_HEADER))[-1] = 0;
+    ((size_t *)(p + SMALL_HEADER))[-2] = bytes;
     return p + SMALL_HEADER;
 }
 
@@ -84,6 +86,34 @@ void *big_alloc(size_t n, size_t elem)
 void *big_alloc_uninit(size_t n, size_t elem)
 {
     return alloc(n, elem, false);
+}
+
+void *big_realloc(void *ptr, size_t n, size_t elem)
+{
+    size_t bytes;
+    if (ptr == NULL)
+        return big_alloc_uninit(n, elem);
+    if (!cai_size_mul(n ? n : 1, elem, &bytes))
+        return NULL;
+    size_t len = map_len(ptr);
+#if BIG_MAPPED && defined(MREMAP_MAYMOVE)
+    if (len != 0 && bytes >= BIG_MIN && bytes <= BIG_LIMIT) {
+        size_t new_len = map_length(bytes);
+        char *p = mremap((char *)ptr - BIG_HEADER, len, new_len, MREMAP_MAYMOVE);
+        if (p == MAP_FAILED)
+            return NULL;
+        madvise(p, new_len, MADV_HUGEPAGE);
+        ((size_t *)(p + BIG_HEADER))[-1] = new_len;
+        return p + BIG_HEADER;
+    }
+#endif
+    void *q = big_alloc_uninit(n, elem);
+    if (q == NULL)
+        return NULL;
+    size_t have = len != 0 ? len - BIG_HEADER : ((const size_t *)ptr)[-2];
+    memcpy(q, ptr, have < bytes ? have : bytes);
+    big_free(ptr);
+    return q;
 }
 
 void big_free(void *ptr)

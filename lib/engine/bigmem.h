@@ -15,6 +15,13 @@ void *big_alloc(size_t n, size_t elem);
  * before reading it. */
 void *big_alloc_uninit(size_t n, size_t elem);
 
+/* p (a buffer of big_alloc, or NULL) grown or shrunk to n * elem bytes,
+ * its first min(old, new) bytes kept, the rest uninitialised: a mapping is
+ * moved by the kernel (mremap) without a copy, so the old and the new
+ * buffer are never both resident. NULL on overflow or when out of memory,
+ * p then untouched. */
+void *big_realloc(void *p, size_t n, size_t elem);
+
 /* Accepts NULL. */
 void big_free(void *p);
 
