@@ -6,7 +6,8 @@
  * with 4 KiB pages nearly every such read also misses the TLB; 2 MiB pages
  * cover a vector with a few entries. Smaller buffers come from calloc. The
  * mapping's length sits in a header before the returned pointer (0 for a
- * calloc'd buffer, whose size sits before that). No state outside the buffers and the callers' caches. */
+ * calloc'd buffer, whose size sits before that). No state outside the
+ * buffers and the callers' caches. */
 #define _GNU_SOURCE
 #include "bigmem.h"
 

@@ -126,11 +126,10 @@ static inline double potential_log_value_sr(const cai_potential *p, size_t r, si
 /* At most this many per-thread copies of a message. */
 enum { CAI_MAX_COPIES = 64 };
 
-/* A parallel region of n threads with v a max and k a count over it; loops
- * in it whose iterations are handed out chunk at a time, or split evenly. */
+/* A parallel region of n threads with v a max and k a count over it; a loop
+ * in it whose iterations are split evenly, the same way in every call. */
 #define CAI_PARALLEL_REGION(n, v, k) \
     CAI_PRAGMA(omp parallel num_threads(n) reduction(max : v) reduction(+ : k))
-#define CAI_FOR_DYNAMIC(chunk) CAI_PRAGMA(omp for schedule(dynamic, chunk))
 #define CAI_FOR_STATIC CAI_PRAGMA(omp for schedule(static))
 /* Every thread of the region waits here for the others. */
 #define CAI_BARRIER CAI_PRAGMA(omp barrier)
@@ -156,7 +155,6 @@ static inline int cai_num_threads(void)
 #define CAI_PARALLEL_FOR(n)
 #define CAI_PARALLEL_MAX(n, v)
 #define CAI_PARALLEL_REGION(n, v, k)
-#define CAI_FOR_DYNAMIC(chunk)
 #define CAI_FOR_STATIC
 #define CAI_BARRIER
 #define CAI_SIMD
