@@ -18,6 +18,8 @@
 #include "cai/plan.h"
 #include "potential_impl.h"
 
+#include <stdalign.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 
@@ -101,6 +103,13 @@ struct cai_plan {
  * child's message in the upward pass (rows.c). */
 enum { COPY_MAX = 1 << 17 };
 
+/* A thread's run of chunks in a loop split among threads (rows.c): the next
+ * chunk to take and the end of the run, on a cache line of its own. */
+typedef struct chunk_run {
+    alignas(64) atomic_size_t next;
+    size_t end;
+} chunk_run;
+
 struct cai_workspace {
     const cai_plan *plan;
     size_t *evidence;
@@ -120,6 +129,7 @@ struct cai_workspace {
     double *col_t;         /* n_col_t * max_cols: a child's message, a copy per thread
                             * when max_cols <= COPY_MAX, else one */
     size_t n_col_t;
+    chunk_run *runs;       /* CAI_MAX_COPIES: the upward pass's runs, one per thread */
     cai_lse *acc;          /* max_parent_cards accumulators */
     size_t *idx;           /* 3 * max_k */
     double *inner;         /* 2 * max_inner: terms of the parents after the up one */

@@ -5,7 +5,7 @@
 #include "cai/logmath.h"
 #include "vecmath.h"
 
-#include <limits.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdbool.h>
 #include <string.h>
@@ -357,6 +357,29 @@ void rows_up_states(const row_layout *L, const cluster *c, size_t x0, size_t x1,
     }
 }
 
+/* Chunks 0 .. n-1 among nt threads: thread me owns the me-th of nt even
+ * runs of them. Called by each thread for its own run before a barrier. */
+static void run_init(chunk_run *runs, size_t n, size_t me, size_t nt)
+{
+    atomic_store_explicit(&runs[me].next, n * me / nt, memory_order_relaxed);
+    runs[me].end = n * (me + 1) / nt;
+}
+
+/* The next chunk for thread me: the next of its own run, then, its own run
+ * done, the next of the others' runs (from their fronts, in turn from
+ * me + 1); SIZE_MAX when all are taken. *k (0 at the start) is the run it
+ * takes from, counted from me. */
+static size_t run_next(chunk_run *runs, size_t me, size_t nt, size_t *k)
+{
+    for (; *k < nt; ++*k) {
+        chunk_run *r = &runs[(me + *k) % nt];
+        size_t ch = atomic_fetch_add_explicit(&r->next, 1, memory_order_relaxed);
+        if (ch < r->end)
+            return ch;
+    }
+    return SIZE_MAX;
+}
+
 size_t rows_up_all_add(const row_layout *L, const cluster *c, const double *U_child,
                        double shift, cai_workspace *ws, semiring sr, bool max, double *M,
                        double *U_up, bool assign, double *umax)
@@ -365,17 +388,19 @@ size_t rows_up_all_add(const row_layout *L, const cluster *c, const double *U_ch
     size_t per = L->stride >= ROW_BLOCK ? 1 : ROW_BLOCK / L->stride;
     size_t n_blocks = (L->card_u + per - 1) / per;
     bool lin = L->lin, copies = K <= COPY_MAX, in_place = M == U_up && assign;
-    int n_threads = R < 65536 ? 1 : cai_threads_max(copies ? (int)ws->n_col_t : INT_MAX);
+    int n_threads =
+        R < 65536 ? 1 : cai_threads_max(copies ? (int)ws->n_col_t : CAI_MAX_COPIES);
     double m = -INFINITY;
     (void)n_threads;
     CAI_PARALLEL_REGION(n_threads, m, left)
     {
+        size_t me = (size_t)cai_thread_num(), nt = (size_t)cai_num_threads();
+        run_init(ws->runs, n_blocks, me, nt);
         const double *w = lin ? ws->col_t : U_child;
         if (copies) {
-            size_t me = (size_t)cai_thread_num();
             double *own = ws->col_t + me * K;
             if (lin)
-                exp_own_copy(ws->col_t, U_child, shift, K, me, (size_t)cai_num_threads());
+                exp_own_copy(ws->col_t, U_child, shift, K, me, nt);
             else
                 memcpy(own, U_child, K * sizeof *own);
             w = own;
@@ -385,12 +410,14 @@ size_t rows_up_all_add(const row_layout *L, const cluster *c, const double *U_ch
             for (size_t b = 0; b < n_pieces; b++)
                 exp_piece(ws->col_t, U_child, shift, K, b);
         }
-        /* one run of rows per thread, the same in every call: each thread
-         * streams one long run (the prefetchers ramp up per run), and on a
-         * machine whose cores have their own caches, the run a thread
-         * gathered last time step may still be in its cache */
-        CAI_FOR_STATIC
-        for (size_t b = 0; b < n_blocks; b++) {
+        CAI_BARRIER; /* every run set, and w */
+        /* Each thread streams its own run of blocks, the same in every call
+         * (the prefetchers ramp up per run, and the rows it gathered last
+         * time step may still be in its core's cache), then helps with what
+         * is left of the others': a thread the machine runs slower takes
+         * fewer blocks. A block's result does not depend on who computes
+         * it. */
+        for (size_t k = 0, b; (b = run_next(ws->runs, me, nt, &k)) != SIZE_MAX;) {
             size_t x0 = b * per, x1 = x0 + per < L->card_u ? x0 + per : L->card_u;
             rows_up_states(L, c, x0, x1, w, sr, max, M + x0);
             if (in_place) { /* U_up holds the block already: its max, its NaNs */

@@ -58,11 +58,12 @@ void rows_up_states(const row_layout *L, const cluster *c, size_t x0, size_t x1,
  * random, and a copy the thread wrote itself is in its own cache, where one
  * written by all threads (or U_child, written in the last step) would be
  * spread over all the cores'. Each thread works out the exps of its share
- * of w and copies the rest from the others' copies. Blocks of whole states
- * are handed out in pieces, about 16 per thread, so a thread slowed by the
- * machine takes fewer; each state's sum is the same whoever computes it,
- * and the max and the count do not depend on the order, so the results are
- * bit-identical for any number of threads. */
+ * of w and copies the rest from the others' copies. Each thread then takes
+ * the blocks of whole states of its own run (the same run in every call), in
+ * order, and when it is done, what is left of the others' runs, so a thread
+ * the machine runs slower takes fewer. Each state's sum is the same whoever
+ * computes it, and the max and the count do not depend on the order, so the
+ * results are bit-identical for any number of threads. */
 size_t rows_up_all_add(const row_layout *L, const cluster *c, const double *U_child,
                        double shift, cai_workspace *ws, semiring sr, bool max, double *M,
                        double *U_up, bool assign, double *umax);

@@ -37,7 +37,7 @@ size_t cai_plan_workspace_bytes(const cai_plan *plan)
                + (3 + col_copies(plan)) * plan->max_cols + 2 * plan->max_parent_cards
                + 2 * plan->max_card + 2 * plan->max_inner;
     return d * sizeof(double) + (2 * plan->n_vars + 3 * plan->max_k) * sizeof(size_t)
-           + 2 * plan->max_k * sizeof(double *);
+           + 2 * plan->max_k * sizeof(double *) + CAI_MAX_COPIES * sizeof(chunk_run);
 }
 
 void cai_workspace_free(cai_workspace *ws)
@@ -53,7 +53,7 @@ void cai_workspace_free(cai_workspace *ws)
     big_cache_put(ws->u_cache, ws->U); big_free(ws->q); big_free(ws->M);
     big_free(ws->row_a); big_free(ws->row_b);
     big_free(ws->col_a); big_free(ws->col_b); big_free(ws->col_t);
-    free(ws->acc); free(ws->idx); free(ws->vbuf); free(ws->mbuf);
+    free(ws->runs); free(ws->acc); free(ws->idx); free(ws->vbuf); free(ws->mbuf);
     free(ws->inner); free(ws->vecs);
     free(ws);
 }
@@ -113,6 +113,7 @@ cai_status cai_workspace_create_cached(const cai_plan *plan, cai_buffer_cache *c
     ws->col_t = cai_size_mul(plan->max_cols, ws->n_col_t, &n_el)
                     ? big_alloc_uninit(n_el, sizeof(double))
                     : NULL;
+    ws->runs = aligned_alloc(alignof(chunk_run), CAI_MAX_COPIES * sizeof(chunk_run));
     ws->acc = alloc_array(plan->max_parent_cards, sizeof(cai_lse));
     ws->idx = alloc_array(3 * plan->max_k, sizeof(size_t));
     ws->vbuf = alloc_array(plan->max_card, sizeof(double));
@@ -120,7 +121,7 @@ cai_status cai_workspace_create_cached(const cai_plan *plan, cai_buffer_cache *c
         || !ws->mbuf || !ws->evidence || !ws->assign || !ws->U
         || (down && (!ws->q || !ws->M)) || (rows && (!ws->row_a || !ws->row_b))
         || !ws->inner || !ws->vecs
-        || !ws->col_a || !ws->col_b || !ws->col_t || !ws->acc || !ws->idx) {
+        || !ws->col_a || !ws->col_b || !ws->col_t || !ws->runs || !ws->acc || !ws->idx) {
         cai_workspace_free(ws);
         return cai_error_set(err, CAI_ERR_NOMEM, NULL, 0, 0,
                              "out of memory for a workspace of %zu bytes",
