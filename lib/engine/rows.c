@@ -267,6 +267,30 @@ ROWS_INLINE void block_log_sum_shared(double o, const double *a, const double *v
     }
 }
 
+/* Whether the up states of L are summed in the scaled domain state by
+ * state, each state's rows one group, with no parents after the up one and
+ * none before it: an MDP's backward step. Blocks of such states run
+ * through rows_up_groups. */
+static bool plain_groups(const row_layout *L, const cluster *c, bool max)
+{
+    return L->lin && !max && !L->inner && L->runs == 1 && c->up == 0
+           && L->stride <= ROW_BLOCK && c->p->ops->rows_lin_groups;
+}
+
+/* rows_up_states for plain_groups, for ns <= ROW_BLOCK states: one kernel
+ * call for the sums of the block, one array log. */
+static void rows_up_groups(const row_layout *L, const cluster *c, size_t x0, size_t ns,
+                           const double *w, semiring sr, double *out)
+{
+    const cai_potential *p = c->p;
+    size_t g = L->stride;
+    double lz[ROW_BLOCK];
+    p->ops->rows_lin_groups(p, x0 * g, ns, g, L->rowc ? L->rowc + x0 * g : NULL, w, out, sr);
+    vm_log(lz, out, ns);
+    for (size_t s = 0; s < ns; s++) /* NaN marks a sum too near underflow to trust */
+        out[s] = out[s] >= SCALED_GROUP_MIN ? L->scale + lz[s] : NAN;
+}
+
 ROWS_CLONES
 void rows_up_states(const row_layout *L, const cluster *c, size_t x0, size_t x1,
                     const double *col_in, semiring sr, bool max, double *out)
@@ -391,7 +415,10 @@ size_t rows_up_all_add(const row_layout *L, const cluster *c, const double *U_ch
                        double *U_up, bool assign, double *umax)
 {
     size_t K = c->p->n_cols, R = c->p->n_rows, left = 0;
-    size_t per = L->stride >= ROW_BLOCK ? 1 : ROW_BLOCK / L->stride;
+    /* blocks of whole states, ROW_BLOCK rows at most (ROW_BLOCK states for
+     * plain groups, whose kernel keeps one number per state) */
+    bool plain = plain_groups(L, c, max);
+    size_t per = plain ? ROW_BLOCK : L->stride >= ROW_BLOCK ? 1 : ROW_BLOCK / L->stride;
     size_t n_blocks = (L->card_u + per - 1) / per;
     bool lin = L->lin, copies = K <= COPY_MAX, in_place = M == U_up && assign;
     int n_threads =
@@ -425,7 +452,10 @@ size_t rows_up_all_add(const row_layout *L, const cluster *c, const double *U_ch
          * it. */
         for (size_t k = 0, b; (b = run_next(ws->runs, me, nt, &k)) != SIZE_MAX;) {
             size_t x0 = b * per, x1 = x0 + per < L->card_u ? x0 + per : L->card_u;
-            rows_up_states(L, c, x0, x1, w, sr, max, M + x0);
+            if (plain)
+                rows_up_groups(L, c, x0, x1 - x0, w, sr, M + x0);
+            else
+                rows_up_states(L, c, x0, x1, w, sr, max, M + x0);
             if (in_place) { /* U_up holds the block already: its max, its NaNs */
                 double mb = array_max(M + x0, x1 - x0);
                 m = mb > m ? mb : m;
