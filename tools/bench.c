@@ -33,6 +33,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -307,31 +308,56 @@ static void run_grid(runner *run, bench_result grid[2])
     grid[0].values = grid[1].values = NULL;
 }
 
-/* Write the model to a temporary file, load it YAML_REPS times, delete it. */
+/* The bytes of the file at path, or NaN. */
+static double file_bytes(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (double)st.st_size : NAN;
+}
+
+/* Write the model in one form into dir, load it YAML_REPS times in a child,
+ * delete the files. */
+static void run_load(runner *run, const char *dir, int csv, bench_load *l)
+{
+    char path[600], t[600], r[600];
+    snprintf(path, sizeof path, "%s/model.yaml", dir);
+    snprintf(t, sizeof t, "%s/t.csv", dir);
+    snprintf(r, sizeof r, "%s/r.csv", dir);
+    memset(l, 0, sizeof *l);
+    l->file_bytes = NAN;
+    snprintf(l->r.message, sizeof l->r.message, "cannot write the model file");
+    if (bench_write_yaml(path, csv ? dir : NULL, YAML_STATES, BENCH_ACTIONS, BENCH_SUCCESSORS,
+                         run->o->horizon, run->o->seed) != 0)
+        failed(run, "cannot write the %s model in %s: %s", csv ? "CSV" : "YAML", dir,
+               strerror(errno));
+    else {
+        l->file_bytes = file_bytes(path) + (csv ? file_bytes(t) + file_bytes(r) : 0.0);
+        run_job(run, BENCH_YAML_LOAD, YAML_STATES, run->o->threads, path, YAML_REPS, &l->r);
+    }
+    unlink(path);
+    if (csv) {
+        unlink(t);
+        unlink(r);
+    }
+}
+
+/* Loading the YAML model and its CSV form, in a temporary folder. */
 static void run_yaml(runner *run, bench_yaml_run *y)
 {
-    const char *dir = getenv("TMPDIR");
-    char path[512];
-    snprintf(path, sizeof path, "%s/cai-bench-XXXXXX", dir && *dir ? dir : "/tmp");
-    memset(y, 0, sizeof *y);
-    y->file_bytes = NAN;
-    snprintf(y->r.message, sizeof y->r.message, "cannot write the model file");
-    int fd = mkstemp(path);
-    if (fd < 0 || close(fd) != 0
-        || bench_write_yaml(path, YAML_STATES, BENCH_ACTIONS, BENCH_SUCCESSORS,
-                            run->o->horizon, run->o->seed) != 0) {
-        failed(run, "cannot write the YAML model %s: %s", path, strerror(errno));
-        if (fd >= 0)
-            unlink(path);
+    const char *tmp = getenv("TMPDIR");
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/cai-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (mkdtemp(dir) == NULL) {
+        failed(run, "cannot make a folder for the model files: %s", strerror(errno));
+        memset(y, 0, sizeof *y);
+        y->yaml.file_bytes = y->csv.file_bytes = NAN;
+        snprintf(y->yaml.r.message, sizeof y->yaml.r.message, "no folder for the files");
+        snprintf(y->csv.r.message, sizeof y->csv.r.message, "no folder for the files");
         return;
     }
-    FILE *f = fopen(path, "r");
-    if (f != NULL && fseek(f, 0, SEEK_END) == 0)
-        y->file_bytes = (double)ftell(f);
-    if (f != NULL)
-        fclose(f);
-    run_job(run, BENCH_YAML_LOAD, YAML_STATES, run->o->threads, path, YAML_REPS, &y->r);
-    unlink(path);
+    run_load(run, dir, 0, &y->yaml);
+    run_load(run, dir, 1, &y->csv);
+    rmdir(dir);
 }
 
 /* Everything measured so far. */

@@ -121,8 +121,56 @@ char *bench_grid_map(size_t side, unsigned long seed)
     return map;
 }
 
-int bench_write_yaml(const char *path, size_t S, size_t A, size_t B, size_t T,
-                     unsigned long seed)
+/* p_j of row r as the files give it: six decimals, the last entry taking
+ * the rest, so each printed row sums to 1 up to the parser's rounding. */
+static double printed_prob(const bench_csr *m, size_t j, size_t r, double *left)
+{
+    double p = j + 1 < m->row_ptr[r + 1] ? round(m->prob[j] * 1e6) / 1e6 : *left;
+    *left -= p;
+    return p;
+}
+
+/* Close f, keeping the first error; 0 or -1 with errno set. */
+static int close_checked(FILE *f, int rc)
+{
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad || rc != 0) {
+        if (errno == 0)
+            errno = EIO;
+        return -1;
+    }
+    return 0;
+}
+
+/* t.csv and r.csv of the model m in dir. */
+static int write_csv(const char *dir, const bench_csr *m, size_t A)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/t.csv", dir);
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return -1;
+    fputs("state,action,next,prob\n", f);
+    for (size_t r = 0; r < m->n_rows; r++) {
+        double left = 1;
+        for (size_t j = m->row_ptr[r]; j < m->row_ptr[r + 1]; j++)
+            fprintf(f, "%zu,%zu,%u,%.6f\n", r / A, r % A, (unsigned)m->col[j],
+                    printed_prob(m, j, r, &left));
+    }
+    if (close_checked(f, 0) != 0)
+        return -1;
+    snprintf(path, sizeof path, "%s/r.csv", dir);
+    f = fopen(path, "w");
+    if (f == NULL)
+        return -1;
+    fputs("state,action,value\n", f);
+    for (size_t r = 0; r < m->n_rows; r++)
+        fprintf(f, "%zu,%zu,%.6f\n", r / A, r % A, m->reward[r]);
+    return close_checked(f, 0);
+}
+
+int bench_write_yaml(const char *path, const char *csv_dir, size_t S, size_t A, size_t B,
+                     size_t T, unsigned long seed)
 {
     bench_csr m;
     if (bench_csr_random(S, A, B, seed, &m) != 0) {
@@ -136,29 +184,26 @@ int bench_write_yaml(const char *path, size_t S, size_t A, size_t B, size_t T,
     }
     fprintf(f, "# cai-bench: a seeded random sparse MDP, %zu x %zu x %zu\n", S, A, B);
     fprintf(f, "kind: mdp\nname: bench %zu states\nstates: %zu\nactions: %zu\n", S, S, A);
-    fprintf(f, "initial: {\"0\": 1}\nhorizon: %zu\ntemperature: 1\ntransitions:\n", T);
-    for (size_t r = 0; r < m.n_rows; r++) {
-        fprintf(f, "  - {state: %zu, action: %zu, next: {", r / A, r % A);
-        double left = 1;
-        for (size_t j = m.row_ptr[r]; j < m.row_ptr[r + 1]; j++) {
-            /* six decimals; the last entry takes the rest, so each printed
-             * row sums to 1 up to the parser's rounding */
-            double p = j + 1 < m.row_ptr[r + 1] ? round(m.prob[j] * 1e6) / 1e6 : left;
-            left -= p;
-            fprintf(f, "%s%u: %.6f", j > m.row_ptr[r] ? ", " : "", (unsigned)m.col[j], p);
+    fprintf(f, "initial: {\"0\": 1}\nhorizon: %zu\ntemperature: 1\n", T);
+    int rc = 0;
+    if (csv_dir) {
+        fputs("transitions_file: t.csv\nrewards_file: r.csv\n", f);
+        rc = write_csv(csv_dir, &m, A);
+    } else {
+        fputs("transitions:\n", f);
+        for (size_t r = 0; r < m.n_rows; r++) {
+            fprintf(f, "  - {state: %zu, action: %zu, next: {", r / A, r % A);
+            double left = 1;
+            for (size_t j = m.row_ptr[r]; j < m.row_ptr[r + 1]; j++)
+                fprintf(f, "%s%u: %.6f", j > m.row_ptr[r] ? ", " : "", (unsigned)m.col[j],
+                        printed_prob(&m, j, r, &left));
+            fputs("}}\n", f);
         }
-        fputs("}}\n", f);
+        fputs("rewards:\n", f);
+        for (size_t r = 0; r < m.n_rows; r++)
+            fprintf(f, "  - {state: %zu, action: %zu, value: %.6f}\n", r / A, r % A,
+                    m.reward[r]);
     }
-    fputs("rewards:\n", f);
-    for (size_t r = 0; r < m.n_rows; r++)
-        fprintf(f, "  - {state: %zu, action: %zu, value: %.6f}\n", r / A, r % A,
-                m.reward[r]);
     bench_csr_free(&m);
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) {
-        if (errno == 0)
-            errno = EIO;
-        return -1;
-    }
-    return 0;
+    return close_checked(f, rc);
 }

@@ -38,9 +38,12 @@ char *bench_grid_map(size_t side, unsigned long seed);
 
 /* Write a `kind: mdp` model with count-form states and actions: S states,
  * A actions, B successors per pair (S * A * B transition entries, six
- * decimals each) and S * A rewards, horizon T. Returns 0, or -1 with errno
- * set when the file cannot be written. */
-int bench_write_yaml(const char *path, size_t S, size_t A, size_t B, size_t T,
-                     unsigned long seed);
+ * decimals each) and S * A rewards, horizon T. With csv_dir NULL all of it
+ * is YAML, in path; else path's YAML names `transitions_file: t.csv` and
+ * `rewards_file: r.csv`, written into csv_dir (path's own folder), with the
+ * same numbers. Returns 0, or -1 with errno set when a file cannot be
+ * written. */
+int bench_write_yaml(const char *path, const char *csv_dir, size_t S, size_t A, size_t B,
+                     size_t T, unsigned long seed);
 
 #endif
