@@ -268,13 +268,13 @@ ROWS_INLINE void block_log_sum_shared(double o, const double *a, const double *v
 }
 
 /* Whether the up states of L are summed in the scaled domain state by
- * state, each state's rows one group, with no parents after the up one and
- * none before it: an MDP's backward step. Blocks of such states run
- * through rows_up_groups. */
+ * state, each state's rows one group: no parent before the up one (so one
+ * run) and no terms from those after it (L->inner NULL), an MDP's backward
+ * step. Blocks of such states run through rows_up_groups. */
 static bool plain_groups(const row_layout *L, const cluster *c, bool max)
 {
-    return L->lin && !max && !L->inner && L->runs == 1 && c->up == 0
-           && L->stride <= ROW_BLOCK && c->p->ops->rows_lin_groups;
+    return L->lin && !max && !L->inner && c->up == 0 && L->stride <= ROW_BLOCK
+           && c->p->ops->rows_lin_groups;
 }
 
 /* rows_up_states for plain_groups, for ns <= ROW_BLOCK states: one kernel
@@ -381,10 +381,11 @@ void rows_up_states(const row_layout *L, const cluster *c, size_t x0, size_t x1,
     }
 }
 
-/* Rows from which the upward pass is split among threads: 64 blocks of 256
- * rows, enough to share out. (Below 65536 rows, the other loops of the
- * engine run on one thread; this one, the hot loop of an MDP, measured 1.6x
- * faster on two threads than on one at 40000 rows.) */
+/* Rows from which the upward pass is split among threads: 64 blocks of
+ * ROW_BLOCK rows, or 16 of plain_groups' blocks at 4 actions. (Below 65536
+ * rows, the other loops of the engine run on one thread; this one, the hot
+ * loop of an MDP, measured 1.6x faster on two threads than on one at 40000
+ * rows.) */
 enum { THREADED_ROWS = 16384 };
 
 /* Chunks 0 .. n-1 among nt threads: thread me owns the me-th of nt even
