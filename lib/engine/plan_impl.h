@@ -129,7 +129,8 @@ struct cai_workspace {
     double *col_t;         /* n_col_t * max_cols: a child's message, a copy per thread
                             * when max_cols <= COPY_MAX, else one */
     size_t n_col_t;
-    chunk_run *runs;       /* CAI_MAX_COPIES: the upward pass's runs, one per thread */
+    chunk_run *runs;       /* 2 CAI_MAX_COPIES: the upward pass's runs of blocks, one
+                            * per thread, then its runs of exp pieces */
     cai_lse *acc;          /* max_parent_cards accumulators */
     size_t *idx;           /* 3 * max_k */
     double *inner;         /* 2 * max_inner: terms of the parents after the up one */

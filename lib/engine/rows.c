@@ -438,10 +438,11 @@ size_t rows_up_all_add(const row_layout *L, const cluster *c, const double *U_ch
             else
                 memcpy(own, U_child, K * sizeof *own);
             w = own;
-        } else if (lin) { /* one w, its pieces split among the threads */
-            size_t n_pieces = exp_pieces(K);
-            CAI_FOR_STATIC
-            for (size_t b = 0; b < n_pieces; b++)
+        } else if (lin) { /* one w, its pieces taken by runs as the blocks are */
+            chunk_run *pieces = ws->runs + CAI_MAX_COPIES;
+            run_init(pieces, exp_pieces(K), me, nt);
+            CAI_BARRIER;
+            for (size_t k = 0, b; (b = run_next(pieces, me, nt, &k)) != SIZE_MAX;)
                 exp_piece(ws->col_t, U_child, shift, K, b);
         }
         CAI_BARRIER; /* every run set, and w */

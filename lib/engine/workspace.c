@@ -113,7 +113,7 @@ cai_status cai_workspace_create_cached(const cai_plan *plan, cai_buffer_cache *c
     ws->col_t = cai_size_mul(plan->max_cols, ws->n_col_t, &n_el)
                     ? big_alloc_uninit(n_el, sizeof(double))
                     : NULL;
-    ws->runs = aligned_alloc(alignof(chunk_run), CAI_MAX_COPIES * sizeof(chunk_run));
+    ws->runs = aligned_alloc(alignof(chunk_run), 2 * CAI_MAX_COPIES * sizeof(chunk_run));
     ws->acc = alloc_array(plan->max_parent_cards, sizeof(cai_lse));
     ws->idx = alloc_array(3 * plan->max_k, sizeof(size_t));
     ws->vbuf = alloc_array(plan->max_card, sizeof(double));
