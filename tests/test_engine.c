@@ -1,14 +1,18 @@
 /* tests/test_engine.c — sum-product and max-product on forests against
- * brute-force enumeration, tying, MAP tie-breaking and the error paths of
- * potentials, graphs, plans and queries. */
+ * brute-force enumeration, tying, MAP tie-breaking, the error paths of
+ * potentials, graphs, plans and queries, and the runs the upward pass's
+ * threads take their blocks from. */
 #include "harness.h"
 #include "oracle.h"
 #include "support.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "cai/logmath.h"
+
+#include "../lib/engine/rows.h"
 
 /* ------------------------------------------------------------------ */
 /* random forests                                                      */
@@ -656,6 +660,123 @@ static void test_concurrent_executes(void)
     cai_plan_free(pm);
     cai_graph_free(g);
     tm_free(&m);
+    gsl_rng_free(r);
+}
+
+/* ------------------------------------------------------------------ */
+/* runs of chunks with taking-over (rows.c)                            */
+
+enum { RUNS_MAX = 6 };
+
+/* The run that owns chunk ch of n among nt. */
+static size_t run_owner(size_t ch, size_t n, size_t nt)
+{
+    size_t i = 0;
+    while (ch >= n * (i + 1) / nt)
+        i++;
+    return i;
+}
+
+/* nt threads take n chunks, one call at a time in a random order in which
+ * thread 0 makes a call only with probability 1 - stall (a slow core).
+ * Every chunk goes out once; each run's chunks go out in order, whoever
+ * takes them; a thread takes its own run first and takes from the runs
+ * after it, in turn, only once those before are done. */
+static void check_runs_schedule(gsl_rng *r, size_t n, size_t nt, double stall)
+{
+    chunk_run runs[RUNS_MAX];
+    for (size_t me = 0; me < nt; me++)
+        run_init(runs, n, me, nt);
+    size_t *by = malloc((n ? n : 1) * sizeof *by), k[RUNS_MAX] = {0}, left[RUNS_MAX];
+    size_t next[RUNS_MAX], done = 0, calls = 0, taken_over = 0;
+    int finished[RUNS_MAX] = {0};
+    CU_ASSERT_FATAL(by != NULL);
+    for (size_t ch = 0; ch < n; ch++)
+        by[ch] = CAI_NONE;
+    for (size_t i = 0; i < nt; i++) {
+        next[i] = n * i / nt;
+        left[i] = n * (i + 1) / nt - next[i];
+    }
+    while (done < nt && calls++ < 100 * n + 100000) {
+        size_t t = gsl_rng_uniform_int(r, nt);
+        if (finished[t] || (t == 0 && nt > 1 && gsl_rng_uniform(r) < stall))
+            continue;
+        size_t ch = run_next(runs, t, nt, &k[t]);
+        if (ch == SIZE_MAX) {
+            finished[t] = 1;
+            done++;
+            continue;
+        }
+        CU_ASSERT_FATAL(ch < n);
+        CU_ASSERT_FATAL(by[ch] == CAI_NONE);
+        by[ch] = t;
+        size_t o = run_owner(ch, n, nt);
+        CU_ASSERT(ch == next[o]);
+        next[o] = ch + 1;
+        left[o]--;
+        if (o != t) {
+            taken_over++;
+            for (size_t d = 0; (t + d) % nt != o; d++) /* its own and those before o */
+                CU_ASSERT(left[(t + d) % nt] == 0);
+        }
+    }
+    CU_ASSERT(done == nt);
+    for (size_t ch = 0; ch < n; ch++)
+        CU_ASSERT(by[ch] != CAI_NONE);
+    /* a thread stalled 90% of the time leaves much of its run to others */
+    if (stall > 0.5 && nt > 1 && n >= 100)
+        CU_ASSERT(taken_over > 0);
+    free(by);
+}
+
+typedef struct runs_job {
+    chunk_run *runs;
+    size_t me, nt;
+    _Atomic unsigned *count;
+} runs_job;
+
+static void *runs_worker(void *arg)
+{
+    runs_job *j = arg;
+    for (size_t k = 0, ch; (ch = run_next(j->runs, j->me, j->nt, &k)) != SIZE_MAX;)
+        atomic_fetch_add(&j->count[ch], 1u);
+    return NULL;
+}
+
+/* The partition of the upward pass's blocks among threads: random
+ * schedules of the calls, then real threads racing for the same chunks. */
+static void test_chunk_runs(void)
+{
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, 4242);
+    static const size_t sizes[] = {0, 1, 2, 5, 7, 64, 1000};
+    for (size_t nt = 1; nt <= RUNS_MAX; nt++)
+        for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
+            for (int rep = 0; rep < 4; rep++)
+                check_runs_schedule(r, sizes[i], nt, rep < 2 ? 0.0 : 0.9);
+    enum { N_CHUNKS = 20011, N_THREADS = 4 };
+    _Atomic unsigned *count = calloc(N_CHUNKS, sizeof *count);
+    CU_ASSERT_FATAL(count != NULL);
+    for (int rep = 0; rep < 20; rep++) {
+        chunk_run runs[N_THREADS];
+        pthread_t th[N_THREADS];
+        runs_job jobs[N_THREADS];
+        for (size_t ch = 0; ch < N_CHUNKS; ch++)
+            atomic_store(&count[ch], 0u);
+        for (size_t me = 0; me < N_THREADS; me++)
+            run_init(runs, N_CHUNKS, me, N_THREADS);
+        for (size_t me = 0; me < N_THREADS; me++) {
+            jobs[me] = (runs_job){runs, me, N_THREADS, count};
+            CU_ASSERT_FATAL(pthread_create(&th[me], NULL, runs_worker, &jobs[me]) == 0);
+        }
+        for (size_t me = 0; me < N_THREADS; me++)
+            pthread_join(th[me], NULL);
+        size_t bad = 0;
+        for (size_t ch = 0; ch < N_CHUNKS; ch++)
+            bad += atomic_load(&count[ch]) != 1u;
+        CU_ASSERT(bad == 0);
+    }
+    free(count);
     gsl_rng_free(r);
 }
 
@@ -1675,4 +1796,5 @@ void cai_test_register(void)
     CU_add_test(s, "errors: potentials", test_error_potentials);
     CU_add_test(s, "errors: queries", test_error_queries);
     CU_add_test(s, "error record", test_error_record);
+    CU_add_test(s, "runs of chunks with taking-over", test_chunk_runs);
 }

@@ -388,19 +388,13 @@ void rows_up_states(const row_layout *L, const cluster *c, size_t x0, size_t x1,
  * rows.) */
 enum { THREADED_ROWS = 16384 };
 
-/* Chunks 0 .. n-1 among nt threads: thread me owns the me-th of nt even
- * runs of them. Called by each thread for its own run before a barrier. */
-static void run_init(chunk_run *runs, size_t n, size_t me, size_t nt)
+void run_init(chunk_run *runs, size_t n, size_t me, size_t nt)
 {
     atomic_store_explicit(&runs[me].next, n * me / nt, memory_order_relaxed);
     runs[me].end = n * (me + 1) / nt;
 }
 
-/* The next chunk for thread me: the next of its own run, then, its own run
- * done, the next of the others' runs (from their fronts, in turn from
- * me + 1); SIZE_MAX when all are taken. *k (0 at the start) is the run it
- * takes from, counted from me. */
-static size_t run_next(chunk_run *runs, size_t me, size_t nt, size_t *k)
+size_t run_next(chunk_run *runs, size_t me, size_t nt, size_t *k)
 {
     for (; *k < nt; ++*k) {
         chunk_run *r = &runs[(me + *k) % nt];

@@ -68,6 +68,17 @@ size_t rows_up_all_add(const row_layout *L, const cluster *c, const double *U_ch
                        double shift, cai_workspace *ws, semiring sr, bool max, double *M,
                        double *U_up, bool assign, double *umax);
 
+/* Chunks 0 .. n-1 among nt threads: thread me owns the me-th of nt even
+ * runs of them. Called by each thread for its own run before a barrier. */
+void run_init(chunk_run *runs, size_t n, size_t me, size_t nt);
+
+/* The next chunk for thread me: the next of its own run, then, its own run
+ * done, the next of the others' runs (from their fronts, in turn from
+ * me + 1); SIZE_MAX when all are taken. *k (0 at the start) is the run it
+ * takes from, counted from me. Each chunk goes to exactly one caller,
+ * however the calls of the threads interleave. */
+size_t run_next(chunk_run *runs, size_t me, size_t nt, size_t *k);
+
 /* The layout of cluster c for its up variable, in the log domain. */
 row_layout rows_log_layout(const cai_plan *plan, cai_workspace *ws, const cluster *c);
 
