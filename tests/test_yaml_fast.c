@@ -1,7 +1,10 @@
 /* tests/test_yaml_fast.c — the fast YAML composer against libyaml.
  *
  * yr_fast_compose (lib/io/yaml_fast.c) must build exactly the document
- * yaml_parser_load builds, or decline. Every check here composes a text
+ * yaml_parser_load builds, or decline. Composed again with a stream that
+ * takes most items of the root mapping's block sequences, it must decline
+ * the same texts and otherwise give libyaml's document without the items
+ * taken. Every check here composes a text
  * both ways and, when the fast path accepts, compares the two documents
  * field by field: the document's marks and flags, and every node's type,
  * tag, style, value bytes and length, children in order, and start and end
@@ -163,6 +166,188 @@ static bool doc_diff(const yaml_document_t *a, const yaml_document_t *b,
     return false;
 }
 
+/* ---- items handed out while composing (yr_fast_stream) ----------------- */
+
+/* A stream that asks for the items of every root mapping value and takes
+ * them until an item whose position `refuse` picks; it records where the
+ * items it took start, and checks what it is handed. */
+typedef struct taker {
+    size_t taken[4096];
+    size_t n;
+    bool bad; /* a callback got something it should not */
+} taker;
+
+static int taker_want(void *ctx, const yaml_document_t *doc, int key,
+                      const int *pairs, size_t n_pairs)
+{
+    taker *t = ctx;
+    const yaml_node_t *k = yaml_document_get_node((yaml_document_t *)doc, key);
+    if (k == NULL || key != doc->nodes.top - doc->nodes.start)
+        t->bad = true; /* the key is the newest node */
+    for (size_t i = 0; i < 2 * n_pairs; i++)
+        if (pairs[i] <= 1 || pairs[i] >= key)
+            t->bad = true;
+    return 1 + (int)(n_pairs % 3); /* a tag > 0 */
+}
+
+/* Refuse one item in five, by position: the rest of its sequence stays. */
+static bool refuse(size_t index)
+{
+    return (index * 2654435761u >> 7) % 5 == 0;
+}
+
+static bool taker_take(void *ctx, const yaml_document_t *doc, int tag,
+                       int seq, int item)
+{
+    taker *t = ctx;
+    yaml_node_t *sq = yaml_document_get_node((yaml_document_t *)doc, seq);
+    yaml_node_t *it = yaml_document_get_node((yaml_document_t *)doc, item);
+    if (tag < 1 || tag > 3 || sq == NULL || it == NULL ||
+        sq->type != YAML_SEQUENCE_NODE || item <= seq)
+        t->bad = true;
+    if (it == NULL || refuse(it->start_mark.index) || t->n == 4096)
+        return false;
+    t->taken[t->n++] = it->start_mark.index;
+    return true;
+}
+
+/* The last id of the subtree of node id in a (libyaml numbers a subtree's
+ * nodes consecutively, depth first). */
+static size_t subtree_last(const yaml_document_t *a, size_t id)
+{
+    const yaml_node_t *x = &a->nodes.start[id - 1];
+    size_t last = id;
+    if (x->type == YAML_SEQUENCE_NODE) {
+        for (const yaml_node_item_t *i = x->data.sequence.items.start;
+             i < x->data.sequence.items.top; i++) {
+            size_t l = subtree_last(a, (size_t)*i);
+            last = l > last ? l : last;
+        }
+    } else if (x->type == YAML_MAPPING_NODE) {
+        for (const yaml_node_pair_t *p = x->data.mapping.pairs.start;
+             p < x->data.mapping.pairs.top; p++) {
+            size_t l = subtree_last(a, (size_t)p->value);
+            last = l > last ? l : last;
+        }
+    }
+    return last;
+}
+
+static bool was_taken(const taker *t, size_t index)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (t->taken[i] == index)
+            return true;
+    return false;
+}
+
+/* Document a without the items t took: the subtrees of the root mapping's
+ * block sequences' items that start where t took one, the other nodes
+ * renumbered. Its arrays are freed by without_free. */
+static void without_taken(const yaml_document_t *a, const taker *t,
+                          yaml_document_t *out)
+{
+    size_t n = (size_t)(a->nodes.top - a->nodes.start);
+    bool *gone = calloc(n + 1, sizeof *gone);
+    int *id = calloc(n + 1, sizeof *id);
+    CU_ASSERT_FATAL(gone != NULL && id != NULL);
+    const yaml_node_t *root = n ? &a->nodes.start[0] : NULL;
+    if (root != NULL && root->type == YAML_MAPPING_NODE &&
+        root->data.mapping.style == YAML_BLOCK_MAPPING_STYLE)
+        for (const yaml_node_pair_t *p = root->data.mapping.pairs.start;
+             p < root->data.mapping.pairs.top; p++) {
+            const yaml_node_t *v = &a->nodes.start[p->value - 1];
+            if (v->type != YAML_SEQUENCE_NODE ||
+                v->data.sequence.style != YAML_BLOCK_SEQUENCE_STYLE)
+                continue;
+            for (const yaml_node_item_t *i = v->data.sequence.items.start;
+                 i < v->data.sequence.items.top; i++)
+                if (was_taken(t, a->nodes.start[*i - 1].start_mark.index))
+                    for (size_t j = (size_t)*i; j <= subtree_last(a, (size_t)*i); j++)
+                        gone[j] = true;
+        }
+    size_t m = 0;
+    for (size_t i = 1; i <= n; i++)
+        id[i] = gone[i] ? 0 : (int)++m;
+    *out = *a;
+    out->nodes.start = calloc(m ? m : 1, sizeof(yaml_node_t));
+    CU_ASSERT_FATAL(out->nodes.start != NULL);
+    out->nodes.top = out->nodes.end = out->nodes.start + m;
+    for (size_t i = 1; i <= n; i++) {
+        if (gone[i])
+            continue;
+        yaml_node_t *y = &out->nodes.start[id[i] - 1];
+        *y = a->nodes.start[i - 1];
+        if (y->type == YAML_SEQUENCE_NODE) {
+            size_t k = (size_t)(y->data.sequence.items.top -
+                                y->data.sequence.items.start), kept = 0;
+            yaml_node_item_t *v = calloc(k ? k : 1, sizeof *v);
+            CU_ASSERT_FATAL(v != NULL);
+            for (size_t j = 0; j < k; j++)
+                if (!gone[y->data.sequence.items.start[j]])
+                    v[kept++] = id[y->data.sequence.items.start[j]];
+            y->data.sequence.items.start = v;
+            y->data.sequence.items.top = y->data.sequence.items.end = v + kept;
+        } else if (y->type == YAML_MAPPING_NODE) {
+            size_t k = (size_t)(y->data.mapping.pairs.top -
+                                y->data.mapping.pairs.start);
+            yaml_node_pair_t *v = calloc(k ? k : 1, sizeof *v);
+            CU_ASSERT_FATAL(v != NULL);
+            for (size_t j = 0; j < k; j++)
+                v[j] = (yaml_node_pair_t){id[y->data.mapping.pairs.start[j].key],
+                                          id[y->data.mapping.pairs.start[j].value]};
+            y->data.mapping.pairs.start = v;
+            y->data.mapping.pairs.top = y->data.mapping.pairs.end = v + k;
+        }
+    }
+    free(gone);
+    free(id);
+}
+
+static void without_free(yaml_document_t *d)
+{
+    for (yaml_node_t *x = d->nodes.start; x < d->nodes.top; x++)
+        if (x->type == YAML_SEQUENCE_NODE)
+            free(x->data.sequence.items.start);
+        else if (x->type == YAML_MAPPING_NODE)
+            free(x->data.mapping.pairs.start);
+    free(d->nodes.start);
+}
+
+/* Compose txt again with a taker: it accepts exactly when it did without
+ * one (fast: that result), and then gives libyaml's document (o, or NULL)
+ * without the items taken. */
+static bool stream_diff(const char *txt, size_t len, int fast,
+                        const yaml_document_t *o, char *why, size_t size)
+{
+    static taker t; /* 32 KiB: not on the stack */
+    t.n = 0;
+    t.bad = false;
+    yr_fast_stream st = {taker_want, taker_take, &t};
+    yaml_document_t doc;
+    yr_fast_doc *own = NULL;
+    int r = yr_fast_compose_stream(txt, len, &st, &doc, &own);
+    bool bad = false;
+    if (r != fast) {
+        snprintf(why, size, "streamed: %d, without a stream: %d", r, fast);
+        bad = true;
+    } else if (t.bad) {
+        snprintf(why, size, "streamed: a callback got bad arguments");
+        bad = true;
+    } else if (r == 1 && o != NULL) {
+        yaml_document_t want;
+        without_taken(o, &t, &want);
+        char sub[400];
+        if (doc_diff(&want, &doc, sub, sizeof sub)) {
+            snprintf(why, size, "streamed (%zu taken): %s", t.n, sub);
+            bad = true;
+        }
+        without_free(&want);
+    }
+    yr_fast_free(r == 1 ? own : NULL);
+    return bad;
+}
+
 /* ---- composing both ways ----------------------------------------------- */
 
 typedef enum expect {
@@ -239,6 +424,8 @@ static int check_len(const char *text, size_t len, expect e)
             bad = doc_diff(&o.doc, &fast, why, sizeof why);
         }
         yr_fast_free(own);
+        if (!bad)
+            bad = stream_diff(txt, len, 1, o.ok ? &o.doc : NULL, why, sizeof why);
         if (e == DECLINE) {
             snprintf(why, sizeof why, "accepted, expected a decline");
             bad = true;
@@ -246,6 +433,7 @@ static int check_len(const char *text, size_t len, expect e)
     } else {
         CU_ASSERT(own == NULL);
         n_declined++;
+        bad = stream_diff(txt, len, 0, NULL, why, sizeof why);
 #ifdef SHOW_DECLINES
         if (o.ok) {
             fprintf(stderr, "\ndeclined (libyaml reads it): ");

@@ -42,7 +42,13 @@
  * are filled in one pass over the (state, action) pairs. Messages number
  * entries from 0 ("transition 0" is the first). The common entry is read
  * by a fast path that never reports: anything unusual goes to the general
- * path, which says what is wrong (see mdp_fast_entry, mdp_entry.c). */
+ * path, which says what is wrong (see mdp_fast_entry, mdp_entry.c).
+ *
+ * When `kind`, `states` and `actions` come before `transitions` or
+ * `rewards`, the fast path already reads that section's entries while the
+ * YAML is composed, and their nodes are dropped one by one (mdp_stream.c):
+ * a 10^6-entry model then loads in a tenth of the memory. The loops here
+ * start after what was taken there (mdp_taken) and read the rest. */
 #include "model_impl.h"
 
 #include <math.h>
@@ -76,38 +82,53 @@ static void dist_section_clear(dist_section *d)
 }
 
 /* Read the entries of section sec in seq n (a sequence) into *d, each value
- * a distribution over t (names of what). *d needs dist_section_clear()
+ * a distribution over t (names of what), after those taken while composing
+ * (pre, or NULL), whose arrays move into *d. *d needs dist_section_clear()
  * whether or not this fails. */
 static cai_status read_dist_section(const yr_loader *L, const yaml_node_t *n,
-                                    const section *sec, const axes *ax,
-                                    const yr_names *t, const char *what,
-                                    dist_section *d)
+                                    mdp_taken *pre, const section *sec,
+                                    const axes *ax, const yr_names *t,
+                                    const char *what, dist_section *d)
 {
-    size_t E = yr_seq_len(n);
-    d->P = (pool){0};
-    d->off = mdp_none_array(E + 1);
-    cai_status st = mdp_wild_init(L, &d->W, ax->states.n, ax->actions.n);
-    if (st == CAI_OK && d->off == NULL)
-        st = yr_nomem(L);
-    for (size_t e = 0; st == CAI_OK && e < E; e++) {
+    entries es = {n, pre ? pre->n : 0, pre ? pre->lines : NULL};
+    size_t E = es.first + yr_seq_len(n);
+    cai_status st = CAI_OK;
+    if (pre != NULL) {
+        d->W = pre->W;
+        d->P = pre->P;
+        pre->W = (wild){0};
+        pre->P = (pool){0};
+        d->off = realloc(pre->off, (E + 1) * sizeof *d->off);
+        if (d->off == NULL)
+            st = yr_nomem(L);
+        else
+            pre->off = NULL;
+    } else {
+        d->P = (pool){0};
+        d->off = mdp_none_array(E + 1);
+        st = mdp_wild_init(L, &d->W, ax->states.n, ax->actions.n);
+        if (st == CAI_OK && d->off == NULL)
+            st = yr_nomem(L);
+    }
+    for (size_t e = es.first; st == CAI_OK && e < E; e++) {
         char where[64];
         yr_field value;
         const yaml_node_t *vn;
         size_t s, a, k;
         d->off[e] = d->P.n;
-        if (mdp_fast_entry(L, n, e, sec, ax, &s, &a, &vn) &&
+        if (mdp_fast_entry(L, &es, e, sec, ax, &s, &a, &vn) &&
             mdp_fast_dist(L, vn, t, &d->P, &k)) {
-            st = mdp_wild_add(L, &d->W, n, sec->what, ax, s, a,
+            st = mdp_wild_add(L, &d->W, &es, sec->what, ax, s, a,
                               sec->has_action, e);
             continue;
         }
-        if ((st = mdp_read_section_entry(L, n, e, sec, ax, where,
+        if ((st = mdp_read_section_entry(L, &es, e, sec, ax, where,
                                          sizeof where, &s, &a, &value)) !=
             CAI_OK)
             break;
         if ((st = mdp_read_dist(L, value.value, t, what, where,
                                 sec->value_key, &d->P, &k)) == CAI_OK)
-            st = mdp_wild_add(L, &d->W, n, sec->what, ax, s, a,
+            st = mdp_wild_add(L, &d->W, &es, sec->what, ax, s, a,
                               sec->has_action, e);
     }
     if (st == CAI_OK)
@@ -120,18 +141,16 @@ static cai_status read_dist_section(const yr_loader *L, const yaml_node_t *n,
 typedef csv_csr csr;
 
 static cai_status load_transitions(const yr_loader *L, const yaml_node_t *n,
-                                   const axes *ax, csr *out)
+                                   mdp_taken *pre, const axes *ax, csr *out)
 {
     if (n->type != YAML_SEQUENCE_NODE)
         return yr_fail_got(L, n,
                            "'transitions' must be a sequence of {state, "
                            "action, next} mappings");
     size_t S = ax->states.n, A = ax->actions.n, SA = S * A, nnz = 0;
-    static const section sec = {"transition",
-                                "{state: s0, action: a0, next: {s1: 1}}",
-                                "next", true, true};
     dist_section d;
-    cai_status st = read_dist_section(L, n, &sec, ax, &ax->states, "state", &d);
+    cai_status st = read_dist_section(L, n, pre, &mdp_transitions, ax,
+                                      &ax->states, "state", &d);
     if (st != CAI_OK)
         goto done;
     const size_t *off = d.off;
@@ -181,9 +200,11 @@ done:
     return st;
 }
 
-/* reward (S*A) from `rewards` and reward_default. */
+/* reward (S*A) from `rewards` (after what was taken of it while composing:
+ * pre, or NULL) and reward_default. */
 static cai_status load_rewards(const yr_loader *L, const yaml_node_t *n,
-                               const axes *ax, double dflt, double *reward)
+                               mdp_taken *pre, const axes *ax, double dflt,
+                               double *reward)
 {
     size_t S = ax->states.n, A = ax->actions.n, SA = S * A;
     if (n == NULL) {
@@ -195,33 +216,42 @@ static cai_status load_rewards(const yr_loader *L, const yaml_node_t *n,
         return yr_fail_got(
             L, n,
             "'rewards' must be a sequence of {state, action, value} mappings");
-    size_t E = yr_seq_len(n), bytes;
+    entries es = {n, pre ? pre->n : 0, pre ? pre->lines : NULL};
+    size_t E = es.first + yr_seq_len(n), bytes;
     if (!cai_size_mul(E ? E : 1, sizeof(double), &bytes))
         return yr_overflow(L, "'rewards': too many entries");
-    static const section sec = {"reward", "{state: s0, action: a0, value: 1}",
-                                "value", true, false};
-    double *vals = malloc(bytes);
+    const section *sec = &mdp_rewards;
+    double *vals;
     wild W;
-    cai_status st = mdp_wild_init(L, &W, S, A);
+    cai_status st = CAI_OK;
+    if (pre != NULL) {
+        W = pre->W;
+        pre->W = (wild){0};
+        if ((vals = realloc(pre->vals, bytes)) != NULL)
+            pre->vals = NULL;
+    } else {
+        vals = malloc(bytes);
+        st = mdp_wild_init(L, &W, S, A);
+    }
     if (st == CAI_OK && vals == NULL)
         st = yr_nomem(L);
-    for (size_t e = 0; st == CAI_OK && e < E; e++) {
+    for (size_t e = es.first; st == CAI_OK && e < E; e++) {
         char where[64];
         yr_field value;
         const yaml_node_t *vn;
         size_t s, a;
-        if (mdp_fast_entry(L, n, e, &sec, ax, &s, &a, &vn) &&
+        if (mdp_fast_entry(L, &es, e, sec, ax, &s, &a, &vn) &&
             mdp_fast_number(vn, &vals[e]) && isfinite(vals[e])) {
-            st = mdp_wild_add(L, &W, n, sec.what, ax, s, a, sec.has_action,
-                              e);
+            st = mdp_wild_add(L, &W, &es, sec->what, ax, s, a,
+                              sec->has_action, e);
             continue;
         }
-        if ((st = mdp_read_section_entry(L, n, e, &sec, ax, where,
+        if ((st = mdp_read_section_entry(L, &es, e, sec, ax, where,
                                          sizeof where, &s, &a, &value)) ==
                 CAI_OK &&
             (st = model_read_number(L, &value, where, 0.0, &vals[e])) == CAI_OK)
-            st = mdp_wild_add(L, &W, n, sec.what, ax, s, a, sec.has_action,
-                              e);
+            st = mdp_wild_add(L, &W, &es, sec->what, ax, s, a,
+                              sec->has_action, e);
     }
     if (st != CAI_OK)
         goto done;
@@ -272,7 +302,7 @@ static cai_status load_prior(const yr_loader *L, const yaml_node_t *n,
                                 "probs", false, false};
     dist_section d;
     cai_status st =
-        read_dist_section(L, n, &sec, ax, &ax->actions, "action", &d);
+        read_dist_section(L, n, NULL, &sec, ax, &ax->actions, "action", &d);
     if (st != CAI_OK)
         goto done;
     for (size_t s = 0; s < S; s++) {
@@ -373,11 +403,18 @@ cai_status model_load_mdp(const yr_loader *L, yaml_node_t *root, cai_model *m)
     double *rho = NULL, *reward = NULL, *terminal = NULL, *prior = NULL;
     csr dyn = {0};
     pool init = {0};
-    if ((st = mdp_load_axis(L, f[K_STATES].value, "states", "state",
-                            &ax.states, &ax.state_list)) != CAI_OK ||
-        (st = mdp_load_axis(L, f[K_ACTIONS].value, "actions", "action",
-                            &ax.actions, &ax.action_list)) != CAI_OK)
+    /* what was read while composing: the same axes, from the same nodes */
+    mdp_stream *ms = mdp_stream_of(L);
+    if (ms != NULL && ms->axes_state == 1) {
+        ax = ms->ax;
+        ms->ax = (axes){0};
+        ms->axes_state = 0;
+    } else if ((st = mdp_load_axis(L, f[K_STATES].value, "states", "state",
+                                   &ax.states, &ax.state_list)) != CAI_OK ||
+               (st = mdp_load_axis(L, f[K_ACTIONS].value, "actions", "action",
+                                   &ax.actions, &ax.action_list)) != CAI_OK) {
         goto done;
+    }
     size_t S = ax.states.n, A = ax.actions.n, SA;
     if (!cai_size_mul(S, A, &SA) || (double)SA > MODEL_MAX_COUNT) {
         st = yr_fail_at(L, f[K_ACTIONS].value,
@@ -423,10 +460,12 @@ cai_status model_load_mdp(const yr_loader *L, yaml_node_t *root, cai_model *m)
     const yr_field *tf = &f[K_TRANSITIONS_FILE], *rf = &f[K_REWARDS_FILE];
     if ((st = tf->value != NULL
                   ? csv_mdp_transitions(L, tf, &ax.states, &ax.actions, &dyn)
-                  : load_transitions(L, f[K_TRANSITIONS].value, &ax, &dyn)) !=
-            CAI_OK ||
-        (st = load_rewards(L, f[K_REWARDS].value, &ax, dflt, reward)) !=
-            CAI_OK ||
+                  : load_transitions(L, f[K_TRANSITIONS].value,
+                                     mdp_taken_of(L, ms, f[K_TRANSITIONS].value),
+                                     &ax, &dyn)) != CAI_OK ||
+        (st = load_rewards(L, f[K_REWARDS].value,
+                           mdp_taken_of(L, ms, f[K_REWARDS].value), &ax, dflt,
+                           reward)) != CAI_OK ||
         (rf->value != NULL &&
          (st = csv_mdp_rewards(L, rf, &ax.states, &ax.actions, reward)) !=
              CAI_OK) ||

@@ -249,14 +249,12 @@ cai_status mdp_wild_init(const yr_loader *L, wild *w, size_t S, size_t A)
     return CAI_OK;
 }
 
-cai_status mdp_wild_add(const yr_loader *L, wild *w, const yaml_node_t *seq,
-                        const char *what, const axes *ax, size_t s, size_t a,
-                        bool has_action, size_t e)
+int mdp_wild_claim(wild *w, size_t s, size_t a, size_t e, size_t *out_prev)
 {
     size_t *slot;
     if (s != WILD && a != WILD) {
         if (w->both == NULL && (w->both = mdp_none_array(w->S * w->A)) == NULL)
-            return yr_nomem(L);
+            return -1;
         slot = &w->both[s * w->A + a];
     } else if (s != WILD) {
         slot = &w->by_state[s];
@@ -267,9 +265,20 @@ cai_status mdp_wild_add(const yr_loader *L, wild *w, const yaml_node_t *seq,
     }
     if (*slot == CAI_NONE) {
         *slot = e;
-        return CAI_OK;
+        return 1;
     }
-    size_t prev = *slot;
+    *out_prev = *slot;
+    return 0;
+}
+
+cai_status mdp_wild_add(const yr_loader *L, wild *w, const entries *es,
+                        const char *what, const axes *ax, size_t s, size_t a,
+                        bool has_action, size_t e)
+{
+    size_t prev;
+    int got = mdp_wild_claim(w, s, a, e, &prev);
+    if (got != 0)
+        return got > 0 ? CAI_OK : yr_nomem(L);
     char sb[32], ab[32], pair[256];
     yr_shown sn = yr_show(ref_name(&ax->states, s, sb, sizeof sb));
     if (has_action)
@@ -277,25 +286,38 @@ cai_status mdp_wild_add(const yr_loader *L, wild *w, const yaml_node_t *seq,
                  yr_show(ref_name(&ax->actions, a, ab, sizeof ab)).s);
     else
         snprintf(pair, sizeof pair, "state '%s'", sn.s);
-    return yr_fail_at(L, yr_seq_item(L, seq, e),
+    return yr_fail_at(L, mdp_entry_item(L, es, e),
                       "%s %zu conflicts with %s %zu (line %zu): both give %s, "
                       "so neither is more specific",
-                      what, e, what, prev,
-                      (size_t)yr_seq_item(L, seq, prev)->start_mark.line + 1,
+                      what, e, what, prev, mdp_entry_line(L, es, prev) + 1,
                       pair);
+}
+
+const yaml_node_t *mdp_entry_item(const yr_loader *L, const entries *es,
+                                  size_t e)
+{
+    return e < es->first ? NULL : yr_seq_item(L, es->seq, e - es->first);
+}
+
+size_t mdp_entry_line(const yr_loader *L, const entries *es, size_t e)
+{
+    if (e < es->first)
+        return es->lines[e];
+    const yaml_node_t *item = mdp_entry_item(L, es, e);
+    return item ? (size_t)item->start_mark.line : 0;
 }
 
 /* ---- one entry of a section ------------------------------------------- */
 
 /* Item e of seq, named where in messages, must be a mapping (like the
  * example `like`) whose keys are among f; fills f. */
-static cai_status read_entry(const yr_loader *L, const yaml_node_t *seq,
+static cai_status read_entry(const yr_loader *L, const entries *es,
                              size_t e, const char *where, const char *like,
                              yr_field *f, size_t nf, yaml_node_t **out_item)
 {
-    yaml_node_t *item = yr_seq_item(L, seq, e);
+    yaml_node_t *item = (yaml_node_t *)mdp_entry_item(L, es, e);
     if (item == NULL)
-        return yr_fail_at(L, seq, "malformed sequence");
+        return yr_fail_at(L, es->seq, "malformed sequence");
     if (item->type != YAML_MAPPING_NODE)
         return yr_fail_got(L, item, "%s must be a mapping like %s", where,
                            like);
@@ -317,6 +339,12 @@ static cai_status read_slot(const yr_loader *L, const yr_field *f,
     }
     return read_ref(L, f->value, t, what, where, f->key, out);
 }
+
+const section mdp_transitions = {"transition",
+                                 "{state: s0, action: a0, next: {s1: 1}}",
+                                 "next", true, true};
+const section mdp_rewards = {"reward", "{state: s0, action: a0, value: 1}",
+                             "value", true, false};
 
 /* Loading a large model is mostly its `transitions` entries. The general
  * path below formats "transition N" for every entry and allocates three
@@ -373,11 +401,10 @@ static bool fast_slot(const yaml_node_t *n, const yr_names *t, size_t *out)
     return (*out = yr_names_find(t, s)) != CAI_NONE;
 }
 
-bool mdp_fast_entry(const yr_loader *L, const yaml_node_t *seq, size_t e,
-                    const section *sec, const axes *ax, size_t *out_s,
-                    size_t *out_a, const yaml_node_t **out_value)
+bool mdp_fast_item(const yr_loader *L, const yaml_node_t *item,
+                   const section *sec, const axes *ax, size_t *out_s,
+                   size_t *out_a, const yaml_node_t **out_value)
 {
-    const yaml_node_t *item = yr_seq_item(L, seq, e);
     if (item == NULL || item->type != YAML_MAPPING_NODE)
         return false;
     const yaml_node_t *sn = NULL, *an = NULL, *vn = NULL;
@@ -451,7 +478,7 @@ bool mdp_fast_dist(const yr_loader *L, const yaml_node_t *n,
     return true;
 }
 
-cai_status mdp_read_section_entry(const yr_loader *L, const yaml_node_t *seq,
+cai_status mdp_read_section_entry(const yr_loader *L, const entries *es,
                                   size_t e, const section *sec,
                                   const axes *ax, char *where,
                                   size_t where_size, size_t *out_s,
@@ -466,7 +493,7 @@ cai_status mdp_read_section_entry(const yr_loader *L, const yaml_node_t *seq,
         f[1] = f[2]; /* {state, VALUE} */
     yr_field *value = &f[nf - 1];
     yaml_node_t *item = NULL;
-    cai_status st = read_entry(L, seq, e, where, sec->like, f, nf, &item);
+    cai_status st = read_entry(L, es, e, where, sec->like, f, nf, &item);
     for (size_t i = 0; st == CAI_OK && i < nf; i++)
         if (sec->slots_required || &f[i] == value)
             st = yr_require(L, item, where, &f[i]);

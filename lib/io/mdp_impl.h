@@ -99,10 +99,30 @@ static inline size_t mdp_wild_get(const wild *w, size_t s, size_t a)
     return w->any;
 }
 
-/* Entry e of seq (what, e.g. "transition") gives state s and action a
+/* The entries of a section: the first `first` were taken while the YAML
+ * was composed (mdp_stream.c), and only their lines are left; entry e >=
+ * first is item e - first of seq. */
+typedef struct entries {
+    const yaml_node_t *seq;
+    size_t first;
+    const size_t *lines; /* first of them, counted from 0 */
+} entries;
+
+/* Entry e's node; NULL for one taken while composing, or when malformed. */
+const yaml_node_t *mdp_entry_item(const yr_loader *L, const entries *es,
+                                  size_t e);
+
+/* The line (from 0) where entry e starts. */
+size_t mdp_entry_line(const yr_loader *L, const entries *es, size_t e);
+
+/* Entry e claims the slot of state s and action a (either may be WILD):
+ * 1 when it did, 0 when entry *out_prev holds it, -1 out of memory. */
+int mdp_wild_claim(wild *w, size_t s, size_t a, size_t e, size_t *out_prev);
+
+/* Entry e of es (what, e.g. "transition") gives state s and action a
  * (either may be WILD; has_action false when entries have no action).
  * Claims its slot, or fails at the entry when an earlier one holds it. */
-cai_status mdp_wild_add(const yr_loader *L, wild *w, const yaml_node_t *seq,
+cai_status mdp_wild_add(const yr_loader *L, wild *w, const entries *es,
                         const char *what, const axes *ax, size_t s, size_t a,
                         bool has_action, size_t e);
 
@@ -121,28 +141,82 @@ typedef struct section {
 /* yr_parse_number(n, out), sooner for plain decimals. */
 bool mdp_fast_number(const yaml_node_t *n, double *out);
 
-/* Entry e of seq in section sec: a mapping of distinct known keys, the
- * value and (when sec->slots_required) the slots present, and the slots
- * naming what exists; *out_s and *out_a as mdp_read_section_entry gives them,
- * *out_value the value's node. */
-bool mdp_fast_entry(const yr_loader *L, const yaml_node_t *seq, size_t e,
-                    const section *sec, const axes *ax, size_t *out_s,
-                    size_t *out_a, const yaml_node_t **out_value);
+/* The `transitions` and `rewards` sections (mdp_entry.c). */
+extern const section mdp_transitions, mdp_rewards;
+
+/* An entry (item, NULL for none) of section sec: a mapping of distinct
+ * known keys, the value and (when sec->slots_required) the slots present,
+ * and the slots naming what exists; *out_s and *out_a as
+ * mdp_read_section_entry gives them, *out_value the value's node. */
+bool mdp_fast_item(const yr_loader *L, const yaml_node_t *item,
+                   const section *sec, const axes *ax, size_t *out_s,
+                   size_t *out_a, const yaml_node_t **out_value);
+
+/* mdp_fast_item of entry e of es. */
+static inline bool mdp_fast_entry(const yr_loader *L, const entries *es,
+                                  size_t e, const section *sec,
+                                  const axes *ax, size_t *out_s, size_t *out_a,
+                                  const yaml_node_t **out_value)
+{
+    return mdp_fast_item(L, mdp_entry_item(L, es, e), sec, ax, out_s, out_a,
+                         out_value);
+}
 
 /* mdp_read_dist's common case: a mapping of existing distinct names to numbers
  * in [0, 1] summing to 1, appended to out sorted, without zeros. */
 bool mdp_fast_dist(const yr_loader *L, const yaml_node_t *n,
                    const yr_names *t, pool *out, size_t *out_k);
 
-/* Entry e of seq in section sec: where becomes "WHAT E" (for messages); the
+/* Entry e of es in section sec: where becomes "WHAT E" (for messages); the
  * entry must be a mapping like sec->like with the keys state, action (when
  * sec->has_action) and sec->value_key, which is required. Its state and
  * action go to *out_s and *out_a (WILD for "*", for an absent key and for
  * the action of entries without one), the value's field to *out_value. */
-cai_status mdp_read_section_entry(const yr_loader *L, const yaml_node_t *seq,
+cai_status mdp_read_section_entry(const yr_loader *L, const entries *es,
                                   size_t e, const section *sec,
                                   const axes *ax, char *where,
                                   size_t where_size, size_t *out_s,
                                   size_t *out_a, yr_field *out_value);
+
+/* ---- sections read while composing (mdp_stream.c) ------------------- */
+
+/* The first n entries of a section (transitions or rewards), taken by the
+ * fast path while the YAML was composed: exactly what the loader's loop
+ * over them would have read, and nothing it would have reported. */
+typedef struct mdp_taken {
+    int seq;      /* the sequence's node id; 0 when nothing was taken */
+    size_t n;     /* entries taken */
+    size_t *lines; /* the line of each (from 0) */
+    wild W;       /* their slots */
+    pool P;       /* transitions: entry e is P.v[off[e] .. off[e + 1]) */
+    size_t *off;
+    double *vals; /* rewards: entry e's value */
+    size_t cap;   /* entries lines, off (cap + 1) and vals hold */
+} mdp_taken;
+
+/* What a `kind: mdp` model's stream read: the axes, once `kind: mdp`,
+ * `states` and `actions` came before the section, and the sections. */
+typedef struct mdp_stream {
+    const char *path;
+    int axes_state; /* 0 not read yet, 1 read into ax, -1 not readable */
+    axes ax;
+    mdp_taken tr, rw;
+    bool tr_asked, rw_asked;
+} mdp_stream;
+
+/* An empty *ms and the yr_fast_stream (into *out) that fills it; release
+ * it with mdp_stream_clear() after the load. */
+void mdp_stream_init(mdp_stream *ms, const char *path, struct yr_fast_stream *out);
+void mdp_stream_clear(mdp_stream *ms);
+
+/* The stream of L, when L's document was composed with one (model.c
+ * installs it for every YAML model) that took something; else NULL. */
+mdp_stream *mdp_stream_of(const yr_loader *L);
+
+/* What *ms took of sequence node n (the loader moves its arrays out), or
+ * NULL when it took nothing of n. */
+mdp_taken *mdp_taken_of(const yr_loader *L, mdp_stream *ms, const yaml_node_t *n);
+
+void mdp_taken_clear(mdp_taken *t);
 
 #endif

@@ -12,6 +12,8 @@
 #include "cai/formats.h"
 #include "cai/graph.h"
 #include "cai/mdp.h"
+#include "mdp_impl.h"
+#include "yaml_fast.h"
 
 /* The kinds, in the order messages list them. To add one: a member of
  * cai_model_kind, a loader in model_impl.h and a row here. */
@@ -172,19 +174,25 @@ void cai_model_free(cai_model *m)
     free(m);
 }
 
-cai_status cai_model_load_string(const char *txt, size_t len, const char *name,
-                                 cai_model **out_model, cai_error *err)
+cai_status model_load_text(const char *txt, size_t len, const char *name,
+                           bool stream, cai_model **out_model, cai_error *err)
 {
     if (txt == NULL || out_model == NULL)
         return cai_error_set(err, CAI_ERR_INVALID, name, 0, 0,
                              "cai_model_load_string: NULL argument");
-    yr_loader L = {.path = name, .err = err};
+    /* an mdp's transitions and rewards are read while composing
+     * (mdp_stream.c): the only sections large enough to matter */
+    mdp_stream ms;
+    yr_fast_stream fs;
+    mdp_stream_init(&ms, name, &fs);
+    yr_loader L = {.path = name, .err = err, .stream = stream ? &fs : NULL};
     yaml_node_t *root;
+    cai_model *m = NULL;
     cai_status st = yr_loader_parse(
         &L, txt, len, "empty model: expected a mapping with a 'kind'", &root);
     if (st != CAI_OK)
-        return st;
-    cai_model *m = calloc(1, sizeof *m);
+        goto fail;
+    m = calloc(1, sizeof *m);
     if (m == NULL) {
         st = yr_nomem(&L);
         goto fail;
@@ -196,12 +204,20 @@ cai_status cai_model_load_string(const char *txt, size_t len, const char *name,
         goto fail;
     }
     yr_loader_clear(&L);
+    mdp_stream_clear(&ms);
     *out_model = m;
     return CAI_OK;
 fail:
     cai_model_free(m);
     yr_loader_clear(&L);
+    mdp_stream_clear(&ms);
     return st;
+}
+
+cai_status cai_model_load_string(const char *txt, size_t len, const char *name,
+                                 cai_model **out_model, cai_error *err)
+{
+    return model_load_text(txt, len, name, true, out_model, err);
 }
 
 cai_status cai_model_load(const char *path, cai_model **out_model,

@@ -6,6 +6,8 @@
 #ifndef CAI_IO_MODEL_IMPL_H
 #define CAI_IO_MODEL_IMPL_H
 
+#include <stdbool.h>
+
 #include <yaml.h>
 
 #include "cai/factored.h"
@@ -50,6 +52,12 @@ cai_status model_load_lqr(const yr_loader *L, yaml_node_t *root, cai_model *m);
 
 /* kind: lgssm (lib/io/lgssm.c) */
 cai_status model_load_lgssm(const yr_loader *L, yaml_node_t *root, cai_model *m);
+
+/* cai_model_load_string, and with stream false without reading an mdp's
+ * sections while composing (mdp_stream.c): for tests, which compare the
+ * two. */
+cai_status model_load_text(const char *txt, size_t len, const char *name,
+                           bool stream, cai_model **out_model, cai_error *err);
 
 /* ---- key readers shared by the kinds (lib/io/model.c) ---- */
 

@@ -46,7 +46,11 @@
  *   - an empty value sits just past its ':' or '-' in block context and at
  *     the next token in a flow mapping;
  *   - a literal scalar ends at the start of the line after its last
- *     consumed line break. */
+ *     consumed line break.
+ *
+ * With a yr_fast_stream, the items of the root mapping's block sequences
+ * that its `want` asks for go to its `take` one by one, as each is
+ * composed; those it takes are then dropped (yf_doc_rewind). */
 #include "yaml_fast.h"
 
 #include <stdbool.h>
@@ -489,7 +493,12 @@ static int block_mapping(yf *f, long col, const scalar_tok *k)
         if (key == 0)
             return 0;
         f->p++; /* the ':' */
+        if (f->stream != NULL && f->depth == 1)
+            f->stream_tag = f->stream->want(f->stream->ctx, f->doc, key,
+                                            f->kids + map.base,
+                                            (f->kids_n - map.base) / 2);
         int value = block_value(f, col, AFTER_COLON);
+        f->stream_tag = 0;
         if (value == 0 || !yf_append_pair(f, key, value))
             return 0;
         int next = next_entry(f, col, &end);
@@ -513,6 +522,9 @@ static int block_mapping(yf *f, long col, const scalar_tok *k)
  * value of a mapping at the same column, which ends at its next key. */
 static int block_sequence(yf *f, long col, bool indentless)
 {
+    /* a value of the root mapping whose items the caller asked for */
+    int tag = f->depth == 1 ? f->stream_tag : 0;
+    f->stream_tag = 0;
     if (++f->depth > MAX_DEPTH)
         return decline(f);
     yf_open seq =
@@ -522,10 +534,19 @@ static int block_sequence(yf *f, long col, bool indentless)
     yaml_mark_t end;
     for (;;) {
         f->p++; /* the '-' */
+        yf_point before = yf_doc_point(f);
         int item = block_value(f, col,
                                indentless ? AFTER_INDENTLESS_DASH : AFTER_DASH);
-        if (item == 0 || !yf_append_item(f, item))
+        if (item == 0)
             return 0;
+        if (tag != 0 &&
+            f->stream->take(f->stream->ctx, f->doc, tag, seq.id, item)) {
+            yf_doc_rewind(f, &before); /* taken: its nodes are gone */
+        } else {
+            tag = 0; /* this item and the rest stay */
+            if (!yf_append_item(f, item))
+                return 0;
+        }
         int next = next_entry(f, col, &end);
         if (next == NEXT_END)
             break;
@@ -612,12 +633,19 @@ static bool compose(yf *f)
 int yr_fast_compose(const char *txt, size_t len, yaml_document_t *doc,
                     yr_fast_doc **out_own)
 {
+    return yr_fast_compose_stream(txt, len, NULL, doc, out_own);
+}
+
+int yr_fast_compose_stream(const char *txt, size_t len,
+                           const yr_fast_stream *stream, yaml_document_t *doc,
+                           yr_fast_doc **out_own)
+{
     const unsigned char *s = (const unsigned char *)txt;
     bool ascii;
     memset(doc, 0, sizeof *doc);
     if (!yf_valid_text(s, len, &ascii))
         return 0;
-    yf f = {.s = s, .len = len, .ascii = ascii, .doc = doc};
+    yf f = {.s = s, .len = len, .ascii = ascii, .doc = doc, .stream = stream};
     if (!yf_doc_start(&f))
         return -1;
     bool ok = compose(&f);

@@ -43,6 +43,10 @@ typedef struct yf {
     size_t max_nodes; /* as many as libyaml's node stack holds */
     int *kids;        /* children of the open collections */
     size_t kids_n, kids_cap;
+    /* yaml_fast.c: items handed out (yr_fast_stream), and the tag `want`
+     * gave the root mapping's value being composed */
+    const yr_fast_stream *stream;
+    int stream_tag;
     /* yaml_fast_doc.c: the mark of byte cur in non-ASCII text */
     size_t cur, cont; /* cont: UTF-8 continuation bytes before cur */
     size_t cur_line, cur_ls, cur_lcont; /* cur's line, its start, cont there */
@@ -129,6 +133,28 @@ enum { YF_TAG_SCALAR, YF_TAG_SEQUENCE, YF_TAG_MAPPING };
  * bytes (or NULL), room for another node (or false, with f->fail set). */
 void *yf_arena_block(yf *f, size_t n);
 bool yf_grow_nodes(yf *f);
+
+/* How far the document's nodes and arena reach, before an item is
+ * composed; yf_doc_rewind forgets what was added since (the item, taken by
+ * the caller). An arena block started since stays, emptied, as the
+ * current one. */
+typedef struct yf_point {
+    size_t nodes;
+    unsigned char *arena;
+    size_t used;
+} yf_point;
+
+static inline yf_point yf_doc_point(const yf *f)
+{
+    return (yf_point){(size_t)(f->doc->nodes.top - f->doc->nodes.start),
+                      f->arena, f->arena_used};
+}
+
+static inline void yf_doc_rewind(yf *f, const yf_point *at)
+{
+    f->doc->nodes.top = f->doc->nodes.start + at->nodes;
+    f->arena_used = f->arena == at->arena ? at->used : 0;
+}
 
 /* n bytes aligned to align (a power of two <= 8) of the document's memory,
  * or NULL. */

@@ -368,7 +368,7 @@ cai_status yr_loader_parse(yr_loader *L, const char *txt, size_t len,
     L->text_len = len;
     /* most model files never need libyaml's scanner (yaml_fast.h); the
      * rest, errors included, go to libyaml below */
-    int fast = yr_fast_compose(txt, len, &L->storage, &L->fast);
+    int fast = yr_fast_compose_stream(txt, len, L->stream, &L->storage, &L->fast);
     if (fast < 0)
         return cai_error_set(L->err, CAI_ERR_NOMEM, L->path, 0, 0,
                              "out of memory while reading YAML");

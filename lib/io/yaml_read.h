@@ -41,6 +41,11 @@ typedef struct yr_loader {
     const char *text; /* the source given to yr_loader_parse; borrowed */
     size_t text_len;
     struct yr_fast_doc *fast; /* doc's memory when yaml_fast.c built it */
+    /* optional, set before yr_loader_parse: items of the root mapping's
+     * sequences handed out while composing (yaml_fast.h); what it took is
+     * missing from doc, and counts only when fast is set (libyaml, which
+     * reads the rest, hands out nothing) */
+    const struct yr_fast_stream *stream;
 } yr_loader;
 
 /* Parse txt (len bytes, NUL not needed) as a stream of exactly one
