@@ -191,7 +191,7 @@ typedef struct mdp_taken {
     pool P;       /* transitions: entry e is P.v[off[e] .. off[e + 1]) */
     size_t *off;
     double *vals; /* rewards: entry e's value */
-    size_t cap;   /* entries lines, off (cap + 1) and vals hold */
+    size_t cap;   /* entries that lines and vals hold (off: one more) */
 } mdp_taken;
 
 /* What a `kind: mdp` model's stream read: the axes, once `kind: mdp`,
@@ -209,8 +209,9 @@ typedef struct mdp_stream {
 void mdp_stream_init(mdp_stream *ms, const char *path, struct yr_fast_stream *out);
 void mdp_stream_clear(mdp_stream *ms);
 
-/* The stream of L, when L's document was composed with one (model.c
- * installs it for every YAML model) that took something; else NULL. */
+/* The stream L's document was composed with (model.c installs one for
+ * every YAML model), or NULL when there was none or libyaml composed the
+ * document (then nothing the stream took counts). */
 mdp_stream *mdp_stream_of(const yr_loader *L);
 
 /* What *ms took of sequence node n (the loader moves its arrays out), or
