@@ -12,6 +12,24 @@
 #include "cai/model.h"
 #include "harness.h"
 
+void cai_test_put(cai_test_text *t, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int w = vsnprintf(t->s + t->n, t->cap - t->n, fmt, ap);
+        va_end(ap);
+        CU_ASSERT_FATAL(w >= 0);
+        if ((size_t)w < t->cap - t->n) {
+            t->n += (size_t)w;
+            return;
+        }
+        t->cap = t->cap * 2 + (size_t)w + 64;
+        t->s = realloc(t->s, t->cap);
+        CU_ASSERT_FATAL(t->s != NULL);
+    }
+}
+
 /* ---- the temporary directory the cai program runs in -------------------- */
 
 /* One per test program: its suites run one after the other. */

@@ -18,6 +18,21 @@
 
 #include "cai/error.h"
 
+/* ---- texts built piece by piece ----------------------------------------- */
+
+/* A growing string (start with {0}; free s). */
+typedef struct cai_test_text {
+    char *s;
+    size_t n, cap;
+} cai_test_text;
+
+/* Append printf(fmt, ...) to t (a fatal assertion that memory lasts). */
+void cai_test_put(cai_test_text *t, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
 /* ---- the temporary directory the cai program runs in -------------------- */
 
 /* Create the directory from a mkdtemp() template such as

@@ -653,28 +653,6 @@ static void test_large(void)
 
 /* ---- sections read while composing (lib/io/mdp_stream.c) --------------- */
 
-typedef struct text {
-    char *s;
-    size_t n, cap;
-} text;
-
-static void put(text *t, const char *fmt, ...)
-{
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int k = vsnprintf(t->s + t->n, t->cap - t->n, fmt, ap);
-        va_end(ap);
-        CU_ASSERT_FATAL(k >= 0);
-        if ((size_t)k < t->cap - t->n) {
-            t->n += (size_t)k;
-            return;
-        }
-        t->cap = 2 * t->cap + (size_t)k + 64;
-        t->s = realloc(t->s, t->cap);
-        CU_ASSERT_FATAL(t->s != NULL);
-    }
-}
 
 static unsigned long rnd(unsigned long *x, unsigned long n)
 {
@@ -683,34 +661,50 @@ static unsigned long rnd(unsigned long *x, unsigned long n)
 }
 
 /* A name of state (what 's') or action ('a') i, named or a count's. */
-static void put_name(text *t, bool named, char what, size_t i)
+static void put_name(cai_test_text *t, bool named, char what, size_t i)
 {
     if (named)
-        put(t, "%c%zu", what, i);
+        cai_test_put(t, "%c%zu", what, i);
     else
-        put(t, "%zu", i);
+        cai_test_put(t, "%zu", i);
+}
+
+/* key: n names, or the count n. */
+static void put_axis(cai_test_text *t, const char *key, bool named, char what, size_t n)
+{
+    cai_test_put(t, "%s: ", key);
+    if (!named) {
+        cai_test_put(t, "%zu\n", n);
+        return;
+    }
+    cai_test_put(t, "[");
+    for (size_t i = 0; i < n; i++) {
+        cai_test_put(t, i ? ", " : "");
+        put_name(t, true, what, i);
+    }
+    cai_test_put(t, "]\n");
 }
 
 /* A distribution over S states, maybe with a flaw: 1 an unknown name, 2 a
  * negative probability, 3 a sum of 0.9. */
-static void put_dist(text *t, unsigned long *x, size_t S, bool named, int flaw)
+static void put_dist(cai_test_text *t, unsigned long *x, size_t S, bool named, int flaw)
 {
     static const double probs[3][3] = {{1}, {0.25, 0.75}, {0.5, 0.25, 0.25}};
     size_t k = 1 + rnd(x, S < 3 ? S : 3), first = rnd(x, S);
-    put(t, "{");
+    cai_test_put(t, "{");
     for (size_t i = 0; i < k; i++) {
-        put(t, i ? ", " : "");
+        cai_test_put(t, i ? ", " : "");
         put_name(t, named, 's', (first + i) % S);
         double p = probs[k - 1][i];
         if (i == 0 && flaw == 2)
             p = -p;
         if (i == 0 && flaw == 3)
             p -= 0.1;
-        put(t, rnd(x, 4) ? ": %g" : ": %.3e", p);
+        cai_test_put(t, rnd(x, 4) ? ": %g" : ": %.3e", p);
     }
     if (flaw == 1)
-        put(t, ", nowhere: 0");
-    put(t, "}");
+        cai_test_put(t, ", nowhere: 0");
+    cai_test_put(t, "}");
 }
 
 /* A small `kind: mdp` model whose transitions and rewards are block
@@ -719,47 +713,32 @@ static void put_dist(text *t, unsigned long *x, size_t S, bool named, int flaw)
  * name, a bad probability or value, a repeat of an earlier entry's slots,
  * a missing key, an item that is not a mapping. In one model in four the
  * sections come before `states`, where nothing can be read early. */
-static void gen_mdp(text *t, unsigned long *x)
+static void gen_mdp(cai_test_text *t, unsigned long *x)
 {
     size_t S = 1 + rnd(x, 5), A = 1 + rnd(x, 3);
     bool named = rnd(x, 2), late = rnd(x, 4) == 0;
     t->n = 0;
-    text head = {0}, sec = {0};
-    put(&head, "kind: mdp\nstates: ");
-    if (named) {
-        put(&head, "[");
-        for (size_t i = 0; i < S; i++)
-            put(&head, "%ss%zu", i ? ", " : "", i);
-        put(&head, "]\n");
-    } else {
-        put(&head, "%zu\n", S);
-    }
-    put(&head, "actions: ");
-    if (named) {
-        put(&head, "[");
-        for (size_t i = 0; i < A; i++)
-            put(&head, "%sa%zu", i ? ", " : "", i);
-        put(&head, "]\n");
-    } else {
-        put(&head, "%zu\n", A);
-    }
-    put(&head, "initial: {");
+    cai_test_text head = {0}, sec = {0};
+    cai_test_put(&head, "kind: mdp\n");
+    put_axis(&head, "states", named, 's', S);
+    put_axis(&head, "actions", named, 'a', A);
+    cai_test_put(&head, "initial: {");
     put_name(&head, named, 's', 0);
-    put(&head, ": 1}\nhorizon: 3\n");
+    cai_test_put(&head, ": 1}\nhorizon: 3\n");
     for (int which = 0; which < 2; which++) { /* transitions, rewards */
         const char *in = rnd(x, 2) ? "  " : "";
-        put(&sec, which ? "rewards:\n" : "transitions:\n");
+        cai_test_put(&sec, which ? "rewards:\n" : "transitions:\n");
         size_t n_entries = 0, flawed = rnd(x, 3) == 0 ? rnd(x, S * A + 1) : SIZE_MAX;
         int flaw = 1 + (int)rnd(x, 6);
         size_t wild_at = rnd(x, 2) ? rnd(x, S * A + 1) : SIZE_MAX;
         size_t prev_s = 0, prev_a = 0;
         for (size_t r = 0; r <= S * A; r++) {
             if (r == wild_at || (which == 0 && r == S * A && wild_at == SIZE_MAX)) {
-                put(&sec, "%s- {state: \"*\", action: \"*\", %s", in,
+                cai_test_put(&sec, "%s- {state: \"*\", action: \"*\", %s", in,
                     which ? "value: -0.5}\n" : "next: ");
                 if (!which) {
                     put_dist(&sec, x, S, named, 0);
-                    put(&sec, "}\n");
+                    cai_test_put(&sec, "}\n");
                 }
             }
             if (r == S * A || rnd(x, 5) == 0)
@@ -767,7 +746,7 @@ static void gen_mdp(text *t, unsigned long *x)
             size_t s = r / A, a = r % A;
             bool bad = n_entries++ == flawed;
             if (bad && flaw == 5) {
-                put(&sec, "%s- oops\n", in);
+                cai_test_put(&sec, "%s- oops\n", in);
                 continue;
             }
             if (bad && flaw == 6 && n_entries > 1) { /* the slots of an earlier one */
@@ -778,35 +757,38 @@ static void gen_mdp(text *t, unsigned long *x)
             prev_a = a;
             bool block = rnd(x, 4) == 0;
             const char *sep = block ? "\n    " : ", ";
-            put(&sec, block ? "%s- " : "%s- {", in);
+            cai_test_put(&sec, block ? "%s- " : "%s- {", in);
             if (block)
                 sep = in[0] ? "\n    " : "\n  ";
-            put(&sec, "state: ");
+            cai_test_put(&sec, "state: ");
             put_name(&sec, named, 's', s);
             if (!(bad && flaw == 4 && which)) { /* rewards: a missing action is "*" */
-                put(&sec, "%saction: ", sep);
+                cai_test_put(&sec, "%saction: ", sep);
                 put_name(&sec, named, 'a', a);
             }
             if (bad && flaw == 4 && !which) { /* no `next` */
-                put(&sec, block ? "\n" : "}\n");
+                cai_test_put(&sec, block ? "\n" : "}\n");
                 continue;
             }
             if (which) {
-                put(&sec, "%svalue: ", sep);
-                put(&sec, bad && flaw <= 3 ? ".nan" : "%g", -(double)rnd(x, 100) / 8);
+                cai_test_put(&sec, "%svalue: ", sep);
+                if (bad && flaw <= 3)
+                    cai_test_put(&sec, ".nan");
+                else
+                    cai_test_put(&sec, "%g", -(double)rnd(x, 100) / 8);
             } else {
-                put(&sec, "%snext: ", sep);
+                cai_test_put(&sec, "%snext: ", sep);
                 put_dist(&sec, x, S, named, bad ? flaw : 0);
             }
-            put(&sec, block ? "\n" : "}\n");
+            cai_test_put(&sec, block ? "\n" : "}\n");
         }
     }
     if (late) {
-        put(t, "%.*s", (int)sec.n, sec.s);
-        put(t, "%.*s", (int)head.n, head.s);
+        cai_test_put(t, "%.*s", (int)sec.n, sec.s);
+        cai_test_put(t, "%.*s", (int)head.n, head.s);
     } else {
-        put(t, "%.*s", (int)head.n, head.s);
-        put(t, "%.*s", (int)sec.n, sec.s);
+        cai_test_put(t, "%.*s", (int)head.n, head.s);
+        cai_test_put(t, "%.*s", (int)sec.n, sec.s);
     }
     free(head.s);
     free(sec.s);
@@ -872,7 +854,7 @@ static bool same_load(const char *txt, size_t len)
 static void test_streamed_sections(void)
 {
     unsigned long x = 2026;
-    text t = {0};
+    cai_test_text t = {0};
     size_t took_t = 0, took_r = 0, ok = 0, n = 3000;
     for (size_t i = 0; i < n; i++) {
         gen_mdp(&t, &x);

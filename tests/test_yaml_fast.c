@@ -21,6 +21,7 @@
  * -DMUTATION_SEED=N; -DMUTATION_STATS prints how many texts were accepted
  * and -DSHOW_DECLINES the declined texts that libyaml reads. */
 #include "harness.h"
+#include "support.h"
 
 #include <dirent.h>
 #include <stdarg.h>
@@ -510,34 +511,6 @@ static void test_models(void)
 
 /* ---- the shapes cai's tools write --------------------------------------- */
 
-typedef struct text {
-    char *s;
-    size_t n, cap;
-} text;
-
-static void put(text *t, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-
-static void put(text *t, const char *fmt, ...)
-{
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int w = vsnprintf(t->s + t->n, t->cap - t->n, fmt, ap);
-        va_end(ap);
-        CU_ASSERT_FATAL(w >= 0);
-        if ((size_t)w < t->cap - t->n) {
-            t->n += (size_t)w;
-            return;
-        }
-        t->cap = t->cap * 2 + (size_t)w + 64;
-        t->s = realloc(t->s, t->cap);
-        CU_ASSERT_FATAL(t->s != NULL);
-    }
-}
 
 static unsigned long lcg(unsigned long *x)
 {
@@ -547,67 +520,67 @@ static unsigned long lcg(unsigned long *x)
 
 /* The model bench_write_yaml (tools/bench_model.c) writes; crlf: with \r\n
  * line breaks, last_newline: whether the text ends in one. */
-static void bench_shape(text *t, size_t S, size_t A, size_t B, bool crlf,
+static void bench_shape(cai_test_text *t, size_t S, size_t A, size_t B, bool crlf,
                         bool last_newline)
 {
     const char *nl = crlf ? "\r\n" : "\n";
     unsigned long x = S * 31 + B;
-    put(t, "# cai-bench: a seeded random sparse MDP, %zu x %zu x %zu%s", S, A,
+    cai_test_put(t, "# cai-bench: a seeded random sparse MDP, %zu x %zu x %zu%s", S, A,
         B, nl);
-    put(t, "kind: mdp%sname: bench %zu states%sstates: %zu%sactions: %zu%s", nl,
+    cai_test_put(t, "kind: mdp%sname: bench %zu states%sstates: %zu%sactions: %zu%s", nl,
         S, nl, S, nl, A, nl);
-    put(t, "initial: {\"0\": 1}%shorizon: 100%stemperature: 1%stransitions:%s",
+    cai_test_put(t, "initial: {\"0\": 1}%shorizon: 100%stemperature: 1%stransitions:%s",
         nl, nl, nl, nl);
     for (size_t r = 0; r < S * A; r++) {
-        put(t, "  - {state: %zu, action: %zu, next: {", r / A, r % A);
+        cai_test_put(t, "  - {state: %zu, action: %zu, next: {", r / A, r % A);
         double left = 1;
         for (size_t j = 0; j < B; j++) {
             double p = j + 1 < B ? (double)(lcg(&x) % 1000) / 1e4 : left;
             left -= p;
-            put(t, "%s%lu: %.6f", j ? ", " : "", lcg(&x) % S, p);
+            cai_test_put(t, "%s%lu: %.6f", j ? ", " : "", lcg(&x) % S, p);
         }
-        put(t, "}}%s", nl);
+        cai_test_put(t, "}}%s", nl);
     }
-    put(t, "rewards:%s", nl);
+    cai_test_put(t, "rewards:%s", nl);
     for (size_t r = 0; r < S * A; r++)
-        put(t, "  - {state: %zu, action: %zu, value: %.6f}%s", r / A, r % A,
+        cai_test_put(t, "  - {state: %zu, action: %zu, value: %.6f}%s", r / A, r % A,
             -(double)(lcg(&x) % 100000) / 1e5,
             r + 1 < S * A || last_newline ? nl : "");
 }
 
 /* The model cai-random-mdp (tools/random_mdp.c) writes. */
-static void random_mdp_shape(text *t, size_t S, size_t A, size_t B,
+static void random_mdp_shape(cai_test_text *t, size_t S, size_t A, size_t B,
                              double discount)
 {
     unsigned long x = S * 7 + A;
-    put(t, "# A seeded random sparse MDP: cai-random-mdp %zu %zu %zu 1\n", S, A,
+    cai_test_put(t, "# A seeded random sparse MDP: cai-random-mdp %zu %zu %zu 1\n", S, A,
         B);
-    put(t, "kind: mdp\nname: random %zu states\nstates: %zu\nactions: %zu\n", S,
+    cai_test_put(t, "kind: mdp\nname: random %zu states\nstates: %zu\nactions: %zu\n", S,
         S, A);
-    put(t, "initial: {\"0\": 1}\n");
+    cai_test_put(t, "initial: {\"0\": 1}\n");
     if (discount > 0)
-        put(t, "discount: %.17g\n", discount);
+        cai_test_put(t, "discount: %.17g\n", discount);
     else
-        put(t, "horizon: %d\n", 100);
-    put(t, "temperature: 1\ntransitions:\n");
+        cai_test_put(t, "horizon: %d\n", 100);
+    cai_test_put(t, "temperature: 1\ntransitions:\n");
     for (size_t s = 0; s < S; s++)
         for (size_t a = 0; a < A; a++) {
-            put(t, "  - {state: %zu, action: %zu, next: {", s, a);
+            cai_test_put(t, "  - {state: %zu, action: %zu, next: {", s, a);
             for (size_t k = 0; k < B; k++)
-                put(t, "%s%lu: %.6f", k ? ", " : "", lcg(&x) % S,
+                cai_test_put(t, "%s%lu: %.6f", k ? ", " : "", lcg(&x) % S,
                     (double)(lcg(&x) % 1000000) / 1e6);
-            put(t, "}}\n");
+            cai_test_put(t, "}}\n");
         }
-    put(t, "rewards:\n");
+    cai_test_put(t, "rewards:\n");
     for (size_t s = 0; s < S; s++)
         for (size_t a = 0; a < A; a++)
-            put(t, "  - {state: %zu, action: %zu, value: %.4f}\n", s, a,
+            cai_test_put(t, "  - {state: %zu, action: %zu, value: %.4f}\n", s, a,
                 -(double)(lcg(&x) % 10000) / 1e4);
 }
 
 static void test_tool_shapes(void)
 {
-    text t = {0};
+    cai_test_text t = {0};
     bench_shape(&t, 200, 4, 5, false, true);
     check_len(t.s, t.n, ACCEPT);
     t.n = 0;
@@ -885,33 +858,33 @@ static void test_declined(void)
  * nesting. */
 static void test_limits(void)
 {
-    text t = {0};
-    put(&t, "a: 1\n");
+    cai_test_text t = {0};
+    cai_test_put(&t, "a: 1\n");
     for (int i = 0; i < 990; i++)
-        put(&t, "k");
-    put(&t, ": 2\n");
+        cai_test_put(&t, "k");
+    cai_test_put(&t, ": 2\n");
     check_len(t.s, t.n, ACCEPT);
     t.n = 0;
     for (int i = 0; i < 1100; i++)
-        put(&t, "k");
-    put(&t, ": 2\n");
+        cai_test_put(&t, "k");
+    cai_test_put(&t, ": 2\n");
     check_len(t.s, t.n, DECLINE);
     t.n = 0;
     for (int i = 0; i < 30; i++)
-        put(&t, "[");
+        cai_test_put(&t, "[");
     for (int i = 0; i < 30; i++)
-        put(&t, "]");
+        cai_test_put(&t, "]");
     check_len(t.s, t.n, ACCEPT);
     t.n = 0;
     for (int i = 0; i < 200; i++)
-        put(&t, "[");
+        cai_test_put(&t, "[");
     for (int i = 0; i < 200; i++)
-        put(&t, "]");
+        cai_test_put(&t, "]");
     check_len(t.s, t.n, DECLINE);
     t.n = 0;
     for (int i = 0; i < 20; i++)
-        put(&t, "%*sk%d:\n", 2 * i, "", i);
-    put(&t, "%*sleaf\n", 40, "");
+        cai_test_put(&t, "%*sk%d:\n", 2 * i, "", i);
+    cai_test_put(&t, "%*sleaf\n", 40, "");
     check_len(t.s, t.n, ACCEPT);
     free(t.s);
 }
@@ -968,7 +941,7 @@ static const char *const bits[] = {
 
 /* Apply 1 to 3 random edits (insert a piece of syntax, delete a few bytes,
  * replace one) to t in place. */
-static void mutate(text *t, unsigned long *x)
+static void mutate(cai_test_text *t, unsigned long *x)
 {
     const size_t nbits = sizeof bits / sizeof *bits;
     int edits = 1 + (int)(lcg(x) % 3);
@@ -978,7 +951,7 @@ static void mutate(text *t, unsigned long *x)
         if (op < 2) { /* insert */
             const char *b = bits[lcg(x) % nbits];
             size_t bl = strlen(b);
-            put(t, "%s", b); /* room, then move into place */
+            cai_test_put(t, "%s", b); /* room, then move into place */
             memmove(t->s + at + bl, t->s + at, n - at);
             memcpy(t->s + at, b, bl);
         } else if (op == 2) { /* delete */
@@ -997,20 +970,20 @@ static void test_mutations(void)
 {
     size_t before = n_accepted;
     unsigned long x = MUTATION_SEED;
-    text t = {0};
+    cai_test_text t = {0};
     size_t nseeds = sizeof accepted / sizeof *accepted;
     for (size_t seed = 0; seed < nseeds; seed++)
         for (int rep = 0; rep < MUTATION_REPS; rep++) {
             t.n = 0;
-            put(&t, "%s", accepted[seed]);
+            cai_test_put(&t, "%s", accepted[seed]);
             mutate(&t, &x);
             check_len(t.s, t.n, EITHER);
         }
     /* two snippets in one text, whole and cut anywhere */
     for (int rep = 0; rep < 300; rep++) {
         t.n = 0;
-        put(&t, "%s", accepted[lcg(&x) % nseeds]);
-        put(&t, "%s", accepted[lcg(&x) % nseeds]);
+        cai_test_put(&t, "%s", accepted[lcg(&x) % nseeds]);
+        cai_test_put(&t, "%s", accepted[lcg(&x) % nseeds]);
         check_len(t.s, t.n, EITHER);
         check_len(t.s, t.n - lcg(&x) % (t.n + 1), EITHER);
     }
@@ -1032,7 +1005,7 @@ static void test_mutations(void)
  * each compared with libyaml. */
 
 typedef struct gen {
-    text t;
+    cai_test_text t;
     unsigned long x;
 } gen;
 
@@ -1054,12 +1027,12 @@ static void gen_scalar(gen *g, bool flow)
         "\"#x\"", "\"a\\\\b\"", "\"\\\"\"",  "' s '"};
     unsigned long r = pick(g, 10);
     if (r < 6)
-        put(&g->t, "%s", plain[pick(g, sizeof plain / sizeof *plain)]);
+        cai_test_put(&g->t, "%s", plain[pick(g, sizeof plain / sizeof *plain)]);
     else if (r < 7 && !flow)
-        put(&g->t, "%s",
+        cai_test_put(&g->t, "%s",
             block_only[pick(g, sizeof block_only / sizeof *block_only)]);
     else
-        put(&g->t, "%s", quoted[pick(g, sizeof quoted / sizeof *quoted)]);
+        cai_test_put(&g->t, "%s", quoted[pick(g, sizeof quoted / sizeof *quoted)]);
 }
 
 static void gen_flow(gen *g, int depth, int col);
@@ -1068,14 +1041,14 @@ static void gen_flow(gen *g, int depth, int col);
  * indented past col, maybe a comment. */
 static void gen_flow_gap(gen *g, int col, bool comma)
 {
-    put(&g->t, "%s", comma ? "," : "");
+    cai_test_put(&g->t, "%s", comma ? "," : "");
     unsigned long r = pick(g, 8);
     if (r == 0)
-        put(&g->t, " # c\n%*s", col + 1 + (int)pick(g, 4), "");
+        cai_test_put(&g->t, " # c\n%*s", col + 1 + (int)pick(g, 4), "");
     else if (r == 1)
-        put(&g->t, "\n%*s", col + 1 + (int)pick(g, 4), "");
+        cai_test_put(&g->t, "\n%*s", col + 1 + (int)pick(g, 4), "");
     else
-        put(&g->t, "%s", comma ? " " : pick(g, 2) ? " " : "");
+        cai_test_put(&g->t, "%s", comma ? " " : pick(g, 2) ? " " : "");
 }
 
 static void gen_flow_node(gen *g, int depth, int col)
@@ -1089,14 +1062,14 @@ static void gen_flow_node(gen *g, int depth, int col)
 static void gen_flow(gen *g, int depth, int col)
 {
     bool map = pick(g, 2);
-    put(&g->t, "%s", map ? "{" : "[");
+    cai_test_put(&g->t, "%s", map ? "{" : "[");
     unsigned long n = pick(g, 4);
     if (n > 0)
         gen_flow_gap(g, col, false);
     for (unsigned long i = 0; i < n; i++) {
         if (map) {
             gen_scalar(g, true);
-            put(&g->t, ": ");
+            cai_test_put(&g->t, ": ");
             if (pick(g, 6) != 0)
                 gen_flow_node(g, depth, col);
         } else {
@@ -1105,7 +1078,7 @@ static void gen_flow(gen *g, int depth, int col)
         if (i + 1 < n || pick(g, 5) == 0)
             gen_flow_gap(g, col, true);
     }
-    put(&g->t, "%s", map ? "}" : "]");
+    cai_test_put(&g->t, "%s", map ? "}" : "]");
 }
 
 /* The end of a line that holds a complete node: maybe a comment, then
@@ -1113,12 +1086,12 @@ static void gen_flow(gen *g, int depth, int col)
 static void gen_eol(gen *g)
 {
     if (pick(g, 6) == 0)
-        put(&g->t, "%*s# c", 1 + (int)pick(g, 2), "");
+        cai_test_put(&g->t, "%*s# c", 1 + (int)pick(g, 2), "");
     else if (pick(g, 8) == 0)
-        put(&g->t, " ");
-    put(&g->t, "\n");
+        cai_test_put(&g->t, " ");
+    cai_test_put(&g->t, "\n");
     if (pick(g, 8) == 0)
-        put(&g->t, "%s", pick(g, 2) ? "\n" : "# line\n");
+        cai_test_put(&g->t, "%s", pick(g, 2) ? "\n" : "# line\n");
 }
 
 static void gen_block_map(gen *g, int depth, int col, bool first_inline);
@@ -1131,40 +1104,40 @@ static void gen_value(gen *g, int depth, int col, bool seq)
     unsigned long r = pick(g, depth < 5 ? 12 : 6);
     int step = 1 + (int)pick(g, 4);
     if (r < 3) {
-        put(&g->t, " ");
+        cai_test_put(&g->t, " ");
         gen_scalar(g, false);
         gen_eol(g);
     } else if (r < 4) {
-        put(&g->t, " ");
+        cai_test_put(&g->t, " ");
         gen_flow(g, depth + 1, col);
         gen_eol(g);
     } else if (r < 5) {
-        put(&g->t, pick(g, 3) ? "\n" : " # c\n");
+        cai_test_put(&g->t, pick(g, 3) ? "\n" : " # c\n");
     } else if (r < 6) {
-        put(&g->t, " |%s\n", pick(g, 4) ? "" : " # c");
+        cai_test_put(&g->t, " |%s\n", pick(g, 4) ? "" : " # c");
         unsigned long lines = 1 + pick(g, 3);
         for (unsigned long i = 0; i < lines; i++) {
-            put(&g->t, "%*s%s\n", col + step, "",
+            cai_test_put(&g->t, "%*s%s\n", col + step, "",
                 pick(g, 3) ? "x # y" : " more");
             if (pick(g, 4) == 0)
-                put(&g->t, "\n");
+                cai_test_put(&g->t, "\n");
         }
     } else if (r < 8) {
-        put(&g->t, "\n");
+        cai_test_put(&g->t, "\n");
         gen_block_map(g, depth + 1, col + step, false);
     } else if (r < 9 && seq) {
-        put(&g->t, " ");
+        cai_test_put(&g->t, " ");
         gen_block_map(g, depth + 1, col + 2, true);
     } else if (r < 10) {
         if (seq) {
-            put(&g->t, " ");
+            cai_test_put(&g->t, " ");
             gen_block_seq(g, depth + 1, col + 2, true);
         } else {
-            put(&g->t, "\n");
+            cai_test_put(&g->t, "\n");
             gen_block_seq(g, depth + 1, pick(g, 2) ? col : col + step, false);
         }
     } else {
-        put(&g->t, "\n%*s", col + step, "");
+        cai_test_put(&g->t, "\n%*s", col + step, "");
         gen_scalar(g, false);
         gen_eol(g);
     }
@@ -1177,9 +1150,9 @@ static void gen_block_map(gen *g, int depth, int col, bool first_inline)
     unsigned long n = 1 + pick(g, 3);
     for (unsigned long i = 0; i < n; i++) {
         if (i > 0 || !first_inline)
-            put(&g->t, "%*s", col, "");
+            cai_test_put(&g->t, "%*s", col, "");
         gen_scalar(g, false);
-        put(&g->t, "%s:", pick(g, 8) ? "" : " ");
+        cai_test_put(&g->t, "%s:", pick(g, 8) ? "" : " ");
         gen_value(g, depth, col, false);
     }
 }
@@ -1189,8 +1162,8 @@ static void gen_block_seq(gen *g, int depth, int col, bool first_inline)
     unsigned long n = 1 + pick(g, 3);
     for (unsigned long i = 0; i < n; i++) {
         if (i > 0 || !first_inline)
-            put(&g->t, "%*s", col, "");
-        put(&g->t, "-");
+            cai_test_put(&g->t, "%*s", col, "");
+        cai_test_put(&g->t, "-");
         gen_value(g, depth, col, true);
     }
 }
@@ -1199,9 +1172,9 @@ static void gen_document(gen *g)
 {
     g->t.n = 0;
     if (pick(g, 5) == 0)
-        put(&g->t, "# head\n\n");
+        cai_test_put(&g->t, "# head\n\n");
     if (pick(g, 6) == 0)
-        put(&g->t, "---%s\n", pick(g, 2) ? "" : " # doc");
+        cai_test_put(&g->t, "---%s\n", pick(g, 2) ? "" : " # doc");
     int col = pick(g, 6) ? 0 : 1 + (int)pick(g, 2);
     unsigned long r = pick(g, 10);
     if (r < 6) {
@@ -1210,14 +1183,14 @@ static void gen_document(gen *g)
         gen_block_seq(g, 0, col, false);
     } else {
         gen_flow(g, 0, -1);
-        put(&g->t, "\n");
+        cai_test_put(&g->t, "\n");
     }
     if (pick(g, 8) == 0)
-        put(&g->t, "...\n");
+        cai_test_put(&g->t, "...\n");
     if (pick(g, 6) == 0) { /* \r\n breaks */
-        text c = {0};
+        cai_test_text c = {0};
         for (size_t i = 0; i < g->t.n; i++)
-            put(&c, "%s", g->t.s[i] == '\n' ? "\r\n" : (char[]){g->t.s[i], 0});
+            cai_test_put(&c, "%s", g->t.s[i] == '\n' ? "\r\n" : (char[]){g->t.s[i], 0});
         free(g->t.s);
         g->t = c;
     }
