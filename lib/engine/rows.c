@@ -277,6 +277,16 @@ static bool plain_groups(const row_layout *L, const cluster *c, bool max)
            && c->p->ops->rows_lin_groups;
 }
 
+/* Scaled sums out[0..ns) of a block to logs plus L->scale, over the
+ * array (buf: ns doubles of scratch); NaN marks a sum too near underflow
+ * to trust, left for the log domain. */
+static inline void scaled_logs(const row_layout *L, double *out, double *buf, size_t ns)
+{
+    vm_log(buf, out, ns);
+    for (size_t s = 0; s < ns; s++)
+        out[s] = out[s] >= SCALED_GROUP_MIN ? L->scale + buf[s] : NAN;
+}
+
 /* rows_up_states for plain_groups, for ns <= ROW_BLOCK states: one kernel
  * call for the sums of the block, one array log. */
 static void rows_up_groups(const row_layout *L, const cluster *c, size_t x0, size_t ns,
@@ -286,9 +296,7 @@ static void rows_up_groups(const row_layout *L, const cluster *c, size_t x0, siz
     size_t g = L->stride;
     double lz[ROW_BLOCK];
     p->ops->rows_lin_groups(p, x0 * g, ns, g, L->rowc ? L->rowc + x0 * g : NULL, w, out, sr);
-    vm_log(lz, out, ns);
-    for (size_t s = 0; s < ns; s++) /* NaN marks a sum too near underflow to trust */
-        out[s] = out[s] >= SCALED_GROUP_MIN ? L->scale + lz[s] : NAN;
+    scaled_logs(L, out, lz, ns);
 }
 
 ROWS_CLONES
@@ -371,10 +379,8 @@ void rows_up_states(const row_layout *L, const cluster *c, size_t x0, size_t x1,
             }
         }
     }
-    if (lin) { /* NaN marks a sum too near underflow to trust */
-        vm_log(buf, out, ns);
-        for (size_t s = 0; s < ns; s++)
-            out[s] = out[s] >= SCALED_GROUP_MIN ? L->scale + buf[s] : NAN;
+    if (lin) {
+        scaled_logs(L, out, buf, ns);
     } else if (use_acc) {
         for (size_t s = 0; s < ns; s++)
             out[s] = cai_lse_result(&acc[s]);

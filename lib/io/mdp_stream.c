@@ -145,7 +145,7 @@ static bool take(void *ctx, const yaml_document_t *doc, int tag, int seq,
     mdp_stream *ms = ctx;
     bool rewards = tag == TAG_REWARDS;
     mdp_taken *t = rewards ? &ms->rw : &ms->tr;
-    if ((t->seq != 0 && t->seq != seq) || !reserve(t, rewards))
+    if (!reserve(t, rewards))
         return false;
     cai_error scratch;
     yr_loader V = view(ms, doc, &scratch);
